@@ -1,0 +1,4 @@
+"""The training loop and what plugs into it."""
+from lipcore.training.loop import DivergedError, TrainResult, train
+
+__all__ = ["DivergedError", "TrainResult", "train"]

@@ -1,0 +1,22 @@
+"""The torch-free catalog the server validates against equals the live registries."""
+import importlib
+
+import pytest
+
+from lipcore import catalog
+
+# catalog list name → (module, registry attribute)
+REGISTRIES = {
+    "DATASETS": ("lipcore.data", "DATASETS"),
+    "MODELS": ("lipcore.models", "MODELS"),
+    "OPTIMIZERS": ("lipcore.training.optim", "OPTIMIZERS"),
+    "LOSSES": ("lipcore.training.optim", "LOSSES"),
+}
+
+
+@pytest.mark.parametrize("name", sorted(REGISTRIES))
+def test_catalog_matches_registry(name):
+    module, attr = REGISTRIES[name]
+    registry = getattr(importlib.import_module(module), attr)
+    assert sorted(getattr(catalog, name)) == sorted(registry), (
+        f"lipcore.catalog.{name} is out of date with {module}.{attr}")
