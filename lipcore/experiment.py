@@ -1,6 +1,7 @@
 """`run_experiment`: config in, trained model and summary out, metrics through a reporter."""
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any, Callable
 
 from lipcore.config import validate
@@ -11,10 +12,11 @@ from lipcore.training import train
 
 
 def run_experiment(config: dict[str, Any], reporter: Any = None,
-                   progress: Callable[[int, int], None] | None = None) -> dict[str, Any]:
+                   progress: Callable[[int, int], None] | None = None,
+                   workdir: str | Path | None = None) -> dict[str, Any]:
     """Validate `config`, build data and model, train, and return the summary.
 
-    The summary is {"status", "steps", "final": {metric: value}, "error"}; status is one of
+    `workdir` receives checkpoints and probe results when given. The summary is {"status", "steps", "final": {metric: value}, "error"}; status is one of
     succeeded, diverged, cancelled. Bad configs raise `ConfigError` before any work.
     """
     cfg = validate(config)
