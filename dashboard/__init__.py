@@ -1,0 +1,1 @@
+"""The Dash dashboard: reads liplab's REST API, never the database, never torch."""

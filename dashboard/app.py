@@ -1,0 +1,20 @@
+"""`create_app(api_url)`: the multi-page Dash app; one module per page under dashboard/pages."""
+from __future__ import annotations
+
+import dash
+from dash import Dash, dcc, html
+
+from dashboard import client
+
+
+def create_app(api_url: str = "http://127.0.0.1:8000", token: str | None = None) -> Dash:
+    client.configure(api_url, token)
+    app = Dash(__name__, use_pages=True, pages_folder="", title="liplab",
+               suppress_callback_exceptions=True)
+    from dashboard.pages import register_all
+
+    register_all()
+    nav = html.Nav([dcc.Link("liplab", href="/", className="brand"),
+                    dcc.Link("Runs", href="/")], className="nav")
+    app.layout = html.Div([nav, dash.page_container], className="page")
+    return app

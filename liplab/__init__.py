@@ -1,0 +1,1 @@
+"""The `liplab` command line (see `liplab --help`)."""

@@ -1,0 +1,155 @@
+"""`liplab`: run, submit, and serve experiments (CONTRACT §1)."""
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+
+from server.settings import get_settings
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    from lipcore.config import ConfigError, apply_overrides, load_config
+    from lipcore.local import run_local
+
+    try:
+        config = apply_overrides(load_config(args.config), args.overrides)
+        out, summary = run_local(config, args.overrides, out_root=args.out)
+    except (ConfigError, FileNotFoundError) as e:
+        print(f"liplab run: {e}", file=sys.stderr)
+        return 2
+    print(f"{summary['status']}: {summary.get('final')}\noutputs in {out}")
+    return 0 if summary["status"] == "succeeded" else 1
+
+
+def cmd_submit(args: argparse.Namespace) -> int:
+    from liplab.submit import submit
+
+    return submit(args.config, args.overrides, api_url=os.environ.get("LIPLAB_URL", "http://127.0.0.1:8000"),
+                  token=os.environ.get("LIPLAB_TOKEN"), name=args.name, zip_groups=args.zip,
+                  random_n=args.random, random_seed=args.random_seed, overwrite=args.overwrite,
+                  wait=args.wait, dashboard_url=get_settings().dashboard_url)
+
+
+def cmd_db(args: argparse.Namespace) -> int:
+    from server.migrate import downgrade, upgrade
+
+    url = get_settings().db_url
+    (upgrade if args.action == "upgrade" else downgrade)(url, args.revision or
+                                                          ("head" if args.action == "upgrade" else "base"))
+    print(f"database {args.action}d: {url}")
+    return 0
+
+
+def cmd_api(args: argparse.Namespace) -> int:
+    import uvicorn
+
+    from server.main import create_app
+
+    uvicorn.run(create_app(), host=args.host, port=args.port, log_level="warning")
+    return 0
+
+
+def cmd_dashboard(args: argparse.Namespace) -> int:
+    from dashboard.app import create_app
+
+    app = create_app(args.api_url, os.environ.get("LIPLAB_TOKEN"))
+    app.run(host=args.host, port=args.port, debug=False)
+    return 0
+
+
+def cmd_worker(args: argparse.Namespace) -> int:
+    from liplab.processes import ProcessGroup, worker_command
+
+    group = ProcessGroup()
+    if args.gpus:
+        for gpu in args.gpus.split(","):
+            group.start(f"worker gpu{gpu}", worker_command(args.queues, f"gpu{gpu}@%h"),
+                        env={"CUDA_VISIBLE_DEVICES": gpu})
+    else:
+        group.start("worker", worker_command(args.queues, "cpu@%h"))
+    return group.wait()
+
+
+def cmd_up(args: argparse.Namespace) -> int:
+    from liplab.processes import ProcessGroup, worker_command
+    from server.migrate import upgrade
+
+    settings = get_settings()
+    upgrade(settings.db_url)
+    py = sys.executable
+    group = ProcessGroup()
+    api_url = f"http://{args.host}:{args.port}"
+    env = {"LIPLAB_DASHBOARD_URL": f"http://{args.host}:{args.dashboard_port}"}
+    group.start("api", [py, "-m", "liplab.cli", "api", "--host", args.host, "--port", str(args.port)], env)
+    group.start("worker", worker_command("gpu,cpu", "embedded@%h", "WARNING"), env)
+    if not args.no_dashboard:
+        group.start("dashboard", [py, "-m", "liplab.cli", "dashboard", "--host", args.host,
+                                  "--port", str(args.dashboard_port), "--api-url", api_url], env)
+    store = "embedded SQLite" if settings.database_url is None else settings.db_url.split("@")[-1]
+    print(f"liplab is up ({store}; broker: {'filesystem' if settings.embedded_broker else settings.broker_url})\n"
+          f"  API        {api_url}/api/v1   (docs: {api_url}/docs)\n"
+          + ("" if args.no_dashboard else f"  dashboard  http://{args.host}:{args.dashboard_port}\n")
+          + "Ctrl-C stops everything.", flush=True)
+    return group.wait()
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="liplab", description=__doc__)
+    sub = p.add_subparsers(dest="command", required=True)
+
+    s = sub.add_parser("run", help="run one experiment in-process (no server)")
+    s.add_argument("config")
+    s.add_argument("overrides", nargs="*", help="key=value, e.g. training.lr=0.01")
+    s.add_argument("--out", default="outputs")
+    s.set_defaults(fn=cmd_run)
+
+    s = sub.add_parser("submit", help="send a run or sweep to the API")
+    s.add_argument("config")
+    s.add_argument("overrides", nargs="*", help="key=value; key=a,b / a..b..s / logfloat(a,b) sweep")
+    s.add_argument("--zip", action="append", help="keys varied together, e.g. model.width,training.lr")
+    s.add_argument("--random", type=int, help="random search: number of runs")
+    s.add_argument("--random-seed", type=int, default=0)
+    s.add_argument("--name")
+    s.add_argument("--overwrite", action="store_true", help="re-run members that already succeeded")
+    s.add_argument("--wait", action="store_true", help="show a progress bar until all runs end")
+    s.set_defaults(fn=cmd_submit)
+
+    s = sub.add_parser("up", help="API, worker and dashboard together (embedded default)")
+    s.add_argument("--host", default="127.0.0.1")
+    s.add_argument("--port", type=int, default=8000)
+    s.add_argument("--dashboard-port", type=int, default=8050)
+    s.add_argument("--no-dashboard", action="store_true")
+    s.set_defaults(fn=cmd_up)
+
+    s = sub.add_parser("api", help="the REST API")
+    s.add_argument("--host", default="127.0.0.1")
+    s.add_argument("--port", type=int, default=8000)
+    s.set_defaults(fn=cmd_api)
+
+    s = sub.add_parser("worker", help="Celery workers (one per GPU with --gpus)")
+    s.add_argument("--gpus", help="comma-separated GPU indices, e.g. 0,1")
+    s.add_argument("--queues", default="gpu,cpu")
+    s.set_defaults(fn=cmd_worker)
+
+    s = sub.add_parser("dashboard", help="the Dash dashboard")
+    s.add_argument("--host", default="127.0.0.1")
+    s.add_argument("--port", type=int, default=8050)
+    s.add_argument("--api-url", default=os.environ.get("LIPLAB_URL", "http://127.0.0.1:8000"))
+    s.set_defaults(fn=cmd_dashboard)
+
+    s = sub.add_parser("db", help="database migrations")
+    s.add_argument("action", choices=["upgrade", "downgrade"])
+    s.add_argument("revision", nargs="?")
+    s.set_defaults(fn=cmd_db)
+
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    return args.fn(args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,107 @@
+"""`liplab submit`: a config plus overrides sent to the API as one run or a sweep."""
+from __future__ import annotations
+
+import sys
+import time
+from typing import Any
+
+import httpx
+
+from lipcore.config import ConfigError, Issue, apply_overrides, load_config
+from lipcore.sweep import SweepError, parse_spec
+
+
+def split_overrides(overrides: list[str]) -> tuple[list[str], dict[str, str]]:
+    """Single values stay overrides; lists, ranges and random functions become sweep params."""
+    fixed, swept = [], {}
+    for item in overrides:
+        key, sep, value = item.partition("=")
+        if not sep:
+            raise ConfigError([Issue(item, "an override is key=value, e.g. training.lr=0.01")])
+        kind, spec = parse_spec(key, value)
+        if kind == "random" or len(spec) > 1:
+            swept[key] = value
+        else:
+            fixed.append(item)
+    return fixed, swept
+
+
+def explain(response: httpx.Response) -> str:
+    """The API's error as lines naming each offending key."""
+    try:
+        detail = response.json().get("detail")
+    except ValueError:
+        return response.text
+    if isinstance(detail, list):
+        lines = []
+        for d in detail:
+            loc = [str(p) for p in d.get("loc", []) if p != "body"]
+            if loc[:1] in (["config"], ["params"]):
+                loc = loc[1:]
+            lines.append(f"  {'.'.join(loc)}: {d.get('msg')}")
+        return "\n".join(lines)
+    return str(detail)
+
+
+def submit(config_path: str, overrides: list[str], *, api_url: str, token: str | None,
+           name: str | None = None, zip_groups: list[str] | None = None, random_n: int | None = None,
+           random_seed: int = 0, overwrite: bool = False, wait: bool = False,
+           dashboard_url: str = "http://127.0.0.1:8050") -> int:
+    try:
+        fixed, swept = split_overrides(overrides)
+        config = apply_overrides(load_config(config_path), fixed)
+    except (ConfigError, SweepError, FileNotFoundError) as e:
+        print(f"liplab submit: {e}", file=sys.stderr)
+        return 2
+    headers = {"Authorization": f"Bearer {token}"} if token else {}
+    body: dict[str, Any] = {"name": name, "config": config}
+    if swept or random_n:
+        body |= {"params": swept, "overwrite": overwrite}
+        if zip_groups:
+            body["zip"] = [g.split(",") for g in zip_groups]
+        if random_n:
+            body["random"] = {"samples": random_n, "seed": random_seed}
+        path = "/sweeps"
+    else:
+        path = "/runs"
+    try:
+        r = httpx.post(f"{api_url}/api/v1{path}", json=body, headers=headers, timeout=60)
+    except httpx.HTTPError as e:
+        print(f"liplab submit: cannot reach the API at {api_url} ({e}); is `liplab up` running? "
+              "(set LIPLAB_URL)", file=sys.stderr)
+        return 3
+    if r.status_code >= 400:
+        print(f"liplab submit: rejected ({r.status_code}):\n{explain(r)}", file=sys.stderr)
+        return 2
+    data = r.json()
+    if path == "/sweeps":
+        print(f"sweep {data['id']}: {data['n_runs']} runs  {dashboard_url}/sweeps/{data['id']}")
+        run_ids = data["run_ids"]
+    else:
+        print(f"run {data['id']}: {data['status']}  {dashboard_url}/runs/{data['id']}")
+        run_ids = [data["id"]]
+    if wait:
+        return wait_for(run_ids, api_url=api_url, headers=headers)
+    return 0
+
+
+def wait_for(run_ids: list[int], *, api_url: str, headers: dict[str, str]) -> int:
+    """A progress bar of finished runs with the best train_loss so far; 1 if any did not succeed."""
+    from tqdm.auto import tqdm
+
+    pending, failed, best = set(run_ids), 0, None
+    with tqdm(total=len(run_ids), unit="run") as bar:
+        while pending:
+            for run_id in sorted(pending):
+                run = httpx.get(f"{api_url}/api/v1/runs/{run_id}", headers=headers, timeout=30).json()
+                if run["status"] in ("succeeded", "failed", "diverged", "cancelled"):
+                    pending.discard(run_id)
+                    failed += run["status"] != "succeeded"
+                    loss = (run["summary"].get("train_loss") or {}).get("min")
+                    if loss is not None and (best is None or loss < best):
+                        best = loss
+                    bar.update(1)
+                    bar.set_postfix(best_train_loss=best, failed=failed)
+            if pending:
+                time.sleep(1.0)
+    return 1 if failed else 0

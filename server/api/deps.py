@@ -1,0 +1,55 @@
+"""Dependencies shared by the routes: a DB session per request, the queue, the settings, auth."""
+from __future__ import annotations
+
+import secrets
+from typing import Annotated, Iterator
+
+from fastapi import Depends, HTTPException, Request
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from sqlalchemy.orm import Session
+
+from server.queue import Queue
+from server.settings import Settings
+
+
+def get_db(request: Request) -> Iterator[Session]:
+    with request.app.state.sessionmaker() as session:
+        yield session
+
+
+def get_queue(request: Request) -> Queue:
+    return request.app.state.queue
+
+
+def get_app_settings(request: Request) -> Settings:
+    return request.app.state.settings
+
+
+_bearer = HTTPBearer(auto_error=False)
+
+
+def _check_token(settings: Settings, creds: HTTPAuthorizationCredentials | None) -> None:
+    if not settings.api_token:
+        return
+    given = creds.credentials if creds else ""
+    if not secrets.compare_digest(given.encode(), settings.api_token.encode()):
+        raise HTTPException(401, "a valid bearer token is required (LIPLAB_TOKEN)",
+                            headers={"WWW-Authenticate": "Bearer"})
+
+
+def require_write(request: Request,
+                  creds: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)]) -> None:
+    _check_token(request.app.state.settings, creds)
+
+
+def require_read(request: Request,
+                 creds: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)]) -> None:
+    if request.app.state.settings.reads_need_token:
+        _check_token(request.app.state.settings, creds)
+
+
+SessionDep = Annotated[Session, Depends(get_db)]
+QueueDep = Annotated[Queue, Depends(get_queue)]
+SettingsDep = Annotated[Settings, Depends(get_app_settings)]
+WriteAuth = Depends(require_write)
+ReadAuth = Depends(require_read)

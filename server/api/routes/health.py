@@ -1,0 +1,33 @@
+"""/health: database, broker and the workers that sent a heartbeat recently."""
+from __future__ import annotations
+
+from datetime import timedelta
+
+from fastapi import APIRouter
+from sqlalchemy import select, text
+
+from server.api.deps import QueueDep, SessionDep, SettingsDep
+from server.models import Worker, utcnow
+from server.schemas import Health
+
+router = APIRouter(tags=["health"])
+
+
+@router.get("/health", response_model=Health)
+def health(db: SessionDep, queue: QueueDep, settings: SettingsDep) -> Health:
+    """Is each part of the system up?"""
+    try:
+        db.execute(text("SELECT 1"))
+        database = "ok"
+    except Exception as e:  # noqa: BLE001
+        database = f"error: {type(e).__name__}"
+    broker = queue.ping()
+    workers = []
+    if database == "ok":
+        cutoff = utcnow() - timedelta(seconds=settings.worker_stale_s)
+        for w in db.scalars(select(Worker).order_by(Worker.name)):
+            seen = w.last_seen if w.last_seen.tzinfo else w.last_seen.replace(tzinfo=cutoff.tzinfo)
+            workers.append({"name": w.name, "queues": w.queues, "alive": seen >= cutoff,
+                            "last_seen": seen.isoformat(), "current_run": w.current_run})
+    ok = database == "ok" and broker == "ok"
+    return Health(status="ok" if ok else "degraded", database=database, broker=broker, workers=workers)

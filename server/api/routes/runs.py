@@ -1,0 +1,87 @@
+"""/runs: submit, read, list, metrics, cancel, retry."""
+from __future__ import annotations
+
+from fastapi import APIRouter, HTTPException, Query
+from sqlalchemy import func, select
+
+from lipcore.config import ConfigError
+from server import crud
+from server.api.deps import QueueDep, ReadAuth, SessionDep, WriteAuth
+from server.errors import config_422
+from server.models import FINISHED, Run
+from server.schemas import RunCreate, RunCreated, RunPublic, RunsPublic
+
+router = APIRouter(prefix="/runs", tags=["runs"])
+
+
+def get_run_or_404(db, run_id: int) -> Run:  # noqa: ANN001
+    run = db.get(Run, run_id)
+    if run is None:
+        raise HTTPException(404, f"run {run_id} not found")
+    return run
+
+
+@router.post("", status_code=201, response_model=RunCreated, dependencies=[WriteAuth])
+def submit_run(body: RunCreate, db: SessionDep, queue: QueueDep) -> RunCreated:
+    """Validate a config, store it as a queued run and hand it to the workers."""
+    try:
+        run = crud.create_run(db, config=body.config, name=body.name)
+    except ConfigError as e:
+        raise config_422(e) from None
+    db.commit()
+    queue.enqueue_run(run.id)
+    return RunCreated(id=run.id, status=run.status)
+
+
+@router.get("", response_model=RunsPublic, dependencies=[ReadAuth])
+def list_runs(db: SessionDep, sweep_id: int | None = None, status: str | None = None,
+              limit: int = Query(50, ge=1, le=1000), offset: int = Query(0, ge=0)) -> RunsPublic:
+    """Runs, newest first, filtered by sweep and status."""
+    q = select(Run)
+    if sweep_id is not None:
+        q = q.where(Run.sweep_id == sweep_id)
+    if status is not None:
+        q = q.where(Run.status == status)
+    total = db.scalar(select(func.count()).select_from(q.subquery()))
+    rows = db.scalars(q.order_by(Run.id.desc()).limit(limit).offset(offset)).all()
+    return RunsPublic(items=[RunPublic.model_validate(r) for r in rows], total=total or 0)
+
+
+@router.get("/{run_id}", response_model=RunPublic, dependencies=[ReadAuth])
+def read_run(run_id: int, db: SessionDep) -> RunPublic:
+    """One run with its config, status, timings, error and metric summary."""
+    return RunPublic.model_validate(get_run_or_404(db, run_id))
+
+
+@router.get("/{run_id}/metrics", dependencies=[ReadAuth])
+def read_metrics(run_id: int, db: SessionDep, keys: str | None = None,
+                 max_points: int | None = Query(None, ge=2, le=1_000_000),
+                 after: int | None = None) -> dict:
+    """Metric series by key, at most max_points each (keeping each window's extremes)."""
+    get_run_or_404(db, run_id)
+    key_list = [k for k in keys.split(",") if k] if keys else None
+    return crud.metric_series(db, run_id=run_id, keys=key_list, max_points=max_points, after=after)
+
+
+@router.post("/{run_id}/cancel", status_code=202, dependencies=[WriteAuth])
+def cancel_run(run_id: int, db: SessionDep) -> dict:
+    """Ask a run to stop: a queued run is cancelled at once, a running one at its next step."""
+    run = get_run_or_404(db, run_id)
+    if run.status == "queued":
+        crud.finish_run(db, run_id=run_id, status="cancelled", error="cancelled before start")
+    elif run.status == "running":
+        run.cancel_requested = 1
+        db.commit()
+    return {"id": run_id, "status": db.get(Run, run_id).status}
+
+
+@router.post("/{run_id}/retry", status_code=202, dependencies=[WriteAuth])
+def retry_run(run_id: int, db: SessionDep, queue: QueueDep) -> dict:
+    """Queue a finished run again (its metrics are kept and upserted)."""
+    run = get_run_or_404(db, run_id)
+    if run.status not in FINISHED:
+        raise HTTPException(409, f"run {run_id} is {run.status}; only finished runs can be retried")
+    run.status, run.error, run.finished_at, run.cancel_requested = "queued", None, None, 0
+    db.commit()
+    queue.enqueue_run(run_id)
+    return {"id": run_id, "status": "queued"}

@@ -1,0 +1,20 @@
+"""Turning lipcore's config and sweep errors into FastAPI 422s that name the offending field."""
+from __future__ import annotations
+
+from fastapi.exceptions import RequestValidationError
+
+from lipcore.config import ConfigError
+from lipcore.sweep import SweepError
+
+
+def config_422(err: ConfigError, where: tuple[str, ...] = ("body", "config")) -> RequestValidationError:
+    return RequestValidationError([
+        {"loc": [*where, *issue.key.split(".")], "msg": issue.message, "type": "value_error",
+         "input": None}
+        for issue in err.issues
+    ])
+
+
+def sweep_422(err: SweepError) -> RequestValidationError:
+    loc = ["body", "params", err.key] if err.key not in ("zip", "random.samples") else ["body", *err.key.split(".")]
+    return RequestValidationError([{"loc": loc, "msg": str(err), "type": "value_error", "input": None}])

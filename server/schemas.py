@@ -1,0 +1,76 @@
+"""Request and response bodies (pydantic). No ORM import: routes convert rows explicitly."""
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+
+class RunCreate(BaseModel):
+    name: str | None = Field(None, max_length=200)
+    config: dict[str, Any] = Field(default_factory=dict)
+
+
+class RunCreated(BaseModel):
+    id: int
+    status: str
+
+
+class RunPublic(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: int
+    sweep_id: int | None
+    name: str
+    status: str
+    config: dict[str, Any]
+    overrides: dict[str, Any] = {}
+    created_at: datetime
+    started_at: datetime | None
+    finished_at: datetime | None
+    error: str | None
+    summary: dict[str, Any]
+    attempts: int = 0
+    worker: str | None = None
+
+
+class RunsPublic(BaseModel):
+    items: list[RunPublic]
+    total: int
+
+
+class RandomSpec(BaseModel):
+    samples: int = Field(ge=1)
+    seed: int = 0
+
+
+class SweepCreate(BaseModel):
+    name: str | None = Field(None, max_length=200)
+    config: dict[str, Any] = Field(default_factory=dict)
+    params: dict[str, Any] = Field(default_factory=dict)
+    zip: list[list[str]] | None = None
+    random: RandomSpec | None = None
+    overwrite: bool = False
+
+
+class SweepCreated(BaseModel):
+    id: int
+    n_runs: int
+    run_ids: list[int]
+
+
+class SweepPublic(BaseModel):
+    id: int
+    name: str
+    n_runs: int
+    counts: dict[str, int]
+    created_at: datetime | None = None
+    params: dict[str, Any] = {}
+
+
+class Health(BaseModel):
+    status: Literal["ok", "degraded"]
+    database: str
+    broker: str
+    workers: list[dict[str, Any]]

@@ -1,0 +1,70 @@
+"""Deployment settings: one `Settings` per process, from `LIPLAB_*` environment variables.
+
+The embedded default keeps everything under `LIPLAB_HOME` (~/.liplab): a SQLite file, the
+artifacts, and a filesystem broker folder, so `liplab up` needs no external service.
+"""
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+from pydantic import field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="LIPLAB_", extra="ignore")
+
+    home: Path = Path.home() / ".liplab"
+    database_url: str | None = None
+    broker_url: str | None = None
+    artifact_dir: Path | None = None
+    api_token: str | None = None
+    reads_need_token: bool = False
+    max_runs_per_sweep: int = 10_000
+    dashboard_url: str = "http://127.0.0.1:8050"
+    worker_stale_s: float = 30.0
+
+    @field_validator("max_runs_per_sweep")
+    @classmethod
+    def _positive(cls, v: int) -> int:
+        if v < 1:
+            raise ValueError("must be at least 1")
+        return v
+
+    @property
+    def db_url(self) -> str:
+        return self.database_url or f"sqlite:///{self.home / 'liplab.db'}"
+
+    @property
+    def artifacts(self) -> Path:
+        return self.artifact_dir or self.home / "artifacts"
+
+    @property
+    def embedded_broker(self) -> bool:
+        return self.broker_url is None
+
+    def celery_config(self) -> dict[str, Any]:
+        """Broker settings shared by the API (which only sends) and the workers."""
+        if self.broker_url:
+            return {"broker_url": self.broker_url,
+                    "broker_transport_options": {"visibility_timeout": 7 * 24 * 3600}}
+        folder = self.home / "broker"
+        for sub in ("queue", "processed", "control"):
+            (folder / sub).mkdir(parents=True, exist_ok=True)
+        return {
+            "broker_url": "filesystem://",
+            "broker_transport_options": {
+                "data_folder_in": str(folder / "queue"),
+                "data_folder_out": str(folder / "queue"),
+                "processed_folder": str(folder / "processed"),
+                "control_folder": str(folder / "control"),
+                "store_processed": False,
+            },
+        }
+
+
+@lru_cache
+def get_settings() -> Settings:
+    return Settings()

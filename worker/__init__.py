@@ -1,0 +1,1 @@
+"""Celery workers that run lipcore jobs and stream their metrics into the SQL store."""

@@ -1,0 +1,14 @@
+"""The worker's lazily created DB session factory (one engine per worker process)."""
+from __future__ import annotations
+
+from functools import lru_cache
+
+from sqlalchemy.orm import Session, sessionmaker
+
+from server.db import make_engine, make_sessionmaker
+from server.settings import get_settings
+
+
+@lru_cache
+def sessions() -> sessionmaker[Session]:
+    return make_sessionmaker(make_engine(get_settings().db_url))
