@@ -1,0 +1,27 @@
+# Two commands on a fresh clone: `make up` runs the whole system, `make test` runs the tests.
+VENV ?= .venv
+PY := $(VENV)/bin/python
+# The CPU build of torch that lies on disk here; on a GPU machine: make up TORCH_SPEC=torch
+TORCH_SPEC ?= torch==2.13.0
+STAMP := $(VENV)/.installed
+PYTEST_ARGS ?=
+
+.PHONY: install up test bench clean
+
+$(STAMP): pyproject.toml
+	test -x $(PY) || python3 -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+	$(PY) -m pip install -q "$(TORCH_SPEC)"
+	$(PY) -m pip install -q -e '.[dev]'
+	touch $(STAMP)
+
+install: $(STAMP)
+
+up: install
+	$(VENV)/bin/liplab up
+
+test: install
+	$(PY) -m pytest --headless -p no:cacheprovider $(PYTEST_ARGS)
+
+clean:
+	rm -rf $(VENV) outputs .pytest_cache
