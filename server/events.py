@@ -1,0 +1,48 @@
+"""Live events: what workers publish and the SSE routes stream.
+
+Channels: `liplab:run:<id>` and `liplab:sweep:<id>`. Each message is JSON:
+`{"type": "metrics", "run_id": 1, "points": [[key, step, value], ...]}` or
+`{"type": "status", "run_id": 1, "status": "succeeded", "error": null}`.
+With a Redis broker events go over Redis pub/sub; in the embedded mode (no Redis) `publish` is
+a no-op and the SSE routes poll the database instead.
+"""
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from server.settings import Settings
+
+
+def run_channel(run_id: int) -> str:
+    return f"liplab:run:{run_id}"
+
+
+def sweep_channel(sweep_id: int) -> str:
+    return f"liplab:sweep:{sweep_id}"
+
+
+class EventBus:
+    def __init__(self, settings: Settings):
+        url = settings.broker_url or ""
+        self.redis = None
+        if url.startswith(("redis://", "rediss://")):
+            import redis
+
+            self.redis = redis.Redis.from_url(url, socket_timeout=2)
+
+    @property
+    def live(self) -> bool:
+        return self.redis is not None
+
+    def publish(self, event: dict[str, Any], run_id: int, sweep_id: int | None = None) -> None:
+        """Best effort: a lost live event is recovered from the store by polling clients."""
+        if self.redis is None:
+            return
+        data = json.dumps(event)
+        try:
+            self.redis.publish(run_channel(run_id), data)
+            if sweep_id is not None:
+                self.redis.publish(sweep_channel(sweep_id), data)
+        except Exception:  # noqa: BLE001 - events are advisory; the store is the truth
+            pass
