@@ -55,10 +55,16 @@ def redis_database() -> Iterator[str]:
     except Exception:  # noqa: BLE001
         ok = False
     need(ok, f"Redis at {REDIS}")
-    db = 1 + uuid.uuid4().int % 15
+    admin = redis.Redis.from_url(f"{REDIS}/0")
+    token = uuid.uuid4().hex
+    db = next((i for i in range(1, 16)
+               if admin.set(f"liplab-test-lock:{i}", token, nx=True, ex=3600)), None)
+    need(db is not None, "a free Redis database (1-15) for this test session")
     url = f"{REDIS}/{db}"
     redis.Redis.from_url(url).flushdb()
     try:
         yield url
     finally:
         redis.Redis.from_url(url).flushdb()
+        if admin.get(f"liplab-test-lock:{db}") == token.encode():
+            admin.delete(f"liplab-test-lock:{db}")
