@@ -3,7 +3,8 @@
 Every `run_stale_s / 4` seconds it (1) reaps running runs with a stale heartbeat (a SIGKILLed or
 OOM-killed worker, a lost machine): requeue and re-enqueue, or `failed` after `max_retries`;
 and (2) when the broker holds no waiting message, re-enqueues queued runs nobody touched for
-`run_stale_s` (their message died with a broker that restarted without persistence). Several
+`3 × run_stale_s` (their message died with a broker that restarted without persistence; the
+margin lets a worker that has just reserved a message claim it first). Several
 workers reaping at once is safe: each row moves by compare-and-set, and a duplicate message
 is a no-op at `claim`.
 """
@@ -44,7 +45,7 @@ def reap_once(sessions: Any, settings: Settings, enqueue: Callable[[int], None],
         done = lifecycle.reap(db, stale_s=settings.run_stale_s, max_retries=settings.max_retries)
     if backlog() == 0:
         with sessions() as db:
-            done.requeued += lifecycle.orphans(db, older_than_s=settings.run_stale_s)
+            done.requeued += lifecycle.orphans(db, older_than_s=3 * settings.run_stale_s)
     for run_id in done.requeued:
         enqueue(run_id)
     if done.requeued or done.failed or done.cancelled:

@@ -44,5 +44,9 @@ def probe_job(self, run_id: int, probes: list[str], params: dict | None = None) 
 
 @worker_ready.connect
 def start_reaper(sender=None, **_kw) -> None:  # noqa: ANN001
+    """Preload lipcore (torch, but no CUDA context) so the first run is not slowed by imports,
+    then start this process's reaper thread."""
+    import lipcore.experiment  # noqa: F401
+
     queues = [q.name for q in sender.app.amqp.queues.values()] if sender else ["gpu", "cpu"]
     Reaper(sessions(), get_settings(), enqueue, lambda: broker_backlog(app, queues)).start()
