@@ -56,19 +56,12 @@ def wait_for(predicate, timeout: float, what: str, system):
 
 
 def stored_steps(system, run_id: int, key: str = "train_loss") -> list[int]:
-    with system.db.connect() as c:
-        return list(c.scalars(select(MetricPoint.step).where(MetricPoint.run_id == run_id,
-                                                             MetricPoint.key == key)
-                              .order_by(MetricPoint.step)))
-
-
-def row(system, run_id: int):
-    with system.db.connect() as c:
-        return c.execute(select(Run).where(Run.id == run_id)).one()
+    series = system.client.get(f"/runs/{run_id}/metrics", params={"keys": key}).json()
+    return series.get(key, {}).get("step", [])
 
 
 def owner_pid(system, run_id: int) -> int:
-    return int(row(system, run_id).worker.rsplit(":", 1)[1])
+    return int(system.client.get(f"/runs/{run_id}").json()["worker"].rsplit(":", 1)[1])
 
 
 def reference(cfg: dict) -> dict[int, float]:
@@ -115,10 +108,10 @@ def test_sigterm_hands_the_run_back_and_it_completes(system):
     name = next(n for n, p in system.procs.items() if p.pid == victim)
     os.kill(victim, signal.SIGTERM)
     assert system.procs[name].wait(30) == 0  # stopped at the next step, not after the whole run
-    requeued = wait_for(lambda: row(system, run_id).worker not in (None,) and
-                        not row(system, run_id).worker.endswith(f":{victim}"), 30,
-                        "run not taken over", system)
-    assert requeued
+    def taken_over():
+        worker = system.client.get(f"/runs/{run_id}").json()["worker"]
+        return worker is not None and not worker.endswith(f":{victim}")
+    wait_for(taken_over, 30, "run not taken over by the other worker", system)
     system.start_worker("w-after-term")
     run = system.wait_run(run_id, timeout=120)
     assert run["status"] == "succeeded", run["error"]
@@ -154,7 +147,8 @@ def wait_all(system, run_ids: list[int], timeout: float) -> list:
 def test_redis_restart_mid_sweep_loses_no_run(system):
     cfg = config(epochs=40)
     run_ids = sweep(system, cfg, 8)
-    wait_for(lambda: row(system, run_ids[0]).status != "queued", 60, "sweep not started", system)
+    wait_for(lambda: system.client.get(f"/runs/{run_ids[0]}").json()["status"] != "queued", 60,
+             "sweep not started", system)
     system.redis.kill()  # no persistence: every queued message is gone
     time.sleep(1.0)
     system.redis.start()
