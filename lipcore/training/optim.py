@@ -40,3 +40,4 @@ def cross_entropy() -> Callable:
 
 def default_loss(task: str) -> str:
     return "cross_entropy" if task == "classification" else "mse"
+from lipcore import robustness as _robustness  # noqa: E402,F401  (registers offset_cross_entropy)

@@ -11,6 +11,9 @@ REGISTRIES = {
     "MODELS": ("lipcore.models", "MODELS"),
     "OPTIMIZERS": ("lipcore.training.optim", "OPTIMIZERS"),
     "LOSSES": ("lipcore.training.optim", "LOSSES"),
+    "LAYERS": ("lipcore.layers", "LAYERS"),
+    "CONV_LAYERS": ("lipcore.layers", "CONV_LAYERS"),
+    "ACTIVATIONS": ("lipcore.layers", "ACTIVATIONS"),
 }
 
 
