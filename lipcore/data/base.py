@@ -1,7 +1,7 @@
 """The `Dataset` record and its registry."""
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Callable
 
 import torch
@@ -10,21 +10,28 @@ from lipcore.registry import Registry
 
 DATASETS: Registry[Callable[..., "Dataset"]] = Registry("dataset")
 
+#: `sampler(n, generator) -> (x, y)`: n fresh examples drawn with `generator` (online data).
+Sampler = Callable[[int, torch.Generator], "tuple[torch.Tensor, torch.Tensor]"]
+
 
 @dataclass
 class Dataset:
     """Train and test tensors with what a model builder needs to know about them.
 
-    x_*: (N, in_features) for flat data or (N, C, H, W) for images; y_*: (N, out_features)
-    float targets for regression, (N,) int64 labels for classification.
+    x_*: (N, in_features) for flat data, (N, C, H, W) for images, (N, T) int64 tokens for text;
+    y_*: (N, out_features) float targets for regression, (N,) int64 labels for classification,
+    (N, T) next tokens for text. `sampler` draws fresh training examples (online data);
+    `info` holds extras such as the teacher matrix (out_dim, in_dim).
     """
 
     x_train: torch.Tensor
     y_train: torch.Tensor
     x_test: torch.Tensor
     y_test: torch.Tensor
-    task: str  # "regression" | "classification"
+    task: str  # "regression" | "classification" | "language"
     n_classes: int | None = None
+    sampler: Sampler | None = None
+    info: dict[str, Any] = field(default_factory=dict)  # e.g. the teacher matrix
 
     @property
     def in_features(self) -> int:
@@ -32,13 +39,28 @@ class Dataset:
 
     @property
     def out_features(self) -> int:
-        if self.task == "classification":
+        if self.task in ("classification", "language"):
             return int(self.n_classes)
         return int(self.y_train.shape[1]) if self.y_train.dim() > 1 else 1
 
     @property
     def input_shape(self) -> tuple[int, ...]:
         return tuple(self.x_train.shape[1:])
+
+    @property
+    def in_channels(self) -> int | None:
+        """Channels of an image set (N, C, H, W); None for flat data."""
+        return int(self.x_train.shape[1]) if self.x_train.dim() == 4 else None
+
+    @property
+    def vocab_size(self) -> int | None:
+        return int(self.n_classes) if self.task == "language" else None
+
+
+def standardize(train: torch.Tensor, *others: torch.Tensor) -> list[torch.Tensor]:
+    """Each tensor shifted and scaled by the training set's per-feature mean and std."""
+    mean, std = train.mean(0, keepdim=True), train.std(0, keepdim=True).clamp_min(1e-8)
+    return [(t - mean) / std for t in (train, *others)]
 
 
 def build_dataset(cfg: dict[str, Any]) -> Dataset:
