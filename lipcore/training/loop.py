@@ -194,8 +194,8 @@ class Engine:
             while sampler.epoch < epochs:
                 x, _, _ = sampler.next()
                 penalty = self._floss_penalty(member.model, x)
-                if not math.isfinite(float(penalty)):
-                    raise DivergedError(0, float(penalty))
+                if not math.isfinite(float(penalty.detach())):
+                    raise DivergedError(0, float(penalty.detach()))
                 member.optimizer.zero_grad(set_to_none=True)
                 penalty.backward()
                 member.optimizer.step()
