@@ -10,7 +10,7 @@ from lipcore.config.data import DATA
 from lipcore.config.fields import Field
 from lipcore.config.flossing import FLOSSING
 from lipcore.config.model import MODEL
-from lipcore.config.training import TRAINING
+from lipcore.config.training import TRAINING, check_plugins
 
 TOP = {
     "name": Field(str, "experiment", help="label of the run or sweep"),
@@ -117,6 +117,7 @@ def validate(cfg: dict[str, Any] | None) -> dict[str, Any]:
         else:
             issues.append(Issue(str(key), unknown_key_message(str(key))))
     issues += _check_probes(out.get("probes", []))
+    issues += [Issue(k, m) for k, m in check_plugins(out["training"])]
     if not issues:
         issues += check_combinations(out)
     if not issues and is_comparative(out):
@@ -164,13 +165,12 @@ def resolve_side(cfg: dict[str, Any], label: str) -> dict[str, Any]:
 
 def check_combinations(cfg: dict[str, Any]) -> list[Issue]:
     """Combinations no single key can reject: online data with full batch, conv on flat data,
-    unknown plug-in names, comparative runs that cannot share batches."""
+    comparative runs that cannot share batches."""
     from lipcore import catalog
     from lipcore.config.data import IMAGE_DATASETS, ONLINE_DATASETS
-    from lipcore.config.training import check_plugins
 
     data, model, training = cfg["data"], cfg["model"], cfg["training"]
-    issues = [Issue(k, m) for k, m in check_plugins(training)]
+    issues = []
     if data["online"]:
         if data["name"] not in ONLINE_DATASETS:
             issues.append(Issue("data.online", f"{data['name']!r} has no online sampler; "

@@ -58,9 +58,16 @@ class Dataset:
 
 
 def standardize(train: torch.Tensor, *others: torch.Tensor) -> list[torch.Tensor]:
-    """Each tensor shifted and scaled by the training set's per-feature mean and std."""
-    mean, std = train.mean(0, keepdim=True), train.std(0, keepdim=True).clamp_min(1e-8)
+    """Each tensor shifted and scaled by the training set's per-feature mean and std
+    (features constant in training are only shifted, so test values cannot blow up)."""
+    mean, std = train_stats(train)
     return [(t - mean) / std for t in (train, *others)]
+
+
+def train_stats(train: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """Per-feature (mean, std) of a training tensor (N, d), std 1 where a feature is constant."""
+    mean, std = train.mean(0, keepdim=True), train.std(0, keepdim=True)
+    return mean, torch.where(std < 1e-6, torch.ones_like(std), std)
 
 
 def build_dataset(cfg: dict[str, Any]) -> Dataset:

@@ -11,7 +11,7 @@ from typing import Any, Callable
 
 import torch
 
-from lipcore.data.base import DATASETS, Dataset
+from lipcore.data.base import DATASETS, Dataset, train_stats
 
 Draw = Callable[[int, torch.Generator], "tuple[torch.Tensor, torch.Tensor]"]
 
@@ -25,7 +25,7 @@ def _make(cfg: dict[str, Any], draw: Draw, task: str, n_classes: int | None = No
     mean = torch.zeros(1, x.shape[1])
     std = torch.ones(1, x.shape[1])
     if scale and cfg.get("normalize", True):
-        mean, std = x[:n_train].mean(0, keepdim=True), x[:n_train].std(0, keepdim=True).clamp_min(1e-8)
+        mean, std = train_stats(x[:n_train])
     x = (x - mean) / std
 
     def sampler(n: int, gen: torch.Generator) -> tuple[torch.Tensor, torch.Tensor]:
