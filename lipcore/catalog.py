@@ -7,9 +7,13 @@ new layer (say) without naming it here fails CI.
 
 DATASETS = ["sine"]
 MODELS = ["mlp"]
-LAYERS: list[str] = []
-CONV_LAYERS: list[str] = []
+MODELS += ["convnet", "deep_linear", "feedforward", "gpt", "lipschitz_residual",
+           "lipschitz_sequential", "lipschitz_stacked", "resnet", "small_cnn"]
+LAYERS: list[str] = ["aol", "bjorck", "cayley", "cpl", "orthogonal", "sandwich", "sll", "soc",
+                     "spectral", "unconstrained"]
+CONV_LAYERS: list[str] = ["aol", "bcop", "cayley", "cpl", "lot", "sll", "soc", "unconstrained"]
 ACTIVATIONS = ["gelu", "identity", "relu", "tanh"]
+ACTIVATIONS += ["groupsort", "maxmin"]
 OPTIMIZERS = ["adam", "adamw", "sgd"]
 SCHEDULES: list[str] = []
 LOSSES = ["cross_entropy", "mse"]

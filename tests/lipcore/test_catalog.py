@@ -18,6 +18,9 @@ REGISTRIES = {
     "METRICS": ("lipcore.training.metrics", "METRICS"),
     "COMPARATIVE_METRICS": ("lipcore.training.metrics", "COMPARATIVE_METRICS"),
     "MEASUREMENTS": ("lipcore.training.measurements", "MEASUREMENTS"),
+    "LAYERS": ("lipcore.layers", "LAYERS"),
+    "CONV_LAYERS": ("lipcore.layers", "CONV_LAYERS"),
+    "ACTIVATIONS": ("lipcore.layers", "ACTIVATIONS"),
 }
 
 
