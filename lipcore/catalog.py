@@ -33,4 +33,6 @@ METRICS += ["grad_norm", "lyapunov", "trace_covariances", "weight_norm"]
 COMPARATIVE_METRICS = ["param_cosine_sim", "param_distance"]
 MEASUREMENTS = ["hessian_block_interaction", "memory"]
 #: models that need image inputs (N, C, H, W); the config check rejects them on flat data.
-IMAGE_MODELS: list[str] = []
+IMAGE_MODELS: list[str] = ["convnet", "resnet", "small_cnn"]
+#: models that read token ids; they need the `text` set, and it needs one of them.
+TOKEN_MODELS: list[str] = ["gpt"]

@@ -184,6 +184,11 @@ def check_combinations(cfg: dict[str, Any]) -> list[Issue]:
         issues.append(Issue("model.name", f"{model['name']!r} is a conv model and needs image "
                             f"data, but data.name {data['name']!r} is flat here (digits: set "
                             "data.image: true; file sets: data.flatten: false)"))
+    token_model = model["name"] in getattr(catalog, "TOKEN_MODELS", [])
+    if token_model != (data["name"] == "text"):
+        issues.append(Issue("model.name", f"{model['name']!r} and data.name {data['name']!r} do "
+                            "not fit: token models (" + ", ".join(catalog.TOKEN_MODELS) +
+                            ") read the char-level 'text' set, and only they can"))
     if is_comparative(cfg) and training["mode"] != "entire":
         issues.append(Issue("training.mode", "comparative training runs mode 'entire' only"))
     if is_comparative(cfg):

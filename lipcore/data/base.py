@@ -19,8 +19,8 @@ class Dataset:
     """Train and test tensors with what a model builder needs to know about them.
 
     x_*: (N, in_features) for flat data, (N, C, H, W) for images, (N, T) int64 tokens for text;
-    y_*: (N, out_features) float targets for regression, (N,) int64 labels for classification,
-    (N, T) next tokens for text. `sampler` draws fresh training examples (online data);
+    y_*: (N, out_features) float targets for regression, (N,) int64 labels for classification
+    (for text: the next token). `sampler` draws fresh training examples (online data);
     `info` holds extras such as the teacher matrix (out_dim, in_dim).
     """
 
@@ -28,7 +28,7 @@ class Dataset:
     y_train: torch.Tensor
     x_test: torch.Tensor
     y_test: torch.Tensor
-    task: str  # "regression" | "classification" | "language"
+    task: str  # "regression" | "classification"
     n_classes: int | None = None
     sampler: Sampler | None = None
     info: dict[str, Any] = field(default_factory=dict)  # e.g. the teacher matrix
@@ -39,7 +39,7 @@ class Dataset:
 
     @property
     def out_features(self) -> int:
-        if self.task in ("classification", "language"):
+        if self.task == "classification":
             return int(self.n_classes)
         return int(self.y_train.shape[1]) if self.y_train.dim() > 1 else 1
 
@@ -54,7 +54,8 @@ class Dataset:
 
     @property
     def vocab_size(self) -> int | None:
-        return int(self.n_classes) if self.task == "language" else None
+        """Tokens of a text set (x holds int64 ids); None otherwise."""
+        return int(self.n_classes) if not self.x_train.is_floating_point() else None
 
 
 def standardize(train: torch.Tensor, *others: torch.Tensor) -> list[torch.Tensor]:

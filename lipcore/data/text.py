@@ -1,8 +1,9 @@
 """A small character-level text set for the GPT-style model (bundled text, no download).
 
-x: (N, seq_len) int64 character ids, y: (N, seq_len) the next characters; windows start at
-random offsets (seeded by `data.data_seed`); the first 90 % of the text feeds training
-windows, the rest test windows.
+x: (N, seq_len) int64 character ids, y: (N,) the character that follows each window (a
+classification over the vocabulary, as the `gpt` model's last-token head predicts it); windows
+start at random offsets (seeded by `data.data_seed`); the first 90 % of the text feeds
+training windows, the rest test windows.
 """
 from __future__ import annotations
 
@@ -48,9 +49,9 @@ def text(cfg: dict[str, Any]) -> Dataset:
         start = torch.randint(0, len(part) - t - 1, (n,), generator=g)
         idx = start[:, None] + torch.arange(t + 1)
         chunk = part[idx]
-        return chunk[:, :-1], chunk[:, 1:]
+        return chunk[:, :-1], chunk[:, -1]
 
     x_train, y_train = windows(ids[:split], cfg["n_train"])
     x_test, y_test = windows(ids[split:], cfg["n_test"])
-    return Dataset(x_train, y_train, x_test, y_test, "language", len(vocab),
+    return Dataset(x_train, y_train, x_test, y_test, "classification", len(vocab),
                    info={"vocab": "".join(vocab)})

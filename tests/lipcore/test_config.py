@@ -79,3 +79,9 @@ def test_training_keys_have_types_and_ranges():
                          "data.matrix", "flossing.pre_epochs"}
     cfg = validate({"training": {"prox_lambda": [0.1, 1]}})
     assert cfg["training"]["prox_lambda"] == [0.1, 1]
+
+
+def test_text_needs_a_token_model_and_back():
+    assert _issue_keys({"data": {"name": "text"}, "model": {"name": "mlp"}}) == ["model.name"]
+    assert _issue_keys({"data": {"name": "sine"}, "model": {"name": "gpt"}}) == ["model.name"]
+    validate({"data": {"name": "text"}, "model": {"name": "gpt"}})

@@ -14,7 +14,8 @@ FILE_SETS = ["cifar10", "cifar100", "mnist", "svhn"]
 
 
 def data_cfg(**kw):
-    return validate({"data": {"n_train": 100, "n_test": 50, **kw}})["data"]
+    model = {"name": "gpt"} if kw.get("name") == "text" else {}
+    return validate({"data": {"n_train": 100, "n_test": 50, **kw}, "model": model})["data"]
 
 
 def test_every_registered_dataset_is_covered_here():
@@ -63,10 +64,14 @@ def test_digits_flat_and_image():
 
 def test_text_windows_predict_the_next_character():
     data = build_dataset(data_cfg(name="text", seq_len=12))
-    assert data.x_train.shape == (100, 12) and data.task == "language"
-    assert torch.equal(data.x_train[:, 1:], data.y_train[:, :-1])
+    from lipcore.data.text import CORPUS
+
+    assert data.x_train.shape == (100, 12) and data.y_train.shape == (100,)
     vocab = data.info["vocab"]
-    assert data.vocab_size == len(vocab) and "".join(vocab[i] for i in data.x_train[0])
+    assert data.vocab_size == len(vocab) == data.out_features
+    for x, y in zip(data.x_train[:5], data.y_train[:5]):
+        window = "".join(vocab[i] for i in x) + vocab[y]
+        assert window in CORPUS  # the label is the character that follows the window
 
 
 def test_teacher_matrices():
