@@ -16,4 +16,5 @@ LOSSES = ["cross_entropy", "mse"]
 CALLBACKS: list[str] = []
 STOPPERS: list[str] = []
 METRICS: list[str] = []
-PROBES: list[str] = []
+PROBES: list[str] = ["certified", "connectivity", "hessian", "interpolation", "lyapunov", "measurement",
+          "pca", "sharpness", "slice_1d", "slice_2d"]

@@ -11,6 +11,7 @@ REGISTRIES = {
     "MODELS": ("lipcore.models", "MODELS"),
     "OPTIMIZERS": ("lipcore.training.optim", "OPTIMIZERS"),
     "LOSSES": ("lipcore.training.optim", "LOSSES"),
+    "PROBES": ("lipcore.probes", "PROBES"),
 }
 
 
