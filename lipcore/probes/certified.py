@@ -49,7 +49,7 @@ def empirical_lipschitz(model: nn.Module, x: torch.Tensor, n_pairs: int, seed: i
     def f(xi):
         return model(xi.unsqueeze(0)).squeeze(0)
 
-    jac = torch.func.vmap(torch.func.jacrev(f))(x)  # (N, C, *input)
+    jac = torch.func.vmap(torch.func.jacrev(f))(x).detach()  # (N, C, *input)
     norms = torch.linalg.matrix_norm(jac.reshape(n, jac.shape[1], -1), ord=2)
     return {"pairs": pairs, "jacobian": float(norms.max())}
 
