@@ -99,6 +99,10 @@ def read_config(run_dir: Path) -> dict:
 def load_run(path: str | Path, device: str = "cpu") -> SavedRun:
     """Rebuild a saved run: the model holds the last checkpoint's weights.
 
+    When the run saved no step-0 checkpoint, θ_init is rebuilt from the config (model
+    initialisation is seeded by `model.model_seed`) and put first, so `interpolation` starts
+    at the true initialisation.
+
     `path` is a run directory or a checkpoint file inside `<run>/checkpoints/`. ValueError when
     the run has no checkpoint (its trained weights were never saved) or no config.
     """
@@ -118,6 +122,8 @@ def load_run(path: str | Path, device: str = "cpu") -> SavedRun:
     cfg = validate(read_config(run_dir))
     data = build_dataset(cfg["data"])
     model = build_model(cfg["model"], data)
+    if ckpts[0][0] != 0:  # no step-0 file: θ_init is rebuilt exactly from model_seed
+        ckpts.insert(0, (0, {k: v.clone() for k, v in model.state_dict().items()}))
     model.load_state_dict(ckpts[-1][1])
     loss_fn = LOSSES.get(cfg["training"].get("loss") or default_loss(data.task),
                          key="training.loss")()

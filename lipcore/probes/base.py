@@ -55,8 +55,17 @@ class ProbeContext:
         return self.checkpoints
 
 
+    def step_of(self, which: str) -> int | None:
+        """The training step of "init", "final" or a step given as text (None if unknown)."""
+        if not self.checkpoints:
+            return None
+        if which in ("init", "final"):
+            return int(self.checkpoints[0 if which == "init" else -1][0])
+        return int(which)
+
     def params_at(self, which: str, probe: str):
-        """θ at `which`: "final" (the trained model), "init" (the first checkpoint) or a step."""
+        """θ at `which`: "final" (the trained model), "init" (the earliest checkpoint, step 0
+        when the run saved one) or a checkpoint step given as text."""
         from lipcore.probes.params import get_params, params_from_state
 
         if which == "final" and not self.checkpoints:

@@ -40,4 +40,5 @@ def interpolation_probe(ctx: ProbeContext, *, start, end, alpha_min, alpha_max, 
     test = interpolate(model, ctx.loss_fn, a, b, *ctx.test_xy(n_examples), alphas, normalization)
     return {"alpha": train["alpha"], "train_loss": train["loss"], "train_acc": train["accuracy"],
             "test_loss": test["loss"], "test_acc": test["accuracy"], "start": start, "end": end,
-            "normalization": normalization, "alpha_end": train["alpha_end"]}
+            "normalization": normalization, "alpha_end": train["alpha_end"],
+            "start_step": ctx.step_of(start), "end_step": ctx.step_of(end)}

@@ -86,3 +86,28 @@ def test_connectivity_between_different_architectures_leaves_both_runs_untouched
     with pytest.raises(ValueError, match="different architectures"):
         probe_saved_run(a, [{"name": "connectivity", "other": str(b)}])
     assert digest(tmp_path) == before
+
+
+def test_missing_step0_checkpoint_is_rebuilt_from_the_model_seed(tmp_path):
+    run = make_run(tmp_path, "late", steps=(5, 10))
+    saved = load_run(run)
+    assert [s for s, _ in saved.checkpoints] == [0, 5, 10]
+    cfg = saved.config
+    fresh = build_model(cfg["model"], build_dataset(cfg["data"]))
+    for k, v in fresh.state_dict().items():
+        assert torch.equal(saved.checkpoints[0][1][k], v)
+    out = probe_saved_run(run, [{"name": "interpolation", "n_points": 2}])
+    assert out["interpolation"]["start_step"] == 0 and out["interpolation"]["end_step"] == 10
+
+
+def test_landscape_moons_preset_lists_valid_probes():
+    from pathlib import Path
+
+    from lipcore.config.probes import check_probe_params
+
+    cfg = yaml.safe_load((Path(__file__).parents[3] / "configs" / "landscape_moons.yaml")
+                         .read_text())
+    names = [p["name"] for p in cfg["probes"]]
+    assert {"interpolation", "slice_1d", "slice_2d", "hessian", "sharpness", "pca"} <= set(names)
+    for spec in cfg["probes"]:
+        check_probe_params(spec["name"], {k: v for k, v in spec.items() if k != "name"})
