@@ -40,16 +40,17 @@ def write_points(session: Session, run_id: int, points: Iterable[tuple[str, int,
         from sqlalchemy.dialects.postgresql import insert
     else:
         from sqlalchemy.dialects.sqlite import insert
+    # Lock the run row first (PostgreSQL): concurrent writers of one run fold summaries in turn.
+    run = session.get(Run, run_id, with_for_update=dialect == "postgresql")
+    if run is None:
+        session.rollback()
+        raise LookupError(f"run {run_id} not found")
     rows = [{"run_id": run_id, "key": k, "step": s, "value": _finite(v)} for (k, s), v in latest.items()]
     for i in range(0, len(rows), CHUNK):
         stmt = insert(MetricPoint).values(rows[i:i + CHUNK])
         stmt = stmt.on_conflict_do_update(index_elements=["run_id", "key", "step"],
                                           set_={"value": stmt.excluded.value})
         session.execute(stmt)
-    run = session.get(Run, run_id, with_for_update=dialect == "postgresql")
-    if run is None:
-        session.rollback()
-        raise LookupError(f"run {run_id} not found")
     summary = {k: dict(v) for k, v in (run.summary or {}).items()}
     for (key, step), value in sorted(latest.items(), key=lambda kv: kv[0][1]):
         s = summary.setdefault(key, {"last": None, "step": -1, "min": None, "max": None})
@@ -119,7 +120,7 @@ def metric_series(session: Session, *, run_id: int, keys: list[str] | None = Non
     `after` keeps only steps greater than it (incremental polling). Each series is bucketed by
     row (not by step) and each bucket keeps its extremes, so a spike is never averaged away.
     """
-    after_ = -(2**62) if after is None else int(after)
+    after_ = -(2**31) if after is None else int(after)
     counts = select(MetricPoint.key, func.count()).where(MetricPoint.run_id == run_id,
                                                           MetricPoint.step > after_)
     if keys:

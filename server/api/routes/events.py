@@ -42,11 +42,11 @@ class RunPoller:
             run = db.get(Run, self.run_id)
             if run is None:
                 return [{"type": "status", "run_id": self.run_id, "status": "deleted", "error": None}]
-            floor = min(self.last.values()) if self.last else -(2**62)
+            floor = min(self.last.values()) if self.last else -(2**31)
             q = (select(MetricPoint.key, MetricPoint.step, MetricPoint.value)
                  .where(MetricPoint.run_id == self.run_id, MetricPoint.step > floor)
                  .order_by(MetricPoint.step, MetricPoint.key).limit(50_000))
-            points = [[k, s, v] for k, s, v in db.execute(q) if s > self.last.get(k, -(2**62))]
+            points = [[k, s, v] for k, s, v in db.execute(q) if s > self.last.get(k, -(2**31))]
             for k, s, _ in points:
                 self.last[k] = max(s, self.last.get(k, s))
             if points:
