@@ -46,11 +46,11 @@ def write_points(session: Session, run_id: int, points: Iterable[tuple[str, int,
         session.rollback()
         raise LookupError(f"run {run_id} not found")
     rows = [{"run_id": run_id, "key": k, "step": s, "value": _finite(v)} for (k, s), v in latest.items()]
+    stmt = insert(MetricPoint)
+    stmt = stmt.on_conflict_do_update(index_elements=["run_id", "key", "step"],
+                                      set_={"value": stmt.excluded.value})
     for i in range(0, len(rows), CHUNK):
-        stmt = insert(MetricPoint).values(rows[i:i + CHUNK])
-        stmt = stmt.on_conflict_do_update(index_elements=["run_id", "key", "step"],
-                                          set_={"value": stmt.excluded.value})
-        session.execute(stmt)
+        session.execute(stmt, rows[i:i + CHUNK])  # executemany: compiled once
     summary = {k: dict(v) for k, v in (run.summary or {}).items()}
     for (key, step), value in sorted(latest.items(), key=lambda kv: kv[0][1]):
         s = summary.setdefault(key, {"last": None, "step": -1, "min": None, "max": None})
