@@ -16,7 +16,7 @@ from fastapi.responses import StreamingResponse
 from sqlalchemy import select
 from starlette.concurrency import run_in_threadpool
 
-from server.api.deps import ReadAuth
+from server.api.deps import IdPath, ReadAuth
 from server.events import run_channel, sweep_channel
 from server.models import FINISHED, MetricPoint, Run, Sweep
 
@@ -155,7 +155,7 @@ _HEADERS = {"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
 
 @router.get("/runs/{run_id}/events", dependencies=[ReadAuth],
             response_class=StreamingResponse, responses={200: {"content": {"text/event-stream": {}}}})
-async def run_events(run_id: int, request: Request) -> StreamingResponse:
+async def run_events(run_id: IdPath, request: Request) -> StreamingResponse:
     """Server-Sent Events: the run's metric points and status changes as they happen."""
     sessions = request.app.state.sessionmaker
     exists = await run_in_threadpool(_exists, sessions, Run, run_id)
@@ -169,7 +169,7 @@ async def run_events(run_id: int, request: Request) -> StreamingResponse:
 
 @router.get("/sweeps/{sweep_id}/events", dependencies=[ReadAuth],
             response_class=StreamingResponse, responses={200: {"content": {"text/event-stream": {}}}})
-async def sweep_events(sweep_id: int, request: Request) -> StreamingResponse:
+async def sweep_events(sweep_id: IdPath, request: Request) -> StreamingResponse:
     """Server-Sent Events: status changes of the sweep's runs and the counts by status."""
     sessions = request.app.state.sessionmaker
     exists = await run_in_threadpool(_exists, sessions, Sweep, sweep_id)
