@@ -31,6 +31,12 @@ def cmd_submit(args: argparse.Namespace) -> int:
                   wait=args.wait, dashboard_url=get_settings().dashboard_url)
 
 
+def cmd_report(args: argparse.Namespace) -> int:
+    from liplab.report import report
+
+    return report(args.sweep_id, out=args.out)
+
+
 def cmd_db(args: argparse.Namespace) -> int:
     from server.migrate import downgrade, upgrade
 
@@ -144,6 +150,11 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--port", type=int, default=8050)
     s.add_argument("--api-url", default=os.environ.get("LIPLAB_URL", "http://127.0.0.1:8000"))
     s.set_defaults(fn=cmd_dashboard)
+
+    s = sub.add_parser("report", help="Markdown report with tables and figures for a sweep")
+    s.add_argument("sweep_id")
+    s.add_argument("--out", help="output folder (default reports/sweep_<id>)")
+    s.set_defaults(fn=cmd_report)
 
     s = sub.add_parser("db", help="database migrations")
     s.add_argument("action", choices=["upgrade", "downgrade"])
