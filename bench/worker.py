@@ -169,21 +169,24 @@ def bench_mlflow(uri: str, points: int, writers: int) -> float | None:
     return float(out.stdout.strip().splitlines()[-1])
 
 
-def bench_ingest(url: str, points: int, writers: int, mlflow_pg: str | None, tmp: Path) -> dict:
+def running_runs(url: str, n: int) -> list[int]:
+    """`n` runs marked running and never enqueued: targets the bench writes into by itself."""
     engine = create_engine(url)
+    with engine.begin() as c:
+        ids = [c.scalar(text("INSERT INTO runs (name, status, config, overrides, summary, attempts, "
+                             "cancel_requested, created_at, heartbeat_at) VALUES ('bench', 'running', "
+                             "'{}', '{}', '{}', 1, 0, now(), now() + interval '1 day') RETURNING id"))
+               for _ in range(n)]
+    engine.dispose()
+    return ids
 
-    def new_runs() -> list[int]:
-        with engine.begin() as c:
-            return [c.scalar(text("INSERT INTO runs (name, status, config, overrides, summary, attempts, "
-                                  "cancel_requested, created_at) VALUES ('ingest', 'running', '{}', '{}', "
-                                  "'{}', 1, 0, now()) RETURNING id")) for _ in range(writers)]
 
+def bench_ingest(url: str, points: int, writers: int, mlflow_pg: str | None, tmp: Path) -> dict:
     out = {"writers": writers, "points_per_writer": points,
-           "liplab_pg": parallel(_reporter_writer, url, new_runs(), points),
-           "copy_pg": parallel(_copy_writer, url, new_runs(), points),
+           "liplab_pg": parallel(_reporter_writer, url, running_runs(url, writers), points),
+           "copy_pg": parallel(_copy_writer, url, running_runs(url, writers), points),
            "mlflow_sqlite": bench_mlflow(f"sqlite:///{tmp / 'mlflow.db'}", points, writers),
            "mlflow_pg": bench_mlflow(mlflow_pg, points, writers) if mlflow_pg else None}
-    engine.dispose()
     return out
 
 
@@ -195,7 +198,7 @@ def bench_live(system, url: str, broker: str, n: int) -> dict:
     from server.settings import Settings
     from worker.sink import DBReporter
 
-    run_id = system.client.post("/runs", json={"config": {**TINY, "training": {"epochs": 0}}}).json()["id"]
+    (run_id,) = running_runs(url, 1)  # stays running, so the stream stays open
     received: dict[int, float] = {}
     ready = threading.Event()
     via = "SSE (GET /runs/{id}/events)"

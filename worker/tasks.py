@@ -9,6 +9,8 @@ import os
 
 from celery.signals import worker_ready
 
+from server import crud
+from server.models import Run
 from server.queue import RUN_TASK
 from server.settings import get_settings
 from worker.celery_app import app
@@ -22,7 +24,12 @@ def worker_id(hostname: str | None) -> str:
     return f"{hostname or 'worker'}:{os.getpid()}"
 
 
-def enqueue(run_id: int, queue: str = "gpu") -> None:
+def enqueue(run_id: int, queue: str | None = None) -> None:
+    """Send `run_id` again, to its queue (`server.crud.queue_for` its config) unless given."""
+    if queue is None:
+        with sessions()() as db:
+            run = db.get(Run, run_id)
+            queue = crud.queue_for(run.config) if run is not None else "gpu"
     app.send_task(RUN_TASK, args=[run_id], queue=queue)
 
 

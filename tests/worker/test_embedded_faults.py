@@ -23,7 +23,7 @@ def test_sigkill_on_the_embedded_store_and_broker(tmp_path):
         os.kill(victim, signal.SIGKILL)
         run = system.wait_run(run_id, timeout=120)
         assert run["status"] == "succeeded", run["error"]
-        assert run["attempts"] == 2 and not run["worker"].endswith(f":{victim}")
+        assert run["attempts"] >= 2 and not run["worker"].endswith(f":{victim}")
         steps = system.client.get(f"/runs/{run_id}/metrics",
                                   params={"keys": "train_loss"}).json()["train_loss"]["step"]
         assert steps == [STEPS_PER_EPOCH * (e + 1) for e in range(30)]
