@@ -2,17 +2,20 @@
 
 The run's folder (`<artifacts>/runs/<id>/`, where the run task trained and checkpointed) gets
 the run's `config.json` from the store, then `lipcore.saved.probe_saved_run` rebuilds model and
-data and runs the probes. Results are JSON files in `probes/` and artifact rows in the store.
+data and runs the probes. Each result is stored through `server.probes.store_probe_result`
+(JSON under `probes/`, an artifact row, the probe job marked done); a failure marks the run's
+open probe jobs failed with the traceback, then propagates.
 """
 from __future__ import annotations
 
 import json
+import traceback
 from typing import Any
 
 from server.models import Run
+from server.probes import fail_probe_jobs, store_probe_result
 from server.settings import Settings
 from worker.resume import run_dir
-from worker.sink import DBReporter
 
 
 def probe_saved_run(run_id: int, names: list[str], params: dict[str, dict], *, settings: Settings,
@@ -28,4 +31,13 @@ def probe_saved_run(run_id: int, names: list[str], params: dict[str, dict], *, s
     specs = [{"name": n, **params.get(n, {})} for n in names]
     workdir = run_dir(settings.artifacts, run_id)
     (workdir / "config.json").write_text(json.dumps(config))
-    return probe_folder(workdir, specs, reporter=DBReporter(sessions, run_id), skip_existing=False)
+    try:
+        results = probe_folder(workdir, specs, reporter=None, skip_existing=False)
+    except Exception:
+        with sessions() as db:
+            fail_probe_jobs(db, run_id, traceback.format_exc(limit=8))
+        raise
+    with sessions() as db:
+        for name, result in results.items():
+            store_probe_result(db, run_id, name, result, artifact_dir=settings.artifacts)
+    return results

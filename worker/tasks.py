@@ -11,7 +11,7 @@ from celery.signals import worker_ready
 
 from server import crud
 from server.models import Run
-from server.queue import RUN_TASK
+from server.queue import PROBE_TASK, RUN_TASK
 from server.settings import get_settings
 from worker.celery_app import app
 from worker.reaper import Reaper, broker_backlog
@@ -41,12 +41,13 @@ def run_job(self, run_id: int) -> str:  # noqa: ANN001
                        sessions=sessions(), bus=bus(), enqueue=lambda rid: enqueue(rid, queue))
 
 
-@app.task(name="liplab.probe", bind=True)
-def probe_job(self, run_id: int, probes: list[str], params: dict | None = None) -> dict:  # noqa: ANN001
+@app.task(name=PROBE_TASK, bind=True)
+def probe_job(self, run_id: int, probes: list[str], params: dict | None = None) -> list[str]:  # noqa: ANN001
     """Run named probes on a finished run's saved model; results become the run's artifacts."""
     from worker.probes import probe_saved_run
 
-    return probe_saved_run(run_id, probes, params or {}, settings=get_settings(), sessions=sessions())
+    return sorted(probe_saved_run(run_id, probes, params or {}, settings=get_settings(),
+                                  sessions=sessions()))
 
 
 @worker_ready.connect

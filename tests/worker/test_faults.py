@@ -178,3 +178,17 @@ def test_200_tiny_runs_through_two_workers_each_run_exactly_once(system):
     assert n_points == 200 * per_run  # every point of every run, once
     after = sum(p.read_text().count(": 'succeeded'") for p in system.home.glob("w*.log"))
     assert after - before == 200  # the task body ran to a final status 200 times, not more
+
+
+def test_probe_job_on_a_finished_run_goes_through_a_worker(system):
+    run_id = submit(system, config(epochs=3, n_train=64, name="probed"))
+    assert system.wait_run(run_id, timeout=60)["status"] == "succeeded"
+    body = {"probes": ["interpolation"], "params": {"interpolation": {"n_points": 5}}}
+    assert system.client.post(f"/runs/{run_id}/probes", json=body).status_code == 202
+
+    def done():
+        got = system.client.get(f"/runs/{run_id}/probes").json()
+        return got if got["jobs"][0]["status"] in ("succeeded", "failed") else None
+    got = wait_for(done, 60, "probe job not finished", system)
+    assert got["jobs"][0]["status"] == "succeeded", got["jobs"][0]["error"]
+    assert len(got["results"]["interpolation"]["alpha"]) == 5

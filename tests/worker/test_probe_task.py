@@ -7,7 +7,7 @@ import pytest
 from sqlalchemy import select
 
 from lipcore.config import validate
-from server.models import Artifact, Run
+from server.models import Artifact, ProbeJob, Run
 from server.settings import Settings
 from worker.probes import probe_saved_run
 from worker.resume import run_dir
@@ -28,6 +28,8 @@ def test_interpolation_probe_on_a_saved_run_matches_the_final_model(sessions, tm
     with sessions() as db:
         run = Run(name="p", config=CONFIG, status="succeeded", summary={})
         db.add(run)
+        db.flush()
+        db.add(ProbeJob(run_id=run.id, probes=["interpolation"], params={}, status="queued"))
         db.commit()
         run_id = run.id
     workdir = run_dir(settings.artifacts, run_id)
@@ -47,7 +49,9 @@ def test_interpolation_probe_on_a_saved_run_matches_the_final_model(sessions, tm
     assert result["train_loss"][-1] == pytest.approx(expected, rel=1e-5)
     with sessions() as db:
         art = db.scalars(select(Artifact).where(Artifact.run_id == run_id, Artifact.kind == "probe")).one()
-    assert json.loads(open(art.path).read())["train_loss"] == result["train_loss"]
+        job = db.scalars(select(ProbeJob).where(ProbeJob.run_id == run_id)).one()
+    assert json.loads(open(art.path).read())["train_loss"] == pytest.approx(result["train_loss"])
+    assert job.status == "succeeded"
 
 
 def test_probe_on_a_run_without_checkpoints_says_so(sessions, tmp_path):
@@ -55,9 +59,14 @@ def test_probe_on_a_run_without_checkpoints_says_so(sessions, tmp_path):
         run = Run(name="p", config=CONFIG, status="succeeded", summary={})
         db.add(run)
         db.commit()
+        db.add(ProbeJob(run_id=run.id, probes=["interpolation"], params={}, status="queued"))
+        db.commit()
     with pytest.raises((FileNotFoundError, ValueError), match="checkpoint"):
         probe_saved_run(run.id, ["interpolation"], {}, settings=Settings(home=tmp_path),
                         sessions=sessions)
+    with sessions() as db:
+        job = db.scalars(select(ProbeJob)).one()
+    assert job.status == "failed" and "checkpoint" in job.error
 
 
 def test_probe_on_an_unknown_run_names_the_id(sessions, tmp_path):
