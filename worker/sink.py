@@ -39,6 +39,7 @@ class DBReporter:
         self.max_points, self.max_wait_s, self.live_every_s = max_points, max_wait_s, live_every_s
         self.buffer: list[Point] = []  # not yet in the store
         self.live: list[Point] = []  # not yet published
+        self.files: list[tuple[str, str, str]] = []  # artifact rows not yet stored
         self.last_flush = self.last_live = time.monotonic()
         self.lock = threading.Lock()  # log() runs in the task thread, flush() also at the end
         self.written = 0
@@ -61,16 +62,21 @@ class DBReporter:
         self.skip_until = max(self.skip_until, int(step))
 
     def flush(self) -> None:
-        """Write the buffered points (one transaction), then publish what is still unpublished."""
+        """Write the buffered points and artifact rows (one transaction), then publish."""
         with self.lock:
             batch, self.buffer = self.buffer, []
-        if batch:
+            files, self.files = self.files, []
+        if batch or files:
             try:
                 with self.sessions() as db:
-                    write_points(db, self.run_id, batch)
+                    self._add_artifacts(db, files)
+                    if batch:
+                        write_points(db, self.run_id, batch)  # commits the artifacts too
+                    else:
+                        db.commit()
             except BaseException:
                 with self.lock:
-                    self.buffer = batch + self.buffer  # keep them for the next try
+                    self.buffer, self.files = batch + self.buffer, files + self.files
                 raise
             self.written += len(batch)
         self.last_flush = time.monotonic()
@@ -86,13 +92,18 @@ class DBReporter:
             self.bus.publish(event, self.run_id, self.sweep_id)
 
     def artifact(self, name: str, path: str, kind: str = "file") -> None:
+        """Recorded with the next batch of points (a checkpoint costs no transaction of its own)."""
+        with self.lock:
+            self.files.append((name, path, kind))
+        if kind != "checkpoint":
+            self.flush()  # a probe result or figure is shown at once
+
+    def _add_artifacts(self, db: Session, files: list[tuple[str, str, str]]) -> None:
         """One row per (run, name, path): a resumed or re-probed run does not duplicate it."""
-        with self.sessions() as db:
-            if db.scalar(select(Artifact.id).where(Artifact.run_id == self.run_id,
-                                                   Artifact.name == name, Artifact.path == path)):
-                return
-            db.add(Artifact(run_id=self.run_id, name=name, path=path, kind=kind))
-            db.commit()
+        for name, path, kind in files:
+            if not db.scalar(select(Artifact.id).where(Artifact.run_id == self.run_id,
+                                                       Artifact.name == name, Artifact.path == path)):
+                db.add(Artifact(run_id=self.run_id, name=name, path=path, kind=kind))
 
     def should_stop(self) -> bool:
         return self.stop()

@@ -138,7 +138,13 @@ def test_reporter_skips_stored_steps_on_resume_and_upserts_the_last(claimed):
 def test_artifacts_are_recorded_once(claimed):
     sessions, run_id = claimed
     rep = DBReporter(sessions, run_id)
-    rep.artifact("ckpt", "/x/ckpt.pt", "checkpoint")
-    rep.artifact("ckpt", "/x/ckpt.pt", "checkpoint")
+    rep.artifact("ckpt", "/x/ckpt.pt", "checkpoint")  # waits for the next batch of points
     with sessions() as db:
-        assert db.scalar(select(func.count()).select_from(Artifact)) == 1
+        assert db.scalar(select(func.count()).select_from(Artifact)) == 0
+    rep.log({"loss": 1.0}, 1)
+    rep.artifact("ckpt", "/x/ckpt.pt", "checkpoint")
+    rep.flush()
+    DBReporter(sessions, run_id).artifact("fig", "/x/fig.png", "figure")  # stored at once
+    with sessions() as db:
+        assert sorted(db.scalars(select(Artifact.name))) == ["ckpt", "fig"]
+        assert db.scalar(select(func.count()).select_from(MetricPoint)) == 1
