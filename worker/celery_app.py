@@ -10,7 +10,7 @@ the server routes them there). The DB engine is created lazily in `worker.store`
 from __future__ import annotations
 
 from celery import Celery
-from kombu import Queue
+from kombu import Exchange, Queue
 
 from server.settings import get_settings
 
@@ -24,7 +24,8 @@ def make_celery() -> Celery:
         worker_prefetch_multiplier=1,
         task_track_started=True,
         task_ignore_result=True,
-        task_queues=[Queue("gpu"), Queue("cpu")],
+        # each queue its own exchange and key, as the API's send_task(queue=...) declares them
+        task_queues=[Queue(q, Exchange(q), routing_key=q) for q in ("gpu", "cpu")],
         task_default_queue="gpu",
         broker_connection_retry_on_startup=True,
         broker_connection_max_retries=None,  # a restarting broker is waited for, not fatal

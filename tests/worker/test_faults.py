@@ -88,14 +88,14 @@ def assert_complete_and_equal(system, run_id: int, cfg: dict) -> None:
     assert series["train_loss"]["value"] == pytest.approx([expected[s] for s in steps], rel=1e-6)
 
 
-def start_mid_run(system, cfg: dict, min_epochs: int = 5) -> int:
+def start_mid_run(system, cfg: dict, min_epochs: int = 3) -> int:
     run_id = submit(system, cfg)
     wait_for(lambda: len(stored_steps(system, run_id)) >= min_epochs, 60, "no points", system)
     return run_id
 
 
 def test_sigkill_mid_run_is_reaped_and_completes_with_every_step_once(system):
-    cfg = config(epochs=60)
+    cfg = config(epochs=300)
     run_id = start_mid_run(system, cfg)
     victim = owner_pid(system, run_id)
     os.kill(victim, signal.SIGKILL)
@@ -109,7 +109,7 @@ def test_sigkill_mid_run_is_reaped_and_completes_with_every_step_once(system):
 
 
 def test_sigterm_hands_the_run_back_and_it_completes(system):
-    cfg = config(epochs=60)
+    cfg = config(epochs=300)
     run_id = start_mid_run(system, cfg)
     victim = owner_pid(system, run_id)
     name = next(n for n, p in system.procs.items() if p.pid == victim)
