@@ -123,3 +123,11 @@ def test_convnet_parameter_counts_match_seed_004(size, expected):
 def test_unconstrained_models_promise_nothing():
     model = build_model({"name": "lipschitz_sequential", "layer": "unconstrained"}, FLAT)
     assert model.lipschitz_bound == math.inf
+
+
+@pytest.mark.parametrize("size,expected", [("M", 25.1e6), ("L", 100.5e6)])
+def test_large_convnet_parameter_counts_on_the_meta_device(size, expected):
+    data = SimpleNamespace(in_features=3 * 32 * 32, out_features=10, input_shape=(3, 32, 32))
+    with torch.device("meta"):
+        model = build_model({"name": "convnet", "size": size, "layer": "unconstrained"}, data)
+    assert sum(p.numel() for p in model.parameters()) == pytest.approx(expected, rel=0.005)
