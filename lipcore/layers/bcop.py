@@ -14,6 +14,7 @@ from torch import nn
 
 from lipcore.layers import functional as LF
 from lipcore.layers.base import CONV_LAYERS, LipschitzLayer, check_size, pad_features
+from lipcore.layers.cayley import apply_per_frequency, fft_kernel
 
 
 def compose(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
@@ -63,5 +64,9 @@ class BCOPConv2d(LipschitzLayer):
         pad = self.kernel_size // 2
         k = self.cached(self.kernel)
         x = pad_features(x, k.shape[0], dim=1)
-        y = F.conv2d(F.pad(x, (pad, pad, pad, pad), mode="circular"), k)[:, : self.out_channels]
+        h, w = x.shape[-2:]
+        if pad <= min(h, w):
+            y = F.conv2d(F.pad(x, (pad, pad, pad, pad), mode="circular"), k)[:, : self.out_channels]
+        else:  # an image smaller than the padding: the same circular convolution by FFT
+            y = apply_per_frequency(x, fft_kernel(k, h, w), self.out_channels)
         return y if self.bias is None else y + self.bias[:, None, None]

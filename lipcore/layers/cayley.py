@@ -26,18 +26,18 @@ class CayleyLinear(SemiOrthogonalLinear):
 def fft_kernel(kernel: torch.Tensor, h: int, w: int) -> torch.Tensor:
     """K̂ at the rfft2 frequencies of an h×w circular convolution (cross-correlation, centred).
 
-    kernel (C_out, C_in, k, k) → (h, w//2+1, C_out, C_in) complex.
+    kernel (C_out, C_in, k, k) → (h, w//2+1, C_out, C_in) complex. Cross-correlation
+    y[u] = Σ_s K[s]·x[u+s−c] is convolution with the flipped kernel, whose tap s lands at
+    (s − c) mod size; on an image smaller than the kernel the taps wrap and add up, which is
+    exactly what a circular convolution on that torus does.
     """
-    k = kernel.shape[-1]
-    if k > h or k > w:
-        raise ValueError(f"kernel_size: {k} exceeds the image size {h}×{w}")
-    # Cross-correlation y[u] = Σ_s K[s] x[u+s−c] is convolution with the flipped kernel,
-    # placed so that its centre sits at index 0 (wrapping around).
-    flipped = kernel.flip(-1, -2)
-    grid = kernel.new_zeros(kernel.shape[:2] + (h, w))
-    grid[..., :k, :k] = flipped
-    grid = torch.roll(grid, shifts=(-(k // 2), -(k // 2)), dims=(-2, -1))
-    return torch.fft.rfft2(grid).permute(2, 3, 0, 1)
+    c_out, c_in, k, _ = kernel.shape
+    c = k // 2
+    taps = torch.arange(k, device=kernel.device) - c
+    index = ((taps % h)[:, None] * w + (taps % w)[None, :]).reshape(-1)
+    grid = kernel.new_zeros(c_out, c_in, h * w)
+    grid = grid.index_add(2, index, kernel.flip(-1, -2).reshape(c_out, c_in, k * k))
+    return torch.fft.rfft2(grid.reshape(c_out, c_in, h, w)).permute(2, 3, 0, 1)
 
 
 def apply_per_frequency(x: torch.Tensor, q: torch.Tensor, out_channels: int) -> torch.Tensor:

@@ -131,3 +131,23 @@ def test_large_convnet_parameter_counts_on_the_meta_device(size, expected):
     with torch.device("meta"):
         model = build_model({"name": "convnet", "size": size, "layer": "unconstrained"}, data)
     assert sum(p.numel() for p in model.parameters()) == pytest.approx(expected, rel=0.005)
+
+
+@pytest.mark.parametrize("name", MODELS.names())
+def test_model_save_load_round_trip(name):
+    import io
+
+    data, x = data_for(name)
+    a = build_model({"name": name, "model_seed": 1, **SMALL}, data)
+    with torch.no_grad():
+        for p in a.parameters():
+            p.add_(0.05 * torch.randn_like(p))
+    buf = io.BytesIO()
+    torch.save(a.state_dict(), buf)
+    buf.seek(0)
+    b = build_model({"name": name, "model_seed": 2, **SMALL}, data)
+    b.load_state_dict(torch.load(buf))
+    a.eval()
+    b.eval()
+    with torch.no_grad():
+        torch.testing.assert_close(b(x), a(x))
