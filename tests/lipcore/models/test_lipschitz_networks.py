@@ -63,10 +63,32 @@ def test_the_stress_breaks_a_residual_without_a_certificate():
     assert stress(model, (4,), steps_random=0, steps_adversarial=100, lr=0.05) > 1.2
 
 
-def test_ldlt_lmi_certificate_numerically():
-    """The proof in lipcore/models/ldlt.py, checked on random parameters: with
-    P₀ = 𝓛²I, P_k = 2α_k(W_kW_kᵀ + α_kI)⁻¹, S_k = 2I − P_k, every hidden map's
-    [[P_{k−1}, −Ŵᵀ], [−Ŵ, S_k]] ⪰ 0 and the last map has P_{K−1} − ŴᵀŴ ⪰ 0."""
+def reference_ldlt(chain, x, lip):
+    """REFERENCES.md's layer-by-layer formula, written independently (dense inverses):
+    Ŵ_k = c_k c_{k−1} √α_{k−1} W_k R_k⁻¹ L_{k−1}⁻¹, with 𝓛 (not 𝓛⁻¹) in front of the first map.
+    Returns the output and the list of Ŵ_k."""
+    weights, z, prev = [], x, None
+    for layer in chain.layers:
+        w, a = layer.weight.detach(), layer.alpha().detach()
+        r = torch.linalg.cholesky(w.t() @ w + a * torch.eye(w.shape[1], dtype=w.dtype)).t()
+        w_hat = w @ torch.linalg.inv(r) * (math.sqrt(2) if layer.hidden else 1.0)
+        if prev is None:
+            w_hat = w_hat * lip
+        else:
+            pw, pa = prev
+            lower = torch.linalg.cholesky(pw @ pw.t() + pa * torch.eye(pw.shape[0], dtype=w.dtype))
+            w_hat = w_hat @ torch.linalg.inv(lower) * math.sqrt(2) * pa.sqrt()
+        weights.append(w_hat)
+        z = z @ w_hat.t() + layer.bias.detach()
+        z = torch.relu(z) if layer.hidden else z
+        prev = (w, a)
+    return z, weights
+
+
+def test_ldlt_matches_the_reference_formula_and_its_lmi_certificate():
+    """Blocks in u-coordinates compute the same function as the paper's layer-by-layer form;
+    on those Ŵ_k the network LMI holds: with P₀ = 𝓛²I, P_k = 2α_k(W_kW_kᵀ + α_kI)⁻¹,
+    [[P_{k−1}, −Ŵᵀ], [−Ŵ, 2I − P_k]] ⪰ 0 for hidden maps and P_{K−1} − ŴᵀŴ ⪰ 0 for the last."""
     torch.manual_seed(1)
     lip = 0.5
     chain = LDLTChain([3, 5, 4, 2], lip).double()
@@ -74,9 +96,12 @@ def test_ldlt_lmi_certificate_numerically():
         for layer in chain.layers:
             layer.weight.mul_(3.0).add_(torch.randn_like(layer.weight))
             layer.log_alpha.fill_(float(torch.randn(())))
+            layer.bias.normal_()
+    x = torch.randn(7, 3, dtype=torch.float64)
+    expected, weights = reference_ldlt(chain, x, lip)
+    torch.testing.assert_close(chain(x), expected)
     p_prev = lip ** 2 * torch.eye(3, dtype=torch.float64)
-    for layer in chain.layers:
-        w_hat = layer.effective_weight().detach()
+    for layer, w_hat in zip(chain.layers, weights):
         w, a = layer.weight.detach(), layer.alpha().detach()
         n = w.shape[0]
         if layer.hidden:
@@ -87,6 +112,20 @@ def test_ldlt_lmi_certificate_numerically():
             p_prev = p
         else:
             assert torch.linalg.eigvalsh(p_prev - w_hat.t() @ w_hat).min() >= -1e-10
+
+
+def test_each_ldlt_block_is_bounded_alone_and_blocks_can_be_swapped():
+    """Every block is 1-Lipschitz by itself (the first: 𝓛), so replacing one block by a
+    trained copy — what block-wise engines do — keeps the whole network within 𝓛."""
+    import copy
+
+    model = network("lipschitz_sequential", "ldlt", 3.0)
+    block = copy.deepcopy(model.blocks[1])
+    assert block.lipschitz_bound == 1.0 and model.blocks[0].lipschitz_bound == 3.0
+    assert stress(block, (6,), steps_random=5, steps_adversarial=60, lr=0.05) <= 1 + 1e-6
+    model.blocks[1] = block
+    s = singular_values(model, torch.randn(4, dtype=torch.float64))
+    assert s[0] <= 3.0 * (1 + 1e-6)
 
 
 def test_inverted_constant_would_be_caught():
@@ -112,17 +151,3 @@ def test_convnet_whole_network_bound(layer):
     for training in (True, False):
         model.train(training)
         assert singular_values(model, torch.randn(3, 2, 2, dtype=torch.float64))[0] <= 1 + 1e-6
-
-
-def test_ldlt_eval_cache_follows_the_previous_layer():
-    """An LDLT map's weight depends on the previous map's parameters: editing only those must
-    still invalidate its inference cache."""
-    model = network("lipschitz_sequential", "ldlt", 1.0).eval()
-    x = torch.randn(5, 4, dtype=torch.float64)
-    with torch.no_grad():
-        before = model(x)
-        model.blocks[0].weight.add_(0.3 * torch.randn_like(model.blocks[0].weight))
-        model.blocks[0].log_alpha.add_(0.5)
-        after = model(x)
-    torch.testing.assert_close(after, model(x).detach())  # grad on: recomputed from scratch
-    assert not torch.allclose(before, after)
