@@ -23,14 +23,20 @@ from lipcore.models import build_model
 
 def rows(args: argparse.Namespace):
     dev = torch.device(args.device)
-    for name in LAYERS.names():
+    for name in [] if args.skip_layers else LAYERS.names():
         layer = LAYERS[name](args.width, args.width).to(dev)
         yield f"linear {name}", measure(layer, torch.randn(args.batch, args.width, device=dev),
                                         n_batches=args.n_batches)
-    for name in CONV_LAYERS.names():
+    for name in [] if args.skip_layers else CONV_LAYERS.names():
         layer = CONV_LAYERS[name](args.channels, args.channels, 3).to(dev)
         x = torch.randn(args.batch, args.channels, args.image, args.image, device=dev)
         yield f"conv {name}", measure(layer, x, n_batches=args.n_batches)
+    sine = SimpleNamespace(in_features=1, out_features=1)
+    for name in args.net_layers:  # seed 000's sine networks: depth × width, batch 64
+        model = build_model({"name": "lipschitz_sequential", "layer": name, "depth": args.net_depth,
+                             "width": args.net_width}, sine).to(dev)
+        yield (f"sequential {name} {args.net_depth}×{args.net_width}",
+               measure(model, torch.randn(64, 1, device=dev), n_batches=args.n_batches))
     data = SimpleNamespace(in_features=3 * 32 * 32, out_features=10, input_shape=(3, 32, 32))
     for size in args.sizes:
         for name in args.model_layers:
@@ -51,6 +57,10 @@ def main() -> None:
     p.add_argument("--sizes", nargs="*", default=["XS"], help="ConvNet sizes (XS S M L)")
     p.add_argument("--model-layers", nargs="*", default=["aol", "cpl", "soc", "unconstrained"])
     p.add_argument("--model-batch", type=int, default=32)
+    p.add_argument("--net-layers", nargs="*", default=["ldlt", "aol", "cpl", "sll", "orthogonal", "unconstrained"])
+    p.add_argument("--net-depth", type=int, default=9)
+    p.add_argument("--net-width", type=int, default=64)
+    p.add_argument("--skip-layers", action="store_true", help="only the networks and ConvNets")
     p.add_argument("--n-batches", type=int, default=20)
     args = p.parse_args()
     print(f"device {args.device} ({torch.cuda.get_device_name() if args.device.startswith('cuda') else platform.processor() or platform.machine()}), "
