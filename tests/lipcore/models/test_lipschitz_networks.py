@@ -45,6 +45,8 @@ def test_networks_of_lipschitz_layers_hold_their_bound(form, layer):
     assert model.lipschitz_bound == 3.0
     seen = stress(model, (4,), steps_random=5, steps_adversarial=25, lr=0.05)
     assert seen <= 3.0 * (1 + 1e-6)
+    model.eval()
+    assert singular_values(model, torch.randn(4, dtype=torch.float64))[0] <= 3.0 * (1 + 1e-6)
 
 
 def test_the_stress_breaks_a_residual_without_a_certificate():

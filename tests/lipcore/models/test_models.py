@@ -151,3 +151,12 @@ def test_model_save_load_round_trip(name):
     b.eval()
     with torch.no_grad():
         torch.testing.assert_close(b(x), a(x))
+
+
+@pytest.mark.parametrize("name", MODELS.names())
+def test_no_parameter_appears_on_the_first_forward(name):
+    data, x = data_for(name)
+    model = build_model({"name": name, **SMALL}, data)
+    before = [(n, p.shape) for n, p in model.named_parameters()]
+    model(x)
+    assert [(n, p.shape) for n, p in model.named_parameters()] == before
