@@ -60,15 +60,20 @@ class LDLTLayer(LipschitzLayer):
         return self.log_alpha.exp() + ALPHA_FLOOR
 
     def factors(self) -> tuple[torch.Tensor, torch.Tensor | None]:
-        """(c·s·W R⁻¹ (n_k × n_{k−1}), L = chol(WWᵀ + αI) or None for the last block)."""
-        w, alpha = self.weight, self.alpha()
+        """(c·s·W R⁻¹ (n_k × n_{k−1}), L = chol(WWᵀ + αI) or None for the last block).
+
+        Factorised in float64 whatever the parameters' dtype: ‖W‖²/α reaches 1e9 in training
+        (α ≥ 1e-4), where a float32 Cholesky fails; the results are cast back."""
+        dtype = self.weight.dtype
+        w, alpha = self.weight.double(), self.alpha().double()
         eye_in = torch.eye(w.shape[1], dtype=w.dtype, device=w.device)
         r = torch.linalg.cholesky(w.t() @ w + alpha * eye_in, upper=True)
         g = torch.linalg.solve_triangular(r, w, upper=True, left=False) * self.scale  # s·W R⁻¹
         if not self.hidden:
-            return g, None
+            return g.to(dtype), None
         eye_out = torch.eye(w.shape[0], dtype=w.dtype, device=w.device)
-        return g * math.sqrt(2.0), torch.linalg.cholesky(w @ w.t() + alpha * eye_out)
+        lower = torch.linalg.cholesky(w @ w.t() + alpha * eye_out)
+        return (g * math.sqrt(2.0)).to(dtype), lower.to(dtype)
 
     def forward(self, u: torch.Tensor) -> torch.Tensor:
         g, lower = self.cached(self.factors)

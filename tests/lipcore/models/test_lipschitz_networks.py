@@ -153,3 +153,20 @@ def test_convnet_whole_network_bound(layer):
     for training in (True, False):
         model.train(training)
         assert singular_values(model, torch.randn(3, 2, 2, dtype=torch.float64))[0] <= 1 + 1e-6
+
+
+def test_ldlt_float32_survives_ill_conditioned_parameters():
+    """‖W‖²/α ≈ 1e9 breaks a float32 Cholesky; the factors are computed in float64."""
+    torch.manual_seed(0)
+    chain = LDLTChain([4, 32, 32, 1], 2.0)
+    with torch.no_grad():
+        for layer in chain.layers:
+            layer.weight.mul_(100.0)
+            layer.log_alpha.fill_(-30.0)
+    x = torch.randn(8, 4)
+    out = chain(x)
+    assert out.dtype == torch.float32 and torch.isfinite(out).all()
+    out.sum().backward()
+    assert all(torch.isfinite(p.grad).all() for p in chain.parameters())
+    j = torch.autograd.functional.jacobian(lambda v: chain(v[None])[0], x[0])
+    assert torch.linalg.matrix_norm(j, ord=2) <= 2.0 * (1 + 1e-5)
