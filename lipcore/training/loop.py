@@ -276,6 +276,7 @@ class Engine:
                 self._pre_floss()
             except DivergedError as e:
                 return TrainResult("diverged", 0, {}, str(e), diverged={"step": 0, "value": e.value})
+            self.save_checkpoint()  # step 0: θ_init, the start of trajectories and interpolations
         from lipcore.training.measurements import run_measurements
 
         stopped_by = None
