@@ -145,10 +145,17 @@ class Engine:
         return total
 
     def _done(self) -> bool:
-        if self.step >= self.total:
+        """Blockwise: after the rounds. Otherwise after `epochs` epochs (however many steps a
+        batch-size switch makes of them) or `max_steps` steps, whichever comes first; `total`
+        is then only the schedule's and progress bar's estimate."""
+        if self.blockwise:
+            return self.step >= self.total
+        max_steps = self.cfg["max_steps"]
+        if max_steps is not None and self.step >= max_steps:
             return True
-        return not self.blockwise and self.cfg["max_steps"] is None and \
-            self.sampler.epoch >= self.cfg["epochs"]
+        if max_steps is not None and not self.cfg["epochs"]:
+            return False
+        return self.sampler.epoch >= self.cfg["epochs"]
 
     # --- one step ------------------------------------------------------------------------
     def _lr(self, member: Member) -> float:

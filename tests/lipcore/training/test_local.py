@@ -45,3 +45,13 @@ def test_bad_override_is_an_error_naming_the_key(tmp_path, capsys):
                  "training.batch_size=null", "--out", str(tmp_path)])
     assert code == 2 and "training.batch_size" in capsys.readouterr().err
     assert not (tmp_path / "quickstart").exists()
+
+
+def test_blockwise_run_draws_the_hessian_heat_map(tmp_path):
+    code = main(["run", str(ROOT / "configs/blockwise_digits.yaml"), "training.rounds=4",
+                 "training.measurement_every=2", "training.eval_every=2", "--out", str(tmp_path),
+                 "--quiet"])
+    assert code == 0
+    (run_dir,) = (tmp_path / "blockwise_digits").iterdir()
+    figures = {p.name for p in (run_dir / "figures").iterdir()}
+    assert {"hessian_block_interaction.png", "loss.png", "accuracy.png"} <= figures
