@@ -65,12 +65,13 @@ class Member:
 
 
 def pick_device(name: str) -> torch.device:
+    """`training.device`: auto is cuda when visible, else cpu; an explicit cuda needs a GPU."""
     if name == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    try:
-        return torch.device(name)
-    except RuntimeError as e:
-        raise ValueError(f"training.device: {e}") from None
+    device = torch.device(name)
+    if device.type == "cuda" and not torch.cuda.is_available():
+        raise ValueError(f"training.device: {name!r} asked for, but no CUDA device is visible")
+    return device
 
 
 def make_member(model: nn.Module, data: Dataset, cfg: dict[str, Any], device: torch.device,
