@@ -20,7 +20,9 @@ LOSSES = ["cross_entropy", "mse"]
 CALLBACKS: list[str] = []
 STOPPERS: list[str] = []
 METRICS: list[str] = []
-PROBES: list[str] = []
+PROBES: list[str] = ["certified", "connectivity", "hessian", "interpolation", "lyapunov", "measurement",
+          "pca", "sharpness", "slice_1d", "slice_2d"]
+LOSSES += ["offset_cross_entropy"]
 
 # --- training engine (issue 4) ---
 DATASETS += ["circles", "cifar10", "cifar100", "digits", "gaussians", "mnist", "moons", "svhn",

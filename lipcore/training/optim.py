@@ -97,3 +97,6 @@ def lr_factor(cfg: dict[str, Any], step: int, total: int) -> float:
         return fn(step, total, **(cfg.get("schedule_params") or {}))
     except TypeError as e:
         raise ValueError(f"training.schedule_params: {e}") from None
+
+
+from lipcore import robustness as _robustness  # noqa: E402,F401  (registers offset_cross_entropy)

@@ -21,6 +21,7 @@ REGISTRIES = {
     "LAYERS": ("lipcore.layers", "LAYERS"),
     "CONV_LAYERS": ("lipcore.layers", "CONV_LAYERS"),
     "ACTIVATIONS": ("lipcore.layers", "ACTIVATIONS"),
+    "PROBES": ("lipcore.probes", "PROBES"),
 }
 
 

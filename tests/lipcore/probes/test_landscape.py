@@ -1,0 +1,115 @@
+"""Interpolation, slices and sharpness against values computed independently."""
+import json
+import math
+
+import pytest
+import torch
+from torch import nn
+
+from lipcore.probes import run_probe
+from lipcore.probes.params import filter_normalise, get_params, random_direction
+from lipcore.probes.sharpness import sharpness
+from tests.lipcore.probes.helpers import Quadratic, blobs, context, mlp, train
+
+
+@pytest.fixture(scope="module")
+def trained():
+    data = blobs(n=64, seed=1)
+    model = mlp([2, 8, 8, 2], seed=0)
+    ckpts = train(model, data, steps=80, checkpoint_every=20)
+    return model, data, ckpts
+
+
+def plain_loss(model, state, x, y):
+    """The loss with weights loaded the ordinary way (independent of functional_call)."""
+    m = mlp([2, 8, 8, 2])
+    m.load_state_dict(state)
+    with torch.no_grad():
+        return float(nn.functional.cross_entropy(m(x), y))
+
+
+def test_interpolation_endpoints_equal_endpoint_losses(trained):
+    model, data, ckpts = trained
+    out = run_probe("interpolation", context(model, data, checkpoints=ckpts),
+                    alpha_min=0.0, alpha_max=1.0, n_points=5)
+    json.dumps(out)
+    x, y = data.x_train, data.y_train
+    assert out["train_loss"][0] == pytest.approx(plain_loss(model, ckpts[0][1], x, y), rel=1e-10)
+    assert out["train_loss"][-1] == pytest.approx(plain_loss(model, ckpts[-1][1], x, y), rel=1e-10)
+    assert out["test_loss"][-1] == pytest.approx(
+        plain_loss(model, ckpts[-1][1], data.x_test, data.y_test), rel=1e-10)
+    assert out["alpha_end"] == pytest.approx(1.0)
+    assert 0 <= min(out["train_acc"]) and max(out["train_acc"]) <= 1
+
+
+def test_interpolation_between_named_checkpoints_and_midpoint(trained):
+    model, data, ckpts = trained
+    out = run_probe("interpolation", context(model, data, checkpoints=ckpts), start="20",
+                    end="40", alpha_min=0.5, alpha_max=0.5, n_points=2)
+    mid = {k: 0.5 * (ckpts[1][1][k] + ckpts[2][1][k]) for k in ckpts[1][1]}
+    assert out["train_loss"][0] == pytest.approx(
+        plain_loss(model, mid, data.x_train, data.y_train), rel=1e-10)
+
+
+def test_interpolation_without_checkpoints_says_so(trained):
+    model, data, _ = trained
+    with pytest.raises(ValueError, match="no checkpoint"):
+        run_probe("interpolation", context(model, data))
+    with pytest.raises(ValueError, match="step '7'"):
+        run_probe("interpolation", context(model, data, checkpoints=trained[2]), start="7")
+
+
+def test_filter_normalisation_matches_row_norms_and_zeroes_biases(trained):
+    model, *_ = trained
+    theta = get_params(model)
+    d = filter_normalise(random_direction(theta, torch.Generator().manual_seed(0)), theta)
+    for name, t in d.items():
+        if t.dim() == 1:
+            assert torch.all(t == 0), name
+        else:
+            assert torch.allclose(t.norm(dim=1), theta[name].norm(dim=1), rtol=1e-8)
+
+
+def test_slice_1d_passes_through_the_trained_loss(trained):
+    model, data, _ = trained
+    out = run_probe("slice_1d", context(model, data), n_points=5, distance=0.5)
+    assert out["alpha"][2] == 0.0
+    final = plain_loss(model, model.state_dict(), data.x_train, data.y_train)
+    assert out["loss"][2] == pytest.approx(final, rel=1e-10)
+    assert out["loss"][0] != pytest.approx(final)
+
+
+def test_slice_2d_axes_are_orthogonal_and_grid_is_shaped(trained):
+    model, data, _ = trained
+    out = run_probe("slice_2d", context(model, data), n_points=5, distance=0.5)
+    json.dumps(out)
+    assert abs(out["cosine"]) < 1e-10
+    assert len(out["loss"]) == 5 and all(len(r) == 5 for r in out["loss"])
+    final = plain_loss(model, model.state_dict(), data.x_train, data.y_train)
+    assert out["loss"][2][2] == pytest.approx(final, rel=1e-10)
+
+
+def test_sharpness_of_isotropic_quadratic_matches_closed_form():
+    # L = ½c‖θ‖²; the worst point in the ball ‖z‖ ≤ ε‖θ‖ is z = εθ: rise ½c‖θ‖²((1+ε)² − 1).
+    c = 3.0
+    theta = torch.randn(10, dtype=torch.float64, generator=torch.Generator().manual_seed(0))
+    model = Quadratic(theta)
+    loss = lambda out, y: 0.5 * c * (out ** 2).sum()  # noqa: E731
+    x = torch.zeros(1, 1, dtype=torch.float64)
+    eps = [0.01, 0.1]
+    out = sharpness(model, loss, (x, x), eps, n_samples=30, ascent_steps=20)
+    sq = float(theta @ theta)
+    exact = [0.5 * c * sq * ((1 + e) ** 2 - 1) for e in eps]
+    assert out["ascent_max"] == pytest.approx(exact, rel=1e-9)
+    for rnd, ex in zip(out["random_max"], exact):
+        assert 0 < rnd <= ex + 1e-12  # random draws never beat the worst case
+    assert out["keskar_ascent"][1] == pytest.approx(100 * exact[1] / (1 + 0.5 * c * sq))
+
+
+def test_sharpness_probe_on_mlp(trained):
+    model, data, _ = trained
+    out = run_probe("sharpness", context(model, data), eps=[0.01, 0.05], n_samples=5,
+                    ascent_steps=5)
+    json.dumps(out)
+    assert all(a >= r for a, r in zip(out["ascent_max"], out["random_mean"]))
+    assert out["random_max"][1] > out["random_max"][0] >= 0 or math.isclose(out["random_max"][0], 0)

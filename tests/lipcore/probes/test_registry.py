@@ -1,0 +1,62 @@
+"""Every probe: parameters declared torch-free, defaults filled, results written idempotently."""
+import inspect
+import json
+
+import pytest
+
+from lipcore.config.probes import PROBE_PARAMS, check_probe_params
+from lipcore.probes import PROBES, run_probes
+from lipcore.reporting import ListReporter
+from tests.lipcore.probes.helpers import blobs, context, mlp
+
+
+@pytest.mark.parametrize("name", PROBES.names())
+def test_probe_keyword_arguments_equal_declared_params(name):
+    sig = inspect.signature(PROBES[name])
+    kwargs = [p for p in sig.parameters.values() if p.kind is p.KEYWORD_ONLY]
+    assert [p.name for p in kwargs] == list(PROBE_PARAMS[name]), name
+    assert all(p.default is p.empty for p in kwargs)  # defaults live in PROBE_PARAMS only
+    assert PROBES[name].__doc__
+
+
+def test_declared_params_cover_exactly_the_registry():
+    assert sorted(PROBE_PARAMS) == PROBES.names()
+
+
+def test_bad_probe_params_name_the_key():
+    with pytest.raises(ValueError, match="probes.hessian.kk: unknown parameter"):
+        check_probe_params("hessian", {"kk": 3})
+    with pytest.raises(ValueError, match="probes.hessian.k: must be >= 1"):
+        check_probe_params("hessian", {"k": 0})
+    with pytest.raises(ValueError, match="probes.sharpness.eps: must be a non-empty list"):
+        check_probe_params("sharpness", {"eps": ["a"]})
+    with pytest.raises(ValueError, match="probes.name: unknown probe 'nope'"):
+        check_probe_params("nope", {})
+    assert check_probe_params("hessian", {"k": 2})["trace_samples"] == 50
+
+
+def test_run_probes_writes_json_logs_metrics_and_skips_existing(tmp_path):
+    data = blobs(n=32)
+    ctx = context(mlp([2, 4, 2]), data)
+    rep = ListReporter()
+    specs = [{"name": "hessian", "k": 1, "trace_samples": 3, "density_vectors": 0},
+             {"name": "certified", "label": "cra", "eps": [0.0]}]
+    out = run_probes(specs, ctx, rep, tmp_path)
+    stored = json.loads((tmp_path / "probes" / "hessian.json").read_text())
+    assert stored == out["hessian"]
+    assert (tmp_path / "probes" / "cra.json").exists()
+    assert rep.series("hessian/trace") == [out["hessian"]["trace"]]
+    assert [a[0] for a in rep.artifacts] == ["hessian", "cra"]
+    # a second pass reads the files back instead of recomputing
+    (tmp_path / "probes" / "hessian.json").write_text(json.dumps({"marker": 1}))
+    again = run_probes(specs, ctx, ListReporter(), tmp_path)
+    assert again["hessian"] == {"marker": 1}
+    fresh = run_probes(specs[:1], ctx, None, tmp_path, skip_existing=False)
+    assert "eigenvalues" in fresh["hessian"]
+
+
+def test_a_failing_probe_writes_nothing(tmp_path):
+    ctx = context(mlp([2, 4, 2]), blobs(n=8))
+    with pytest.raises(ValueError, match="no checkpoint"):
+        run_probes([{"name": "pca"}], ctx, ListReporter(), tmp_path)
+    assert not (tmp_path / "probes" / "pca.json").exists()
