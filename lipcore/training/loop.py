@@ -255,9 +255,7 @@ class Engine:
     def save_checkpoint(self) -> Path | None:
         if self.checkpoint_dir is None:
             return None
-        path = checkpoints.save(self.checkpoint_dir, self.step, self._payload())
-        self.reporter.artifact(f"checkpoint/{self.step}", str(path), "checkpoint")
-        return path
+        return checkpoints.save(self.checkpoint_dir, self.step, self._payload())
 
     def restore(self, ckpt: dict[str, Any]) -> None:
         """Continue from a checkpoint dict (see `checkpoints.load`)."""
@@ -324,9 +322,12 @@ class Engine:
                                diverged={"step": e.step, "value": e.value})
         if self.members[0].count:  # stopped between evaluations: evaluate once more
             self._after_evaluation(check=False)
-        if self.checkpoint_dir is not None and checkpoints.latest(self.checkpoint_dir) != \
-                Path(self.checkpoint_dir) / f"step_{self.step:08d}.pt":
-            self.save_checkpoint()
+        if self.checkpoint_dir is not None:
+            path = checkpoints.latest(self.checkpoint_dir)
+            if path != Path(self.checkpoint_dir) / f"step_{self.step:08d}.pt":
+                path = self.save_checkpoint()
+            # one artifact row per run (the folder holds the trajectory): cheap for DB sinks
+            self.reporter.artifact("checkpoint", str(path), "checkpoint")
         return TrainResult("succeeded", self.step, self.last, stopped_by=stopped_by)
 
     def _after_evaluation(self, check: bool = True) -> str | None:
