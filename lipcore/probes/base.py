@@ -55,8 +55,22 @@ class ProbeContext:
         return self.checkpoints
 
 
+    def _rebuilt_init(self) -> dict | None:
+        """θ_init rebuilt from `config["model"]` (seeded by model_seed) when the earliest
+        checkpoint is later than step 0; None when there is a step-0 checkpoint or no config."""
+        if not self.checkpoints or self.checkpoints[0][0] == 0 or "model" not in self.config:
+            return None
+        if not hasattr(self, "_init_state"):
+            from lipcore.models import build_model
+
+            model = build_model(self.config["model"], self.data)
+            self._init_state = {k: v.to(self.device) for k, v in model.state_dict().items()}
+        return self._init_state
+
     def step_of(self, which: str) -> int | None:
         """The training step of "init", "final" or a step given as text (None if unknown)."""
+        if which == "init" and self._rebuilt_init() is not None:
+            return 0
         if not self.checkpoints:
             return None
         if which in ("init", "final"):
@@ -72,7 +86,8 @@ class ProbeContext:
             return get_params(self.model)
         ckpts = self.require_checkpoints(probe)
         if which == "init":
-            return params_from_state(self.model, ckpts[0][1])
+            rebuilt = self._rebuilt_init()
+            return params_from_state(self.model, rebuilt if rebuilt is not None else ckpts[0][1])
         if which == "final":
             return params_from_state(self.model, ckpts[-1][1])
         steps = {str(s): state for s, state in ckpts}

@@ -2,8 +2,9 @@
 
 Protocol (better than the seed's, see REFERENCES.md): `n_warmup` batches dropped, then
 `n_steps` timed batches on a *copy* of the model (the run's weights are untouched), each phase
-bracketed by a device synchronize on CUDA; reported as median and inter-quartile range. Memory:
-on CUDA the `max_memory_allocated` delta after `reset_peak_memory_stats` over the timed steps; on
+bracketed by a device synchronize on CUDA; reported as median and inter-quartile range. Memory,
+over 2–5 further steps (kept apart so the sampler cannot perturb the timings): on CUDA the
+`max_memory_allocated` delta after `reset_peak_memory_stats`; on
 the CPU, where torch keeps no such counter, the peak resident-set growth sampled every 0.5 ms
 from /proc (labelled `cpu_rss_sampled`), and on every device the bytes autograd saves for the
 backward pass (counted exactly with saved-tensor hooks).
@@ -105,16 +106,19 @@ def measure(model: nn.Module, loss_fn: Callable, x: torch.Tensor, y: torch.Tenso
 
     for _ in range(n_warmup):
         one_step(False)
+    for _ in range(n_steps):  # timed alone: the memory sampler below would perturb the clock
+        one_step(True)
+    n_mem = max(2, min(n_steps, 5))
     if cuda:
         torch.cuda.reset_peak_memory_stats(x.device)
         base = torch.cuda.memory_allocated(x.device)
-        for _ in range(n_steps):
-            one_step(True)
+        for _ in range(n_mem):
+            one_step(False)
         peak, method = torch.cuda.max_memory_allocated(x.device) - base, "cuda_max_allocated"
     else:
         with RssPeak() as rss:
-            for _ in range(n_steps):
-                one_step(True)
+            for _ in range(n_mem):
+                one_step(False)
         peak, method = rss.peak_delta, "cpu_rss_sampled"
     params = sum(p.numel() * p.element_size() for p in model.parameters())
     return {"device": str(x.device), "batch_size": int(x.shape[0]),
