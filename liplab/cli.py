@@ -65,15 +65,20 @@ def cmd_dashboard(args: argparse.Namespace) -> int:
 
 
 def cmd_worker(args: argparse.Namespace) -> int:
-    from liplab.processes import ProcessGroup, worker_command
+    """One worker process per GPU (or `--cpu N` CPU workers), restarted if one dies."""
+    from liplab.processes import ProcessGroup
+    from worker.supervise import parse_gpus, worker_plan
 
-    group = ProcessGroup()
-    if args.gpus:
-        for gpu in args.gpus.split(","):
-            group.start(f"worker gpu{gpu}", worker_command(args.queues, f"gpu{gpu}@%h"),
-                        env={"CUDA_VISIBLE_DEVICES": gpu})
-    else:
-        group.start("worker", worker_command(args.queues, "cpu@%h"))
+    try:
+        plan = worker_plan(parse_gpus(args.gpus), args.queues, args.cpu, args.loglevel)
+    except ValueError as e:
+        print(f"liplab worker: {e}", file=sys.stderr)
+        return 2
+    group = ProcessGroup(restart=True)
+    for label, cmd, env in plan:
+        group.start(label, cmd, env)
+    print(f"liplab worker: {', '.join(label for label, _, _ in plan)} on queues {args.queues}",
+          flush=True)
     return group.wait()
 
 
@@ -134,8 +139,10 @@ def build_parser() -> argparse.ArgumentParser:
     s.set_defaults(fn=cmd_api)
 
     s = sub.add_parser("worker", help="Celery workers (one per GPU with --gpus)")
-    s.add_argument("--gpus", help="comma-separated GPU indices, e.g. 0,1")
+    s.add_argument("--gpus", help="comma-separated GPU indices, e.g. 0,1, or all")
+    s.add_argument("--cpu", type=int, default=1, help="number of CPU workers when no GPU is given")
     s.add_argument("--queues", default="gpu,cpu")
+    s.add_argument("--loglevel", default="INFO")
     s.set_defaults(fn=cmd_worker)
 
     s = sub.add_parser("dashboard", help="the Dash dashboard")
