@@ -114,15 +114,13 @@ def run_probes(specs: list[dict], ctx: ProbeContext, reporter: Any = None,
     the reporter at `step` (e.g. `certified_acc/<eps>`, `time/batch_s`). A failing probe raises a
     ValueError naming it and writes nothing.
     """
-    from lipcore.config.probes import check_probe_params
-
     results = {}
     for spec in specs:
         params = dict(spec)
         name = params.pop("name")
         label = params.pop("label", name)
         fn = PROBES.get(name, key="probes.name")
-        params = check_probe_params(name, params)
+        params = _checked(name, params)
         path = Path(workdir) / "probes" / f"{label}.json" if workdir is not None else None
         if path is not None and skip_existing and path.exists():
             results[label] = json.loads(path.read_text())
@@ -144,7 +142,13 @@ def run_probes(specs: list[dict], ctx: ProbeContext, reporter: Any = None,
 
 def run_probe(name: str, ctx: ProbeContext, **params: Any) -> dict:
     """One probe by name, its parameters checked and defaults filled from `PROBE_PARAMS`."""
-    from lipcore.config.probes import check_probe_params
-
     fn = PROBES.get(name, key="probes.name")
-    return fn(ctx, **check_probe_params(name, params))
+    return fn(ctx, **_checked(name, params))
+
+
+def _checked(name: str, params: dict) -> dict:
+    """Declared probes get checked params with defaults; a plug-in probe registered at run
+    time without a `PROBE_PARAMS` entry gets its params as given."""
+    from lipcore.config.probes import PROBE_PARAMS, check_probe_params
+
+    return check_probe_params(name, params) if name in PROBE_PARAMS else dict(params)

@@ -60,3 +60,11 @@ def test_a_failing_probe_writes_nothing(tmp_path):
     with pytest.raises(ValueError, match="no checkpoint"):
         run_probes([{"name": "pca"}], ctx, ListReporter(), tmp_path)
     assert not (tmp_path / "probes" / "pca.json").exists()
+
+
+def test_a_plugin_probe_without_declared_params_gets_its_params_as_given(monkeypatch):
+    from lipcore.probes import run_probe
+
+    monkeypatch.setitem(PROBES._entries, "n_params", lambda ctx, scale=1: {
+        "value": scale * sum(p.numel() for p in ctx.model.parameters())})
+    assert run_probe("n_params", context(mlp([2, 3, 2]), blobs(n=4)), scale=2) == {"value": 34}
