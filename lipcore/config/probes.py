@@ -55,6 +55,8 @@ PROBE_PARAMS: dict[str, dict[str, Field]] = {
                      help="relative radii of the per-layer ball"),
         "n_samples": Field(int, 50, min=1, help="random perturbations per radius"),
         "ascent_steps": Field(int, 20, min=0, help="projected gradient-ascent steps (0: none)"),
+        "region": Field(str, "layer_ball", choices=["layer_ball", "keskar_box"],
+                        help="per-tensor ball ε‖w_l‖, or Keskar's box ε(|w_i|+1)"),
         "n_examples": N_EXAMPLES, "seed": SEED,
     },
     "connectivity": {

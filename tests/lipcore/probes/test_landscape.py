@@ -135,3 +135,19 @@ def test_init_is_rebuilt_from_the_config_when_the_first_checkpoint_is_late():
     expected = nn.functional.mse_loss(torch.func.functional_call(model, init, (data.x_train,)),
                                       data.y_train)
     assert out["train_loss"][0] == pytest.approx(float(expected), rel=1e-6)
+
+
+def test_keskar_box_sharpness_of_a_linear_loss_is_the_corner_value():
+    # L(θ) = aᵀθ is maximised over |z_i| ≤ ε(|θ_i|+1) at z = r·sign(a): rise Σ|a_i|·ε(|θ_i|+1).
+    g = torch.Generator().manual_seed(1)
+    a = torch.randn(8, generator=g, dtype=torch.float64)
+    theta = torch.randn(8, generator=g, dtype=torch.float64)
+    loss = lambda out, y: out @ a  # noqa: E731
+    x = torch.zeros(1, 1, dtype=torch.float64)
+    out = sharpness(Quadratic(theta), loss, (x, x), [0.1], n_samples=40, ascent_steps=4,
+                    region="keskar_box")
+    exact = float((a.abs() * 0.1 * (theta.abs() + 1)).sum())
+    assert out["ascent_max"][0] == pytest.approx(exact, rel=1e-12)
+    assert 0 < out["random_max"][0] < exact
+    with pytest.raises(ValueError, match="sharpness.region"):
+        sharpness(Quadratic(theta), loss, (x, x), [0.1], 1, 0, region="ball")
