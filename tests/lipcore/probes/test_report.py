@@ -90,3 +90,20 @@ def test_report_is_idempotent_and_resumes(probe_results, tmp_path):
 def test_empty_sweep_is_an_error(tmp_path):
     with pytest.raises(ValueError, match="no runs"):
         write_report([], tmp_path)
+
+
+def test_summary_correlates_geometry_with_the_generalisation_gap(tmp_path):
+    import numpy as np
+
+    sharp = [0.1, 0.4, 0.2, 0.9]
+    gap = [0.05, 0.3, 0.1, 0.2]
+    runs = [{"id": i, "status": "succeeded", "config": {"model": {"model_seed": i}},
+             "metrics": {"train_loss": {"step": [1], "value": [0.1]},
+                         "test_loss": {"step": [1], "value": [0.1 + g]}},
+             "probes": {"sharpness": {"ascent_max": [s], "random_max": [0.0]}}}
+            for i, (s, g) in enumerate(zip(sharp, gap))]
+    write_report(runs, tmp_path)
+    summary = (tmp_path / "summary.md").read_text()
+    r = np.corrcoef(sharp, gap)[0, 1]  # Spearman: ranks [1,3,2,4] vs [1,4,2,3]: 1 − 6·2/60 = 0.8
+    assert f"| sharpness | 4 | {r:.3f} | 0.800 |" in summary
+    assert "- run 0 sharpness: no figure (KeyError" in summary  # a partial result is reported

@@ -64,3 +64,24 @@ def test_lyapunov_computes_at_each_checkpoint_with_the_given_function():
     w0 = ckpts[0][1]["0.weight"]
     assert out["exponents"][0] == pytest.approx(torch.log(torch.linalg.svdvals(w0))[:2].tolist())
     assert math.isfinite(out["exponents"][-1][0])
+
+
+def test_lyapunov_defaults_to_lipcore_flossing_on_each_checkpoint():
+    # Blocks of c·I (identity activation): every exponent is log c (REFERENCES.md oracle).
+    from lipcore.data.base import Dataset
+    from lipcore.models.mlp import MLP
+
+    model = MLP(4, 4, width=4, depth=3, activation="identity").double()
+    states = []
+    for step, c in ((0, 2.0), (5, 0.5)):
+        with torch.no_grad():
+            for name, p in model.named_parameters():
+                p.copy_(c * torch.eye(4) if name.endswith("weight") else torch.zeros_like(p))
+        states.append((step, {k: v.clone() for k, v in model.state_dict().items()}))
+    x = torch.randn(8, 4, dtype=torch.float64)
+    data = Dataset(x, torch.zeros(8, 4, dtype=torch.float64), x, x, "regression")
+    ctx = context(model, data, checkpoints=states)
+    out = run_probe("lyapunov", ctx, k=3, n_examples=8)
+    assert out["source"] == "checkpoints" and out["step"] == [0, 5]
+    assert out["exponents"][0] == pytest.approx([math.log(2.0)] * 3, abs=1e-10)
+    assert out["exponents"][1] == pytest.approx([math.log(0.5)] * 3, abs=1e-10)
