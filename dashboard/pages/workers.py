@@ -1,0 +1,48 @@
+"""`/workers`: health of the database, the broker and each worker; queue lengths; runs by status."""
+from __future__ import annotations
+
+import dash
+from dash import Input, Output, callback, dash_table, dcc, html
+
+from dashboard import client
+from dashboard.figures import queues_figure, status_counts_figure
+
+STATUSES = ["queued", "running", "succeeded", "failed", "diverged", "cancelled"]
+
+
+def layout(**_kw) -> html.Div:
+    return html.Div([
+        html.H2("Workers and services"),
+        dcc.Interval(id="workers-tick", interval=3000),
+        html.Div(id="workers-services", className="row"),
+        dash_table.DataTable(id="workers-table", data=[], columns=[
+            {"name": c, "id": c} for c in ("name", "alive", "queues", "current_run", "last_seen")]),
+        html.Div([dcc.Graph(id="workers-queues", className="half"),
+                  dcc.Graph(id="workers-runs", className="half")], className="row"),
+    ])
+
+
+def badge(name: str, state: str) -> html.Div:
+    return html.Div([html.B(name), html.Span(state)],
+                    className="card ok" if state == "ok" else "card bad", id=f"workers-{name}")
+
+
+@callback(Output("workers-services", "children"), Output("workers-table", "data"),
+          Output("workers-queues", "figure"), Output("workers-runs", "figure"),
+          Input("workers-tick", "n_intervals"))
+def refresh(_n):  # noqa: ANN001
+    h = client.health()
+    workers = [{**w, "alive": "yes" if w.get("alive") else "no",
+                "last_seen": (w.get("last_seen") or "")[:19]} for w in h.get("workers", [])]
+    alive = sum(w.get("alive") == "yes" for w in workers)
+    cards = [badge("database", h["database"]), badge("broker", h["broker"]),
+             badge("workers", "ok" if alive else "none alive")]
+    queues = h.get("queues")
+    if not isinstance(queues, dict):  # older API: derive the run queue from queued runs
+        queues = {"queued runs": client.runs(status="queued", limit=1)["total"]}
+    counts = {s: client.runs(status=s, limit=1)["total"] for s in STATUSES}
+    return cards, workers, queues_figure(queues), status_counts_figure(counts)
+
+
+def register() -> None:
+    dash.register_page(__name__, path="/workers", name="Workers", layout=layout, order=6)
