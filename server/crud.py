@@ -2,16 +2,36 @@
 from __future__ import annotations
 
 import builtins
-import math
+import hashlib
+import json
+from collections import defaultdict
 from typing import Any
 
-from sqlalchemy import func, select, update
+from sqlalchemy import delete, func, select, update
 from sqlalchemy.orm import Session
 
 from lipcore.config import apply_overrides, validate
 from lipcore.sweep import expand
-from server.downsample import minmax_indices
+from server import metrics
 from server.models import FINISHED, MetricPoint, Run, Sweep, utcnow
+
+RETRYABLE = ("failed", "diverged", "cancelled")
+
+
+class SweepTooLarge(ValueError):
+    """More members than `LIPLAB_MAX_RUNS_PER_SWEEP`."""
+
+
+def config_hash(cfg: dict[str, Any]) -> str:
+    """sha256 of the validated config without its `name`: equal experiments hash equal."""
+    body = {k: v for k, v in cfg.items() if k != "name"}
+    return hashlib.sha256(json.dumps(body, sort_keys=True, default=str).encode()).hexdigest()
+
+
+def queue_for(cfg: dict[str, Any]) -> str:
+    """The Celery queue of a run: `cpu` when `training.device` is cpu, else `gpu`."""
+    device = str((cfg.get("training") or {}).get("device") or "auto")
+    return "cpu" if device == "cpu" else "gpu"
 
 
 def create_run(db: Session, *, config: dict[str, Any], name: str | None = None,
@@ -19,30 +39,89 @@ def create_run(db: Session, *, config: dict[str, Any], name: str | None = None,
     """A queued run with a validated config (ConfigError propagates to the edge)."""
     cfg = validate(config)
     run = Run(name=name or cfg["name"], config=cfg, sweep_id=sweep_id, overrides=overrides or {},
-              status="queued", summary={})
+              status="queued", summary={}, config_hash=config_hash(cfg))
     db.add(run)
     db.flush()
     return run
 
 
+def reset_run(db: Session, *, run: Run, clear: bool = False) -> None:
+    """Back to queued; with `clear` its metric points and summary are deleted too (overwrite)."""
+    run.status, run.error, run.cancel_requested = "queued", None, 0
+    run.started_at = run.finished_at = run.heartbeat_at = None
+    run.worker = None
+    if clear:
+        db.execute(delete(MetricPoint).where(MetricPoint.run_id == run.id))
+        run.summary = {}
+
+
 def create_sweep(db: Session, *, config: dict[str, Any], params: dict[str, Any],
                  name: str | None = None, zip: list[list[str]] | None = None,  # noqa: A002
-                 random: dict[str, int] | None = None, max_runs: int = 10_000) -> tuple[Sweep, list[Run]]:
-    """Expand, validate every member before writing anything, then store sweep and runs."""
+                 random: dict[str, int] | None = None, max_runs: int = 10_000,
+                 overwrite: bool = False) -> tuple[Sweep, list[Run], list[Run]]:
+    """Expand and validate every member before writing anything, then store the sweep.
+
+    A sweep submitted again under an existing name is the same sweep: members whose config
+    already succeeded (or is queued or running) are reused, failed ones are queued again, new
+    ones are added. `overwrite` re-runs succeeded members too, from scratch.
+    Returns (sweep, members in expansion order, runs to enqueue).
+    """
     base = validate(config)
     members = expand(params, zip=zip, random=random)
     if len(members) > max_runs:
-        raise ValueError(f"the sweep has {len(members)} runs, more than the limit of {max_runs} "
-                         f"(LIPLAB_MAX_RUNS_PER_SWEEP)")
+        raise SweepTooLarge(f"the sweep expands to {len(members)} runs, more than the limit of "
+                            f"{max_runs} (LIPLAB_MAX_RUNS_PER_SWEEP)")
     configs = [validate(apply_overrides(base, m)) for m in members]
-    sweep = Sweep(name=name or base["name"], config=base, params=params)
-    db.add(sweep)
+    sweep_name = name or base["name"]
+    sweep = db.scalar(select(Sweep).where(Sweep.name == sweep_name).order_by(Sweep.id.desc()).limit(1))
+    old: dict[str, list[Run]] = defaultdict(list)
+    if sweep is None:
+        sweep = Sweep(name=sweep_name, config=base, params=params)
+        db.add(sweep)
+        db.flush()
+    else:
+        sweep.config, sweep.params = base, params
+        for run in db.scalars(select(Run).where(Run.sweep_id == sweep.id).order_by(Run.id)):
+            old[run.config_hash].append(run)
+    n_before = sum(len(v) for v in old.values())
+    chosen, to_queue, new = [], [], []
+    for cfg, member in builtins.zip(configs, members):
+        h = config_hash(cfg)
+        if old[h]:
+            run = old[h].pop(0)
+            if run.status in RETRYABLE or (overwrite and run.status == "succeeded"):
+                reset_run(db, run=run, clear=overwrite)
+                to_queue.append(run)
+        else:
+            run = Run(name=f"{sweep.name}-{n_before + len(new)}", config=cfg, sweep_id=sweep.id,
+                      overrides=member, status="queued", summary={}, config_hash=h)
+            new.append(run)
+            to_queue.append(run)
+        chosen.append(run)
+    db.add_all(new)
     db.flush()
-    runs = [Run(name=f"{sweep.name}-{i}", config=c, sweep_id=sweep.id, overrides=m,
-                status="queued", summary={}) for i, (c, m) in enumerate(builtins.zip(configs, members))]
-    db.add_all(runs)
+    return sweep, chosen, to_queue
+
+
+def retry_failed(db: Session, *, sweep_id: int) -> list[Run]:
+    """Queue again the failed, diverged and cancelled members of a sweep (not the others)."""
+    runs = db.scalars(select(Run).where(Run.sweep_id == sweep_id, Run.status.in_(RETRYABLE))
+                      .order_by(Run.id)).all()
+    for run in runs:
+        reset_run(db, run=run)
     db.flush()
-    return sweep, runs
+    return list(runs)
+
+
+def cancel(db: Session, *, runs: list[Run]) -> None:
+    """Queued runs are cancelled at once; running ones are asked to stop at their next step."""
+    now = utcnow()
+    for run in runs:
+        if run.status == "queued":
+            run.status, run.error, run.finished_at = "cancelled", "cancelled before start", now
+        elif run.status == "running":
+            run.cancel_requested = 1
+    db.flush()
 
 
 def claim_run(db: Session, *, run_id: int, worker: str) -> bool:
@@ -65,58 +144,13 @@ def finish_run(db: Session, *, run_id: int, status: str, error: str | None = Non
 
 
 def write_points(db: Session, *, run_id: int, points: list[tuple[str, int, float]]) -> None:
-    """Upsert (key, step, value) points and fold them into the run's summary, in one transaction."""
-    if not points:
-        return
-    dialect = db.get_bind().dialect.name
-    if dialect == "postgresql":
-        from sqlalchemy.dialects.postgresql import insert
-    else:
-        from sqlalchemy.dialects.sqlite import insert
-    rows = [{"run_id": run_id, "key": k, "step": int(s), "value": _json_float(float(v))}
-            for k, s, v in points]
-    stmt = insert(MetricPoint).values(rows)
-    stmt = stmt.on_conflict_do_update(index_elements=["run_id", "key", "step"],
-                                      set_={"value": stmt.excluded.value})
-    db.execute(stmt)
-    run = db.get(Run, run_id, with_for_update=dialect == "postgresql")
-    summary = {k: dict(v) for k, v in (run.summary or {}).items()}
-    for key, step, value in points:
-        s = summary.setdefault(key, {"last": None, "step": -1, "min": None, "max": None})
-        if step >= s["step"]:
-            s["last"], s["step"] = _json_float(value), int(step)
-        if math.isfinite(value):
-            s["min"] = value if s["min"] is None else min(s["min"], value)
-            s["max"] = value if s["max"] is None else max(s["max"], value)
-    run.summary = summary
-    run.heartbeat_at = utcnow()
-    db.commit()
-
-
-def _json_float(v: float) -> float | None:
-    return v if math.isfinite(v) else None
+    """Kept for callers of the skeleton; see `server.metrics.write_points`."""
+    metrics.write_points(db, run_id, points)
 
 
 def metric_series(db: Session, *, run_id: int, keys: list[str] | None, max_points: int | None,
                   after: int | None = None) -> dict[str, dict[str, list]]:
-    """{key: {step: [...], value: [...]}} in step order, each downsampled to max_points rows."""
-    q = select(MetricPoint.key, MetricPoint.step, MetricPoint.value).where(MetricPoint.run_id == run_id)
-    if keys:
-        q = q.where(MetricPoint.key.in_(keys))
-    if after is not None:
-        q = q.where(MetricPoint.step > after)
-    q = q.order_by(MetricPoint.key, MetricPoint.step)
-    out: dict[str, dict[str, list]] = {}
-    for key, step, value in db.execute(q):
-        s = out.setdefault(key, {"step": [], "value": []})
-        s["step"].append(step)
-        s["value"].append(value)
-    if max_points:
-        for key, s in out.items():
-            vals = [v if v is not None else math.nan for v in s["value"]]
-            idx = minmax_indices(vals, max_points)
-            out[key] = {"step": [s["step"][i] for i in idx], "value": [s["value"][i] for i in idx]}
-    return out
+    return metrics.metric_series(db, run_id=run_id, keys=keys, max_points=max_points, after=after)
 
 
 def status_counts(db: Session, *, sweep_id: int) -> dict[str, int]:

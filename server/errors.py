@@ -18,3 +18,13 @@ def config_422(err: ConfigError, where: tuple[str, ...] = ("body", "config")) ->
 def sweep_422(err: SweepError) -> RequestValidationError:
     loc = ["body", "params", err.key] if err.key not in ("zip", "random.samples") else ["body", *err.key.split(".")]
     return RequestValidationError([{"loc": loc, "msg": str(err), "type": "value_error", "input": None}])
+
+
+def query_422(err: "QueryError") -> RequestValidationError:  # noqa: F821 - avoids an import cycle
+    return RequestValidationError([{"loc": ["query", err.param], "msg": str(err), "type": "value_error",
+                                    "input": None}])
+
+
+def body_422(field: str, message: str) -> RequestValidationError:
+    return RequestValidationError([{"loc": ["body", *field.split(".")], "msg": message,
+                                    "type": "value_error", "input": None}])

@@ -3,24 +3,31 @@ from __future__ import annotations
 
 from fastapi import APIRouter, FastAPI
 
-from server.api.routes import compare, health, runs, sweeps
+from server.api.routes import artifacts, compare, events, health, runs, sweeps, validate
 from server.db import make_engine, make_sessionmaker
+from server.limits import BodyLimit
 from server.queue import Queue
 from server.settings import Settings, get_settings
+
+DESCRIPTION = """Runs, sweeps, metrics, probes and live events of liplab experiments.
+
+Writes need `Authorization: Bearer <LIPLAB_API_TOKEN>` when that variable is set (reads too with
+`LIPLAB_READS_NEED_TOKEN=true`). Invalid configs and sweep specs are 422 with the dotted key in
+`detail[].loc`; unknown ids 404; bodies over `LIPLAB_MAX_BODY_BYTES` 413."""
 
 
 def create_app(settings: Settings | None = None, queue: Queue | None = None) -> FastAPI:
     """An API bound to `settings.db_url`; no engine is created at import time."""
     settings = settings or get_settings()
-    app = FastAPI(title="liplab", version="0.1.0",
-                  description="Runs, sweeps and metrics of liplab experiments.")
+    app = FastAPI(title="liplab", version="0.2.0", description=DESCRIPTION)
     engine = make_engine(settings.db_url)
     app.state.settings = settings
     app.state.engine = engine
     app.state.sessionmaker = make_sessionmaker(engine)
     app.state.queue = queue or Queue(settings)
     api = APIRouter(prefix="/api/v1")
-    for module in (runs, sweeps, compare, health):
+    for module in (runs, sweeps, artifacts, events, compare, validate, health):
         api.include_router(module.router)
     app.include_router(api)
+    app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes)
     return app

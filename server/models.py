@@ -5,6 +5,7 @@ from datetime import datetime, timezone
 from typing import Any
 
 from sqlalchemy import JSON, DateTime, Float, ForeignKey, Index, Integer, MetaData, String, Text
+from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 NAMING = {
@@ -23,9 +24,13 @@ def utcnow() -> datetime:
     return datetime.now(timezone.utc)
 
 
+# JSON on SQLite, JSONB on PostgreSQL (binary, indexable; filters and grids read paths in SQL).
+JSONV = JSON().with_variant(JSONB(), "postgresql")
+
+
 class Base(DeclarativeBase):
     metadata = MetaData(naming_convention=NAMING)
-    type_annotation_map = {dict[str, Any]: JSON, list[Any]: JSON}
+    type_annotation_map = {dict[str, Any]: JSONV, list[Any]: JSONV}
 
 
 class Sweep(Base):
@@ -33,21 +38,22 @@ class Sweep(Base):
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     name: Mapped[str] = mapped_column(String(200), index=True)
-    config: Mapped[dict[str, Any]] = mapped_column(JSON)
-    params: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    config: Mapped[dict[str, Any]] = mapped_column(JSONV)
+    params: Mapped[dict[str, Any]] = mapped_column(JSONV, default=dict)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
 
 
 class Run(Base):
     __tablename__ = "runs"
-    __table_args__ = (Index("ix_runs_sweep_id_status", "sweep_id", "status"),)
+    __table_args__ = (Index("ix_runs_sweep_id_status", "sweep_id", "status"),
+                      Index("ix_runs_sweep_id_config_hash", "sweep_id", "config_hash"))
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     sweep_id: Mapped[int | None] = mapped_column(ForeignKey("sweeps.id", ondelete="CASCADE"))
     name: Mapped[str] = mapped_column(String(200))
     status: Mapped[str] = mapped_column(String(16), default="queued", index=True)
-    config: Mapped[dict[str, Any]] = mapped_column(JSON)
-    overrides: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    config: Mapped[dict[str, Any]] = mapped_column(JSONV)
+    overrides: Mapped[dict[str, Any]] = mapped_column(JSONV, default=dict)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
     started_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     finished_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
@@ -55,8 +61,11 @@ class Run(Base):
     worker: Mapped[str | None] = mapped_column(String(200))
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     error: Mapped[str | None] = mapped_column(Text)
-    summary: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    summary: Mapped[dict[str, Any]] = mapped_column(JSONV, default=dict)
     cancel_requested: Mapped[int] = mapped_column(Integer, default=0)
+    # sha256 of the canonical config without its name: a sweep resubmitted under the same name
+    # reuses the members whose config already succeeded (skip-completed).
+    config_hash: Mapped[str | None] = mapped_column(String(64))
 
 
 class MetricPoint(Base):
@@ -91,3 +100,18 @@ class Worker(Base):
     started_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
     last_seen: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
     current_run: Mapped[int | None] = mapped_column(Integer)
+
+
+class ProbeJob(Base):
+    """Probes asked of a finished run; results land as `probe` artifacts (server.probes)."""
+
+    __tablename__ = "probe_jobs"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    run_id: Mapped[int] = mapped_column(ForeignKey("runs.id", ondelete="CASCADE"), index=True)
+    probes: Mapped[list[Any]] = mapped_column(JSONV)
+    params: Mapped[dict[str, Any]] = mapped_column(JSONV, default=dict)
+    status: Mapped[str] = mapped_column(String(16), default="queued")
+    error: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    finished_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))

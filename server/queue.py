@@ -1,11 +1,20 @@
-"""Enqueueing by task name: the API never imports worker code (or torch)."""
+"""Enqueueing by task name: the API never imports worker code (or torch).
+
+Tasks: `liplab.run(run_id)` and `liplab.probe(run_id, probe_names, params)`. Queues: `gpu` and
+`cpu`; `server.crud.queue_for(config)` picks `cpu` for `training.device: cpu`, else `gpu`.
+"""
 from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
 
 from celery import Celery
 
 from server.settings import Settings
 
 RUN_TASK = "liplab.run"
+PROBE_TASK = "liplab.probe"
+QUEUES = ("gpu", "cpu")
 
 
 def make_client(settings: Settings) -> Celery:
@@ -16,13 +25,18 @@ def make_client(settings: Settings) -> Celery:
 
 
 class Queue:
-    """Sends runs to the workers; a thin wrapper so routes don't know Celery."""
+    """Sends runs and probe jobs to the workers; a thin wrapper so routes don't know Celery."""
 
     def __init__(self, settings: Settings):
+        self.settings = settings
         self.client = make_client(settings)
 
     def enqueue_run(self, run_id: int, queue: str = "gpu") -> None:
         self.client.send_task(RUN_TASK, args=[run_id], queue=queue)
+
+    def enqueue_probe(self, run_id: int, probes: list[str], params: dict[str, Any],
+                      queue: str = "gpu") -> None:
+        self.client.send_task(PROBE_TASK, args=[run_id, probes, params], queue=queue)
 
     def ping(self) -> str:
         try:
@@ -31,3 +45,20 @@ class Queue:
             return "ok"
         except Exception as e:  # noqa: BLE001 - any broker failure is reported, not raised
             return f"error: {type(e).__name__}: {e}"
+
+    def lengths(self) -> dict[str, int | None]:
+        """Messages waiting per queue (None where the broker cannot say)."""
+        url = self.settings.broker_url or ""
+        try:
+            if url.startswith(("redis://", "rediss://")):
+                import redis
+
+                r = redis.Redis.from_url(url, socket_timeout=2)
+                return {q: int(r.llen(q)) for q in QUEUES}
+            if not url:
+                folder = Path(self.settings.celery_config()["broker_transport_options"]["data_folder_in"])
+                names = [p.name for p in folder.iterdir()]
+                return {q: sum(n.partition(".")[2] == f"{q}.msg" for n in names) for q in QUEUES}
+        except Exception:  # noqa: BLE001 - health reports, never raises
+            pass
+        return {q: None for q in QUEUES}

@@ -58,6 +58,8 @@ class SweepCreated(BaseModel):
     id: int
     n_runs: int
     run_ids: list[int]
+    queued: int = 0  # members sent to the workers by this submission
+    reused: int = 0  # members that already succeeded (or are queued/running) and were kept
 
 
 class SweepPublic(BaseModel):
@@ -69,8 +71,74 @@ class SweepPublic(BaseModel):
     params: dict[str, Any] = {}
 
 
+class SweepsPublic(BaseModel):
+    items: list[SweepPublic]
+    total: int
+
+
+class Accepted(BaseModel):
+    """202 answer of cancel/retry: the ids affected and their status now."""
+
+    ids: list[int]
+    status: dict[str, int]
+
+
+class ValidateRequest(BaseModel):
+    config: dict[str, Any] = Field(default_factory=dict)
+    params: dict[str, Any] = Field(default_factory=dict)
+    zip: list[list[str]] | None = None
+    random: RandomSpec | None = None
+
+
+class IssuePublic(BaseModel):
+    key: str
+    message: str
+
+
+class ValidateResult(BaseModel):
+    valid: bool
+    issues: list[IssuePublic]
+    n_runs: int | None = None
+    config: dict[str, Any] | None = None
+
+
+class ProbeRequest(BaseModel):
+    probes: list[str] = Field(min_length=1, max_length=50)
+    params: dict[str, Any] = Field(default_factory=dict)
+
+
+class ProbeJobPublic(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: int
+    run_id: int
+    probes: list[str]
+    params: dict[str, Any]
+    status: str
+    error: str | None
+    created_at: datetime
+    finished_at: datetime | None
+
+
+class ProbesPublic(BaseModel):
+    jobs: list[ProbeJobPublic]
+    results: dict[str, Any]
+
+
+class ArtifactPublic(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: int
+    run_id: int
+    name: str
+    kind: str
+    created_at: datetime
+
+
 class Health(BaseModel):
     status: Literal["ok", "degraded"]
     database: str
     broker: str
     workers: list[dict[str, Any]]
+    queues: dict[str, int | None] = {}
+    runs: dict[str, int] = {}

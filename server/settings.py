@@ -25,6 +25,8 @@ class Settings(BaseSettings):
     max_runs_per_sweep: int = 10_000
     dashboard_url: str = "http://127.0.0.1:8050"
     worker_stale_s: float = 30.0
+    max_body_bytes: int = 8 * 1024 * 1024  # larger request bodies are refused with 413
+    sse_poll_s: float = 1.0  # how often SSE streams poll the store in the embedded mode
 
     @field_validator("max_runs_per_sweep")
     @classmethod

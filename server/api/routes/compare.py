@@ -1,28 +1,50 @@
 """/compare: chosen metrics of chosen runs side by side (radar charts, tables)."""
 from __future__ import annotations
 
-from fastapi import APIRouter, HTTPException
+from typing import Literal
+
+from fastapi import APIRouter, HTTPException, Query
+from sqlalchemy import select
 
 from server.api.deps import ReadAuth, SessionDep
+from server.errors import query_422
 from server.models import Run
+from server.query import METRIC_NAME, QueryError
 
 router = APIRouter(tags=["compare"])
 
 
-@router.get("/compare", dependencies=[ReadAuth])
-def compare(db: SessionDep, run_ids: str, metrics: str = "train_loss,test_loss") -> dict:
-    """The last value of each metric for each run."""
+def _ids(text: str) -> list[int]:
     try:
-        ids = [int(i) for i in run_ids.split(",") if i]
+        ids = [int(i) for i in text.split(",") if i.strip()]
     except ValueError:
-        raise HTTPException(422, "run_ids must be comma-separated integers") from None
+        raise query_422(QueryError("run_ids", "run_ids must be comma-separated integers")) from None
+    if not ids or len(ids) > 1000:
+        raise query_422(QueryError("run_ids", "give between 1 and 1000 run ids"))
+    return ids
+
+
+@router.get("/compare", dependencies=[ReadAuth])
+def compare(db: SessionDep, run_ids: str | None = Query(None, description="e.g. 1,2,3"),
+            runs: str | None = Query(None, description="alias of run_ids"),
+            metrics: str = "train_loss,test_loss",
+            stat: Literal["last", "min", "max"] = "last") -> dict:
+    """Each metric's last (or min/max) value for each run, in the order asked."""
+    if run_ids is None and runs is None:
+        raise query_422(QueryError("run_ids", "run_ids is required, e.g. run_ids=1,2,3"))
+    ids = _ids(run_ids if run_ids is not None else runs)
     keys = [m for m in metrics.split(",") if m]
+    bad = [k for k in keys if not METRIC_NAME.match(k)]
+    if bad:
+        raise query_422(QueryError("metrics", f"{bad[0]!r} is not a metric name"))
+    found = {r.id: r for r in db.scalars(select(Run).where(Run.id.in_(ids)))}
+    missing = [i for i in ids if i not in found]
+    if missing:
+        raise HTTPException(404, f"run {missing[0]} not found")
     out = []
     for run_id in ids:
-        run = db.get(Run, run_id)
-        if run is None:
-            raise HTTPException(404, f"run {run_id} not found")
+        run = found[run_id]
         summary = run.summary or {}
-        out.append({"id": run.id, "label": run.name,
-                    "values": {k: (summary.get(k) or {}).get("last") for k in keys}})
+        out.append({"id": run.id, "label": run.name, "status": run.status,
+                    "values": {k: (summary.get(k) or {}).get(stat) for k in keys}})
     return {"runs": out}

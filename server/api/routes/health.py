@@ -4,10 +4,10 @@ from __future__ import annotations
 from datetime import timedelta
 
 from fastapi import APIRouter
-from sqlalchemy import select, text
+from sqlalchemy import func, select, text
 
 from server.api.deps import QueueDep, SessionDep, SettingsDep
-from server.models import Worker, utcnow
+from server.models import Run, Worker, utcnow
 from server.schemas import Health
 
 router = APIRouter(tags=["health"])
@@ -15,19 +15,22 @@ router = APIRouter(tags=["health"])
 
 @router.get("/health", response_model=Health)
 def health(db: SessionDep, queue: QueueDep, settings: SettingsDep) -> Health:
-    """Is each part of the system up?"""
+    """Database, broker, workers (alive = heartbeat within LIPLAB_WORKER_STALE_S), queue lengths."""
     try:
         db.execute(text("SELECT 1"))
         database = "ok"
     except Exception as e:  # noqa: BLE001
         database = f"error: {type(e).__name__}"
     broker = queue.ping()
-    workers = []
+    workers, runs = [], {}
     if database == "ok":
+        runs = dict(db.execute(select(Run.status, func.count()).where(
+            Run.status.in_(("queued", "running"))).group_by(Run.status)).all())
         cutoff = utcnow() - timedelta(seconds=settings.worker_stale_s)
         for w in db.scalars(select(Worker).order_by(Worker.name)):
             seen = w.last_seen if w.last_seen.tzinfo else w.last_seen.replace(tzinfo=cutoff.tzinfo)
             workers.append({"name": w.name, "queues": w.queues, "alive": seen >= cutoff,
                             "last_seen": seen.isoformat(), "current_run": w.current_run})
     ok = database == "ok" and broker == "ok"
-    return Health(status="ok" if ok else "degraded", database=database, broker=broker, workers=workers)
+    return Health(status="ok" if ok else "degraded", database=database, broker=broker,
+                  workers=workers, queues=queue.lengths() if broker == "ok" else {}, runs=runs)

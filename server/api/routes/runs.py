@@ -1,17 +1,21 @@
-"""/runs: submit, read, list, metrics, cancel, retry."""
+"""/runs: submit, list (filter, order, page), read, metrics, cancel, retry."""
 from __future__ import annotations
+
+from typing import Literal
 
 from fastapi import APIRouter, HTTPException, Query
 from sqlalchemy import func, select
 
 from lipcore.config import ConfigError
-from server import crud
+from server import crud, metrics
 from server.api.deps import QueueDep, ReadAuth, SessionDep, WriteAuth
-from server.errors import config_422
-from server.models import FINISHED, Run
+from server.errors import config_422, query_422
+from server.models import FINISHED, STATUSES, Run
+from server.query import QueryError, apply_order, parse_where
 from server.schemas import RunCreate, RunCreated, RunPublic, RunsPublic
 
 router = APIRouter(prefix="/runs", tags=["runs"])
+Status = Literal[STATUSES]  # type: ignore[valid-type]
 
 
 def get_run_or_404(db, run_id: int) -> Run:  # noqa: ANN001
@@ -29,21 +33,30 @@ def submit_run(body: RunCreate, db: SessionDep, queue: QueueDep) -> RunCreated:
     except ConfigError as e:
         raise config_422(e) from None
     db.commit()
-    queue.enqueue_run(run.id)
+    queue.enqueue_run(run.id, crud.queue_for(run.config))
     return RunCreated(id=run.id, status=run.status)
 
 
 @router.get("", response_model=RunsPublic, dependencies=[ReadAuth])
-def list_runs(db: SessionDep, sweep_id: int | None = None, status: str | None = None,
-              limit: int = Query(50, ge=1, le=1000), offset: int = Query(0, ge=0)) -> RunsPublic:
-    """Runs, newest first, filtered by sweep and status."""
+def list_runs(db: SessionDep, sweep_id: int | None = None, status: Status | None = None,
+              where: list[str] = Query([], description="config filters, e.g. model.layer==aol"),
+              order_by: str = Query("-id", description="column or summary metric; '-' for descending"),
+              order_stat: Literal["last", "min", "max"] = "last",
+              limit: int = Query(50, ge=1, le=1000), offset: int = Query(0, ge=0, le=10**9)) -> RunsPublic:
+    """Runs filtered by sweep, status and config values, ordered by a column or a metric, paged."""
     q = select(Run)
     if sweep_id is not None:
         q = q.where(Run.sweep_id == sweep_id)
     if status is not None:
         q = q.where(Run.status == status)
-    total = db.scalar(select(func.count()).select_from(q.subquery()))
-    rows = db.scalars(q.order_by(Run.id.desc()).limit(limit).offset(offset)).all()
+    try:
+        for w in where:
+            q = q.where(parse_where(w))
+        ordered = apply_order(q, order_by, order_stat)
+    except QueryError as e:
+        raise query_422(e) from None
+    total = db.scalar(select(func.count()).select_from(q.with_only_columns(Run.id).subquery()))
+    rows = db.scalars(ordered.limit(limit).offset(offset)).all()
     return RunsPublic(items=[RunPublic.model_validate(r) for r in rows], total=total or 0)
 
 
@@ -56,23 +69,20 @@ def read_run(run_id: int, db: SessionDep) -> RunPublic:
 @router.get("/{run_id}/metrics", dependencies=[ReadAuth])
 def read_metrics(run_id: int, db: SessionDep, keys: str | None = None,
                  max_points: int | None = Query(None, ge=2, le=1_000_000),
-                 after: int | None = None) -> dict:
-    """Metric series by key, at most max_points each (keeping each window's extremes)."""
+                 after: int | None = Query(None, ge=-(2**31), le=2**31 - 1)) -> dict:
+    """Metric series by key: at most max_points rows each (each window's extremes), steps > after."""
     get_run_or_404(db, run_id)
     key_list = [k for k in keys.split(",") if k] if keys else None
-    return crud.metric_series(db, run_id=run_id, keys=key_list, max_points=max_points, after=after)
+    return metrics.metric_series(db, run_id=run_id, keys=key_list, max_points=max_points, after=after)
 
 
 @router.post("/{run_id}/cancel", status_code=202, dependencies=[WriteAuth])
 def cancel_run(run_id: int, db: SessionDep) -> dict:
     """Ask a run to stop: a queued run is cancelled at once, a running one at its next step."""
     run = get_run_or_404(db, run_id)
-    if run.status == "queued":
-        crud.finish_run(db, run_id=run_id, status="cancelled", error="cancelled before start")
-    elif run.status == "running":
-        run.cancel_requested = 1
-        db.commit()
-    return {"id": run_id, "status": db.get(Run, run_id).status}
+    crud.cancel(db, runs=[run])
+    db.commit()
+    return {"id": run_id, "status": run.status}
 
 
 @router.post("/{run_id}/retry", status_code=202, dependencies=[WriteAuth])
@@ -81,7 +91,7 @@ def retry_run(run_id: int, db: SessionDep, queue: QueueDep) -> dict:
     run = get_run_or_404(db, run_id)
     if run.status not in FINISHED:
         raise HTTPException(409, f"run {run_id} is {run.status}; only finished runs can be retried")
-    run.status, run.error, run.finished_at, run.cancel_requested = "queued", None, None, 0
+    crud.reset_run(db, run=run)
     db.commit()
-    queue.enqueue_run(run_id)
+    queue.enqueue_run(run_id, crud.queue_for(run.config))
     return {"id": run_id, "status": "queued"}

@@ -1,0 +1,60 @@
+"""server: config_hash for skip-completed, listing indices, probe jobs, JSONB on PostgreSQL
+
+Revision ID: 0002_server
+Revises: 0001
+"""
+from alembic import op
+import sqlalchemy as sa
+from sqlalchemy.dialects.postgresql import JSONB
+
+revision = "0002_server"
+down_revision = "0001"
+branch_labels = None
+depends_on = None
+
+# (table, column) pairs stored as JSONB on PostgreSQL: binary, so path reads in filters are cheap.
+JSON_COLUMNS = [("sweeps", "config"), ("sweeps", "params"), ("runs", "config"),
+                ("runs", "overrides"), ("runs", "summary")]
+
+
+def _postgres() -> bool:
+    return op.get_bind().dialect.name == "postgresql"
+
+
+def upgrade() -> None:
+    with op.batch_alter_table("runs", schema=None) as batch_op:
+        batch_op.add_column(sa.Column("config_hash", sa.String(length=64), nullable=True))
+        batch_op.create_index("ix_runs_sweep_id_config_hash", ["sweep_id", "config_hash"], unique=False)
+    op.create_table(
+        "probe_jobs",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("run_id", sa.Integer(), nullable=False),
+        sa.Column("probes", sa.JSON().with_variant(JSONB(), "postgresql"), nullable=False),
+        sa.Column("params", sa.JSON().with_variant(JSONB(), "postgresql"), nullable=False),
+        sa.Column("status", sa.String(length=16), nullable=False),
+        sa.Column("error", sa.Text(), nullable=True),
+        sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("finished_at", sa.DateTime(timezone=True), nullable=True),
+        sa.ForeignKeyConstraint(["run_id"], ["runs.id"], name=op.f("fk_probe_jobs_run_id_runs"),
+                                ondelete="CASCADE"),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_probe_jobs")),
+    )
+    with op.batch_alter_table("probe_jobs", schema=None) as batch_op:
+        batch_op.create_index(batch_op.f("ix_probe_jobs_run_id"), ["run_id"], unique=False)
+    if _postgres():
+        for table, column in JSON_COLUMNS:
+            op.alter_column(table, column, type_=JSONB(), existing_type=sa.JSON(),
+                            postgresql_using=f"{column}::jsonb")
+
+
+def downgrade() -> None:
+    if _postgres():
+        for table, column in JSON_COLUMNS:
+            op.alter_column(table, column, type_=sa.JSON(), existing_type=JSONB(),
+                            postgresql_using=f"{column}::json")
+    with op.batch_alter_table("probe_jobs", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_probe_jobs_run_id"))
+    op.drop_table("probe_jobs")
+    with op.batch_alter_table("runs", schema=None) as batch_op:
+        batch_op.drop_index("ix_runs_sweep_id_config_hash")
+        batch_op.drop_column("config_hash")

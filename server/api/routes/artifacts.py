@@ -1,0 +1,65 @@
+"""/runs/{id}/artifacts and /runs/{id}/probes: files a run produced, probe jobs and results."""
+from __future__ import annotations
+
+from pathlib import Path
+
+from fastapi import APIRouter, HTTPException
+from fastapi.responses import FileResponse
+from sqlalchemy import select
+
+from lipcore import catalog
+from server import crud, probes
+from server.api.deps import QueueDep, ReadAuth, SessionDep, SettingsDep, WriteAuth
+from server.api.routes.runs import get_run_or_404
+from server.errors import body_422
+from server.models import Artifact, ProbeJob
+from server.schemas import ArtifactPublic, ProbeJobPublic, ProbeRequest, ProbesPublic
+
+router = APIRouter(tags=["artifacts"])
+
+
+@router.get("/runs/{run_id}/artifacts", response_model=list[ArtifactPublic], dependencies=[ReadAuth])
+def list_artifacts(run_id: int, db: SessionDep) -> list[ArtifactPublic]:
+    """Checkpoints, figures and probe results of a run."""
+    get_run_or_404(db, run_id)
+    rows = db.scalars(select(Artifact).where(Artifact.run_id == run_id).order_by(Artifact.id))
+    return [ArtifactPublic.model_validate(a) for a in rows]
+
+
+@router.get("/artifacts/{artifact_id}", dependencies=[ReadAuth])
+def download_artifact(artifact_id: int, db: SessionDep, settings: SettingsDep) -> FileResponse:
+    """The artifact's file (only files under LIPLAB_ARTIFACT_DIR are served)."""
+    art = db.get(Artifact, artifact_id)
+    if art is None:
+        raise HTTPException(404, f"artifact {artifact_id} not found")
+    path = Path(art.path).resolve()
+    root = Path(settings.artifacts).resolve()
+    if not path.is_relative_to(root) or not path.is_file():
+        raise HTTPException(404, f"artifact {artifact_id} has no file under the artifact folder")
+    return FileResponse(path, filename=path.name)
+
+
+@router.get("/runs/{run_id}/probes", response_model=ProbesPublic, dependencies=[ReadAuth])
+def read_probes(run_id: int, db: SessionDep) -> ProbesPublic:
+    """The run's probe jobs and the stored result of each probe."""
+    get_run_or_404(db, run_id)
+    jobs = db.scalars(select(ProbeJob).where(ProbeJob.run_id == run_id).order_by(ProbeJob.id))
+    return ProbesPublic(jobs=[ProbeJobPublic.model_validate(j) for j in jobs],
+                        results=probes.probe_results(db, run_id))
+
+
+@router.post("/runs/{run_id}/probes", status_code=202, response_model=ProbeJobPublic,
+             dependencies=[WriteAuth])
+def submit_probes(run_id: int, body: ProbeRequest, db: SessionDep, queue: QueueDep) -> ProbeJobPublic:
+    """Run named probes on a succeeded run's checkpoints, through the workers."""
+    run = get_run_or_404(db, run_id)
+    unknown = [p for p in body.probes if p not in catalog.PROBES]
+    if unknown:
+        raise body_422("probes", f"unknown probe {unknown[0]!r}; choose from "
+                       f"{', '.join(catalog.PROBES) or '(none registered)'}")
+    if run.status != "succeeded":
+        raise HTTPException(409, f"run {run_id} is {run.status}; probes need a succeeded run")
+    job = probes.create_probe_job(db, run_id=run_id, probes=body.probes, params=body.params)
+    db.commit()
+    queue.enqueue_probe(run_id, body.probes, body.params, crud.queue_for(run.config))
+    return ProbeJobPublic.model_validate(job)

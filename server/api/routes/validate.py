@@ -1,0 +1,41 @@
+"""/validate: check a config (and a sweep spec) without queuing anything; the submit form uses it."""
+from __future__ import annotations
+
+from fastapi import APIRouter
+
+from lipcore.config import ConfigError, apply_overrides, validate
+from lipcore.sweep import SweepError, expand
+from server.api.deps import ReadAuth, SettingsDep
+from server.schemas import IssuePublic, ValidateRequest, ValidateResult
+
+router = APIRouter(tags=["validate"])
+
+
+@router.post("/validate", response_model=ValidateResult, dependencies=[ReadAuth])
+def validate_config(body: ValidateRequest, settings: SettingsDep) -> ValidateResult:
+    """Issues with their dotted keys (empty when valid) and the number of runs a sweep expands to."""
+    try:
+        cfg = validate(body.config)
+    except ConfigError as e:
+        return ValidateResult(valid=False, issues=[IssuePublic(key=i.key, message=i.message)
+                                                   for i in e.issues])
+    try:
+        members = expand(body.params, zip=body.zip,
+                         random=body.random.model_dump() if body.random else None)
+    except SweepError as e:
+        return ValidateResult(valid=False, issues=[IssuePublic(key=e.key, message=str(e))], config=cfg)
+    issues: list[IssuePublic] = []
+    if len(members) > settings.max_runs_per_sweep:
+        issues.append(IssuePublic(key="params", message=f"expands to {len(members)} runs, more than "
+                                  f"the limit of {settings.max_runs_per_sweep}"))
+    else:
+        seen: set[tuple[str, str]] = set()
+        for m in members:
+            try:
+                validate(apply_overrides(cfg, m))
+            except ConfigError as e:
+                for i in e.issues:
+                    if (i.key, i.message) not in seen:
+                        seen.add((i.key, i.message))
+                        issues.append(IssuePublic(key=i.key, message=i.message))
+    return ValidateResult(valid=not issues, issues=issues, n_runs=len(members), config=cfg)
