@@ -85,6 +85,8 @@ def metrics(run_id: int | str, keys: list[str] | None = None, max_points: int | 
 def probes(run_id: int | str) -> dict[str, dict]:
     """{probe name: result}."""
     data = get(f"/runs/{run_id}/probes")
+    if isinstance(data, dict) and isinstance(data.get("results"), dict):
+        return data["results"]
     if isinstance(data, dict) and isinstance(data.get("items"), list):
         return {p["name"]: p.get("result", p) for p in data["items"]}
     if isinstance(data, list):
@@ -127,7 +129,7 @@ def sweep_params(sweep_id: int | str) -> dict[str, list]:
 
 
 def grid(sweep_id: int | str, x: str, y: str, metric: str, agg: str) -> dict:
-    """{"x", "y", "z"} and, when the server sends them, per-cell status counts."""
+    """{"x", "y", "z", "counts"}: counts[i][j] maps status → runs in the cell."""
     return get(f"/sweeps/{sweep_id}/grid", x=x, y=y, metric=metric, agg=agg)
 
 

@@ -15,6 +15,7 @@ def queues_figure(queues: dict[str, int]) -> go.Figure:
     fig = go.Figure(layout=base_layout(title="queue lengths", yaxis_title="waiting", showlegend=False))
     fig.add_trace(go.Bar(x=names, y=[queues[n] for n in names], marker_color="#000000",
                          text=[queues[n] for n in names], textposition="outside"))
+    fig.update_yaxes(rangemode="tozero", range=[0, max([1, *queues.values()]) * 1.15])
     return fig
 
 
@@ -25,4 +26,5 @@ def status_counts_figure(counts: dict[str, int], title: str = "runs by status") 
     fig.add_trace(go.Bar(x=names, y=[counts[s] for s in names], text=[counts[s] for s in names],
                          textposition="outside",
                          marker_color=[STATUS_COLOUR.get(s, "#17becf") for s in names]))
+    fig.update_yaxes(rangemode="tozero")
     return fig

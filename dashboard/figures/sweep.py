@@ -100,7 +100,7 @@ def grouped_figure(groups: list[dict[str, Any]], by: str, metric: str, band: str
         lower = [m - w if m is not None else None for m, w in zip(mean, width)]
         label = f"{by}={g['value']} (N≤{max(n) if n else 0})"
         fig.add_trace(go.Scatter(x=list(steps) + list(steps)[::-1], y=upper + lower[::-1],
-                                 fill="toself", fillcolor=hex_to_rgba(colour, 0.18),
+                                 mode="lines", fill="toself", fillcolor=hex_to_rgba(colour, 0.18),
                                  line=dict(width=0), hoverinfo="skip", showlegend=False,
                                  legendgroup=label, name=f"{label} band"))
         fig.add_trace(go.Scatter(x=steps, y=mean, mode="lines", name=label, legendgroup=label,

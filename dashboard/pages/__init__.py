@@ -4,10 +4,15 @@ Order matters: Dash routes a path to the first page whose template matches, and
 "/runs/<run_id>" would also match "/runs/7/landscape".
 """
 import importlib
+import sys
 
 PAGES = ["runs", "landscape", "run", "sweep", "compare", "submit", "workers"]
 
 
 def register_all() -> None:
+    """Register every page; a second app in the same process re-imports the modules, because
+    Dash hands the global `@callback`s to the first app that starts and forgets them."""
     for name in PAGES:
-        importlib.import_module(f"dashboard.pages.{name}").register()
+        module = sys.modules.get(f"dashboard.pages.{name}")
+        module = importlib.reload(module) if module else importlib.import_module(f"dashboard.pages.{name}")
+        module.register()

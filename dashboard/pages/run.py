@@ -56,27 +56,49 @@ def status_line(run: dict) -> str:
 @callback(Output("run-keys", "options"), Output("run-keys", "value"), Output("run-title", "children"),
           Output("run-config", "children"), Input("run-id", "data"))
 def load(run_id):  # noqa: ANN001
+    """Title, config and the metrics drawn first (train and test loss, even before they exist)."""
     run = client.run(run_id)
     keys = sorted(run.get("summary") or {})
-    chosen = [k for k in DEFAULT_KEYS if k in keys] or keys[:2]
-    return (keys, chosen, f"Run {run_id}: {run['name']}",
+    chosen = [k for k in DEFAULT_KEYS if k in keys or not keys] or keys[:2]
+    return (sorted(set(keys) | set(chosen)), chosen, f"Run {run_id}: {run['name']}",
             yaml.safe_dump(run["config"], sort_keys=False))
 
 
-@callback(Output("run-curves", "figure"), Output("run-plotted", "data"),
-          Input("run-keys", "value"), Input("run-log", "value"), Input("run-ema", "value"),
-          State("run-id", "data"))
-def draw(keys, log, smoothing, run_id):  # noqa: ANN001
-    """The whole figure, downsampled: on load and whenever the choice of metrics changes."""
-    keys = keys or []
+def full_draw(run_id, keys: list[str], log: bool, smoothing: float) -> tuple:  # noqa: ANN001
+    """The whole figure, downsampled, and what it holds: on load and when the controls change."""
     series = client.metrics(run_id, keys=keys, max_points=MAX_POINTS) if keys else {}
-    fig = curves_figure(series, keys, log_y="log" in (log or []), smoothing=smoothing or 0)
+    fig = curves_figure(series, keys, log_y=log, smoothing=smoothing)
     plotted = [k for k in keys if k in series]
-    state = {"keys": plotted, "smoothing": smoothing or 0,
+    state = {"keys": plotted, "smoothing": smoothing, "log": log,
              "last": {k: series[k]["step"][-1] for k in plotted},
              "ema": {k: last_finite(ema(series[k]["value"], smoothing)) if smoothing else None
                      for k in plotted}}
     return fig, state
+
+
+def append_new(run_id, keys: list[str], state: dict) -> tuple:  # noqa: ANN001
+    """A Patch that extends each trace with the points past its last step (new keys: new traces)."""
+    fresh = new_points(fetch_new(run_id, keys, state["last"]), state["last"])
+    if not fresh:
+        return no_update, no_update
+    patch = Patch()
+    new = dict(state, last=dict(state["last"]), ema=dict(state["ema"]), keys=list(state["keys"]))
+    if not state["keys"]:  # the first points: drop the "waiting" note
+        patch["layout"]["annotations"] = []
+    for key, s in fresh.items():
+        y = s["value"]
+        if state["smoothing"]:
+            y = ema(y, state["smoothing"], new["ema"].get(key))
+            new["ema"][key] = last_finite(y) or new["ema"].get(key)
+        if key in new["keys"]:
+            i = new["keys"].index(key)
+            patch["data"][i]["x"].extend(s["step"])
+            patch["data"][i]["y"].extend(y)
+        else:
+            patch["data"].append(curve_trace(key, s["step"], s["value"], state["smoothing"]))
+            new["keys"].append(key)
+        new["last"][key] = s["step"][-1]
+    return patch, new
 
 
 def fetch_new(run_id, keys: list[str], last: dict[str, int]) -> dict:  # noqa: ANN001
@@ -90,45 +112,38 @@ def fetch_new(run_id, keys: list[str], last: dict[str, int]) -> dict:  # noqa: A
     return out
 
 
-@callback(Output("run-curves", "figure", allow_duplicate=True),
-          Output("run-plotted", "data", allow_duplicate=True),
+@callback(Output("run-curves", "figure"), Output("run-plotted", "data"),
           Output("run-status", "children"), Output("run-error", "children"),
           Output("run-tick", "disabled"), Output("run-lyapunov", "figure"),
-          Output("run-artifacts", "children"),
-          Input("run-tick", "n_intervals"), State("run-id", "data"), State("run-plotted", "data"),
-          State("run-keys", "value"), prevent_initial_call="initial_duplicate")
-def poll(_n, run_id, state, keys):  # noqa: ANN001
-    """Append only the new points; stop polling after the tick that saw the run end."""
-    run = client.run(run_id)  # status first: points written before the end are then all in
+          Output("run-lyapunov", "style"), Output("run-artifacts", "children"),
+          Output("run-keys", "options", allow_duplicate=True), Input("run-tick", "n_intervals"), Input("run-keys", "value"), Input("run-log", "value"),
+          Input("run-ema", "value"), State("run-id", "data"), State("run-plotted", "data"),
+          prevent_initial_call="initial_duplicate")
+def refresh(_n, keys, log, smoothing, run_id, state):  # noqa: ANN001
+    """One callback owns the figure, so a redraw and an append never race each other.
+
+    A tick appends only the new points; a change of metrics, scale or smoothing redraws.
+    The status is read before the points, so the tick that sees the run end has all its points
+    and turns the interval off.
+    """
+    run = client.run(run_id)
     done = run["status"] not in ACTIVE
-    patch, new_state = no_update, no_update
-    if state and keys:
-        fresh = new_points(fetch_new(run_id, keys, state["last"]), state["last"])
-        if fresh:
-            patch, new_state = Patch(), dict(state, last=dict(state["last"]), ema=dict(state["ema"]),
-                                             keys=list(state["keys"]))
-            if not state["keys"]:  # the first points: drop the "waiting" note
-                patch["layout"]["annotations"] = []
-            for key, s in fresh.items():
-                y = s["value"]
-                if state["smoothing"]:
-                    y = ema(y, state["smoothing"], new_state["ema"].get(key))
-                    new_state["ema"][key] = last_finite(y) or new_state["ema"].get(key)
-                if key in new_state["keys"]:
-                    i = new_state["keys"].index(key)
-                    patch["data"][i]["x"].extend(s["step"])
-                    patch["data"][i]["y"].extend(y)
-                else:
-                    patch["data"].append(curve_trace(key, s["step"], s["value"], state["smoothing"]))
-                    new_state["keys"].append(key)
-                new_state["last"][key] = s["step"][-1]
+    keys = keys or []
+    if dash.ctx.triggered_id == "run-tick" and state is not None and state["keys"] == [
+            k for k in keys if k in state["last"]] and state["smoothing"] == (smoothing or 0) \
+            and state.get("log") == ("log" in (log or [])):
+        fig, state = append_new(run_id, keys, state)
+    else:
+        fig, state = full_draw(run_id, keys, "log" in (log or []), smoothing or 0)
     try:
-        arts = [html.Li(f"{a.get('kind', '')}: {a['name']} — {a.get('path', '')}")
-                for a in client.artifacts(run_id)] or [html.Li("none yet")]
+        arts = [html.Li(f"{a.get('kind', '')}: {a['name']}") for a in client.artifacts(run_id)] \
+            or [html.Li("none yet")]
     except client.Missing as e:
         arts = [html.Li(str(e))]
-    return (patch, new_state, status_line(run), run.get("error") or "", done,
-            lyapunov_figure(run.get("summary") or {}), arts)
+    spectrum = lyapunov_figure(run.get("summary") or {})
+    return (fig, state, status_line(run), run.get("error") or "", done, spectrum,
+            {} if spectrum.data else {"display": "none"}, arts,
+            sorted(set(run.get("summary") or {}) | set(keys)))
 
 
 def register() -> None:

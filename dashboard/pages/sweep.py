@@ -73,7 +73,7 @@ def refresh(_n, x, y, metric, agg, log, sweep_id):  # noqa: ANN001
         return msg, status_counts_figure(counts, "runs by status"), msg, "", done
     runs = client.all_runs(sweep_id=sweep_id)
     grid = client.grid(sweep_id, x=x, y=y, metric=metric, agg=agg)
-    status = grid.get("status") or status_matrix(runs, x, y, grid["x"], grid["y"])
+    status = grid.get("counts") or status_matrix(runs, x, y, grid["x"], grid["y"])
     heat = heatmap_figure(grid, status, metric=metric, agg=agg, x_key=x, y_key=y,
                           log_z="log" in (log or []))
     keys = list(client.sweep_params(sweep_id))
@@ -109,8 +109,8 @@ def act(_retry, _cancel, sweep_id):  # noqa: ANN001
     body = r.json() if r.headers.get("content-type", "").startswith("application/json") else {}
     if r.status_code >= 400:
         return f"{which.split('-')[1]} refused ({r.status_code}): {body.get('detail', r.text)}"
-    n = body.get("n_runs", body.get("retried", body.get("cancelled", body.get("count", ""))))
-    return f"{'retried' if which == 'sweep-retry' else 'cancelled'}: {n if n != '' else 'ok'}"
+    verb = "retried" if which == "sweep-retry" else "cancelled"
+    return f"{verb} {len(body.get('ids', []))} runs"
 
 
 def register() -> None:

@@ -22,9 +22,10 @@ def layout(**_kw) -> html.Div:
     ])
 
 
-def badge(name: str, state: str) -> html.Div:
-    return html.Div([html.B(name), html.Span(state)],
-                    className="card ok" if state == "ok" else "card bad", id=f"workers-{name}")
+def badge(name: str, state: str, ok: bool | None = None) -> html.Div:
+    ok = state == "ok" if ok is None else ok
+    return html.Div([html.B(name), html.Span(state)], className="card ok" if ok else "card bad",
+                    id=f"workers-{name}")
 
 
 @callback(Output("workers-services", "children"), Output("workers-table", "data"),
@@ -36,11 +37,11 @@ def refresh(_n):  # noqa: ANN001
                 "last_seen": (w.get("last_seen") or "")[:19]} for w in h.get("workers", [])]
     alive = sum(w.get("alive") == "yes" for w in workers)
     cards = [badge("database", h["database"]), badge("broker", h["broker"]),
-             badge("workers", "ok" if alive else "none alive")]
-    queues = h.get("queues")
-    if not isinstance(queues, dict):  # older API: derive the run queue from queued runs
-        queues = {"queued runs": client.runs(status="queued", limit=1)["total"]}
-    counts = {s: client.runs(status=s, limit=1)["total"] for s in STATUSES}
+             badge("workers", f"{alive} of {len(workers)} alive", alive > 0)]
+    counts = h.get("runs") or {s: client.runs(status=s, limit=1)["total"] for s in STATUSES}
+    queues = {q: n for q, n in (h.get("queues") or {}).items() if n is not None}
+    if not queues:  # the broker cannot say: the queued runs are what waits
+        queues = {"queued runs": counts.get("queued", 0)}
     return cards, workers, queues_figure(queues), status_counts_figure(counts)
 
 
