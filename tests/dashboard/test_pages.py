@@ -159,20 +159,28 @@ def test_workers_page_shows_services_and_queues(browser_ok, sweep, app, dash_duo
     screenshot(dash_duo, "workers")
 
 
+def clear(textarea) -> None:
+    """Select all and delete, as a user would (React ignores Selenium's .clear())."""
+    from selenium.webdriver.common.keys import Keys
+
+    textarea.send_keys(Keys.CONTROL, "a")
+    textarea.send_keys(Keys.DELETE)
+
+
 def test_submit_page_validates_next_to_the_key_previews_and_submits(browser_ok, embedded_system, app,
                                                                      dash_duo):
     dash_duo.start_server(app)
     dash_duo.wait_for_page(dash_duo.server_url + "/submit")
     dash_duo.wait_for_contains_text("#submit-preview", "valid: 1 run", timeout=20)
     editor = dash_duo.find_element("#submit-yaml")
-    editor.clear()
+    clear(editor)
     editor.send_keys("name: typo\ndata: {name: sine}\ntraining:\n  lrr: 0.1\n")
     dash_duo.wait_for_contains_text("#submit-annotated .line.bad", "training.lrr", timeout=20)
-    bad = dash_duo.find_element("#submit-annotated .line.bad")
-    assert "lrr: 0.1" in bad.text  # the message sits on the offending line
+    bad = dash_duo.find_elements("#submit-annotated .line.bad")
+    assert len(bad) == 1 and bad[0].text.split()[0] == "4" and "lrr: 0.1" in bad[0].text  # on its line
     assert dash_duo.find_element("#submit-go").get_attribute("disabled")
     screenshot(dash_duo, "submit")
-    editor.clear()
+    clear(editor)
     editor.send_keys("name: ok\ndata: {name: sine}\ntraining:\n  epochs: 2\n")
     dash_duo.find_element("#submit-overrides").send_keys("model.width=8,16\ntraining.lr=0.01,0.02,0.03")
     dash_duo.wait_for_contains_text("#submit-preview", "valid: 6 runs", timeout=20)
