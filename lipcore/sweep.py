@@ -23,12 +23,19 @@ _RANGE = re.compile(rf"^\s*{_NUM}\s*\.\.\s*{_NUM}\s*(?:\.\.\s*{_NUM}\s*)?$")
 _FUNC = re.compile(r"^\s*(choice|randint|randfloat|logfloat)\s*\((.*)\)\s*$")
 
 
+AXIS_MAX = 1_000_000  # values one range may produce; a typo like 0..1e12 fails fast, not by OOM
+
+
 class SweepError(ValueError):
     """A malformed sweep spec; `.key` is the offending dotted key."""
 
     def __init__(self, key: str, message: str):
         self.key = key
         super().__init__(f"{key}: {message}")
+
+
+class SweepTooLarge(SweepError):
+    """The sweep would have more runs than `max_runs`; raised before any run is built."""
 
 
 def _split_commas(text: str) -> list[str]:
@@ -38,11 +45,14 @@ def _split_commas(text: str) -> list[str]:
 def _range(key: str, m: re.Match) -> list[Any]:
     start, stop, step = (parse_scalar(g) if g is not None else None for g in m.groups())
     step = 1 if step is None else step
-    if not all(isinstance(v, (int, float)) for v in (start, stop, step)):
-        raise SweepError(key, f"range bounds must be numbers in {m.group(0)!r}")
+    if not all(isinstance(v, (int, float)) and math.isfinite(v) for v in (start, stop, step)):
+        raise SweepError(key, f"range bounds must be finite numbers in {m.group(0)!r}")
     if step == 0 or (stop - start) * step < 0:
         raise SweepError(key, f"range {m.group(0)!r} is empty or never ends")
-    n = math.ceil((stop - start) / step - 1e-9)
+    count = (stop - start) / step
+    if not math.isfinite(count) or count > AXIS_MAX:
+        raise SweepError(key, f"range {m.group(0)!r} has more than {AXIS_MAX} values")
+    n = math.ceil(count - 1e-9)
     values = [start + i * step for i in range(n)]
     if all(isinstance(v, int) for v in (start, stop, step)):
         return values
@@ -93,17 +103,24 @@ def expand(
     params: dict[str, Any],
     zip: list[list[str]] | None = None,  # noqa: A002 - the contract's name
     random: dict[str, int] | None = None,
+    max_runs: int | None = None,
 ) -> list[dict[str, Any]]:
-    """Every run of the sweep as a dict of dotted key → value, in a stable order."""
+    """Every run of the sweep as a dict of dotted key → value, in a stable order.
+
+    With `max_runs`, a sweep that would have more runs raises `SweepTooLarge` before any run
+    is built (the count is a product of axis lengths, not an enumeration).
+    """
     parsed = {k: parse_spec(k, v) for k, v in params.items()}
     if random is None:
         bad = [k for k, (kind, _) in parsed.items() if kind == "random"]
         if bad:
             raise SweepError(bad[0], "random-search functions need --random N (random={'samples': N})")
-        return _grid({k: v for k, (_, v) in parsed.items()}, zip or [])
+        return _grid({k: v for k, (_, v) in parsed.items()}, zip or [], max_runs)
     samples, seed = int(random.get("samples", 0)), int(random.get("seed", 0))
     if samples < 1:
         raise SweepError("random.samples", "must be at least 1")
+    if max_runs is not None and samples > max_runs:
+        raise SweepTooLarge("random.samples", f"{samples} runs is more than the limit of {max_runs}")
     if zip:
         raise SweepError("zip", "zip groups and random search cannot be combined")
     rng = _random.Random(seed)
@@ -116,10 +133,13 @@ def expand(
     return runs
 
 
-def _grid(axes: dict[str, list[Any]], zip_groups: list[list[str]]) -> list[dict[str, Any]]:
+def _grid(axes: dict[str, list[Any]], zip_groups: list[list[str]],
+          max_runs: int | None = None) -> list[dict[str, Any]]:
     seen: set[str] = set()
     units: list[list[dict[str, Any]]] = []
     for group in zip_groups:
+        if not group:
+            raise SweepError("zip", "a zip group needs at least one key")
         for key in group:
             if key not in axes:
                 raise SweepError(key, "named in --zip but not swept")
@@ -134,6 +154,9 @@ def _grid(axes: dict[str, list[Any]], zip_groups: list[list[str]]) -> list[dict[
     for key, values in axes.items():
         if key not in seen:
             units.append([{key: v} for v in values])
+    if max_runs is not None and math.prod(len(u) for u in units) > max_runs:
+        raise SweepTooLarge("params", f"the sweep expands to {math.prod(len(u) for u in units)} runs, "
+                            f"more than the limit of {max_runs}")
     runs = []
     for combo in itertools.product(*units):
         run: dict[str, Any] = {}

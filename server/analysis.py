@@ -130,13 +130,11 @@ def groups(db: Session, *, sweep_id: int, by: str | None, metric: str) -> list[d
         grp["std"].append(std)
         grp["stderr"].append(std / math.sqrt(n))
         grp["n"].append(n)
-    n_runs = dict(db.execute(
+    n_runs = {_hashable(v): n for v, n in db.execute(
         select(*([key_col] if by else [Run.sweep_id]), func.count(Run.id))
-        .where(Run.sweep_id == sweep_id).group_by(key_col if by else Run.sweep_id)).all())
+        .where(Run.sweep_id == sweep_id).group_by(key_col if by else Run.sweep_id))}
     result = []
     for h in sorted(out, key=_sort_key):
-        grp = out[h]
-        grp["n_runs"] = n_runs.get(grp["value"] if by else sweep_id, 0) if not isinstance(
-            grp["value"], (list, dict)) else None
-        result.append(grp)
+        out[h]["n_runs"] = n_runs.get(h if by else sweep_id, 0)
+        result.append(out[h])
     return result

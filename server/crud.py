@@ -11,15 +11,14 @@ from sqlalchemy import delete, func, select, update
 from sqlalchemy.orm import Session
 
 from lipcore.config import apply_overrides, validate
-from lipcore.sweep import expand
+from lipcore.sweep import SweepError, SweepTooLarge, expand
 from server import metrics
 from server.models import FINISHED, MetricPoint, Run, Sweep, utcnow
 
 RETRYABLE = ("failed", "diverged", "cancelled")
 
 
-class SweepTooLarge(ValueError):
-    """More members than `LIPLAB_MAX_RUNS_PER_SWEEP`."""
+NAME_MAX = 200
 
 
 def config_hash(cfg: dict[str, Any]) -> str:
@@ -38,7 +37,7 @@ def create_run(db: Session, *, config: dict[str, Any], name: str | None = None,
                sweep_id: int | None = None, overrides: dict[str, Any] | None = None) -> Run:
     """A queued run with a validated config (ConfigError propagates to the edge)."""
     cfg = validate(config)
-    run = Run(name=name or cfg["name"], config=cfg, sweep_id=sweep_id, overrides=overrides or {},
+    run = Run(name=(name or cfg["name"])[:NAME_MAX], config=cfg, sweep_id=sweep_id, overrides=overrides or {},
               status="queued", summary={}, config_hash=config_hash(cfg))
     db.add(run)
     db.flush()
@@ -67,12 +66,13 @@ def create_sweep(db: Session, *, config: dict[str, Any], params: dict[str, Any],
     Returns (sweep, members in expansion order, runs to enqueue).
     """
     base = validate(config)
-    members = expand(params, zip=zip, random=random)
-    if len(members) > max_runs:
-        raise SweepTooLarge(f"the sweep expands to {len(members)} runs, more than the limit of "
-                            f"{max_runs} (LIPLAB_MAX_RUNS_PER_SWEEP)")
+    members = expand(params, zip=zip, random=random, max_runs=max_runs)
+    if len(members) > max_runs:  # a guard; expand already refuses before building them
+        raise SweepTooLarge("params", f"{len(members)} runs is more than the limit of {max_runs}")
+    if not members:
+        raise SweepError("params", "the sweep has no runs")
     configs = [validate(apply_overrides(base, m)) for m in members]
-    sweep_name = name or base["name"]
+    sweep_name = (name or base["name"])[:NAME_MAX]
     sweep = db.scalar(select(Sweep).where(Sweep.name == sweep_name).order_by(Sweep.id.desc()).limit(1))
     old: dict[str, list[Run]] = defaultdict(list)
     if sweep is None:
@@ -93,7 +93,8 @@ def create_sweep(db: Session, *, config: dict[str, Any], params: dict[str, Any],
                 reset_run(db, run=run, clear=overwrite)
                 to_queue.append(run)
         else:
-            run = Run(name=f"{sweep.name}-{n_before + len(new)}", config=cfg, sweep_id=sweep.id,
+            suffix = f"-{n_before + len(new)}"
+            run = Run(name=sweep.name[:NAME_MAX - len(suffix)] + suffix, config=cfg, sweep_id=sweep.id,
                       overrides=member, status="queued", summary={}, config_hash=h)
             new.append(run)
             to_queue.append(run)

@@ -16,7 +16,8 @@ def config_422(err: ConfigError, where: tuple[str, ...] = ("body", "config")) ->
 
 
 def sweep_422(err: SweepError) -> RequestValidationError:
-    loc = ["body", "params", err.key] if err.key not in ("zip", "random.samples") else ["body", *err.key.split(".")]
+    loc = (["body", *err.key.split(".")] if err.key in ("zip", "random.samples", "params")
+           else ["body", "params", err.key])
     return RequestValidationError([{"loc": loc, "msg": str(err), "type": "value_error", "input": None}])
 
 

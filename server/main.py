@@ -1,7 +1,9 @@
 """The FastAPI app factory: `create_app(settings)` wires the store, the queue and the routes."""
 from __future__ import annotations
 
-from fastapi import APIRouter, FastAPI
+from fastapi import APIRouter, FastAPI, Request
+from fastapi.responses import JSONResponse
+from sqlalchemy.exc import DataError
 
 from server.api.routes import artifacts, compare, events, health, runs, sweeps, validate
 from server.db import make_engine, make_sessionmaker
@@ -30,4 +32,12 @@ def create_app(settings: Settings | None = None, queue: Queue | None = None) -> 
         api.include_router(module.router)
     app.include_router(api)
     app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes)
+
+    @app.exception_handler(DataError)
+    async def _unstorable(_request: Request, exc: DataError) -> JSONResponse:
+        """A value the database cannot hold (NUL byte, out-of-range number) is the client's 422."""
+        return JSONResponse(status_code=422, content={"detail": [
+            {"loc": ["body"], "msg": f"value cannot be stored: {str(exc.orig).splitlines()[0]}",
+             "type": "value_error"}]})
+
     return app

@@ -4,7 +4,7 @@ from __future__ import annotations
 import secrets
 from typing import Annotated, Iterator
 
-from fastapi import Depends, HTTPException, Request
+from fastapi import Depends, HTTPException, Path, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlalchemy.orm import Session
 
@@ -53,3 +53,6 @@ QueueDep = Annotated[Queue, Depends(get_queue)]
 SettingsDep = Annotated[Settings, Depends(get_app_settings)]
 WriteAuth = Depends(require_write)
 ReadAuth = Depends(require_read)
+
+MAX_ID = 2**31 - 1  # ids are 32-bit integers on PostgreSQL
+IdPath = Annotated[int, Path(ge=0, le=MAX_ID)]

@@ -9,7 +9,7 @@ from sqlalchemy import select
 
 from lipcore import catalog
 from server import crud, probes
-from server.api.deps import QueueDep, ReadAuth, SessionDep, SettingsDep, WriteAuth
+from server.api.deps import IdPath, QueueDep, ReadAuth, SessionDep, SettingsDep, WriteAuth
 from server.api.routes.runs import get_run_or_404
 from server.errors import body_422
 from server.models import Artifact, ProbeJob
@@ -19,7 +19,7 @@ router = APIRouter(tags=["artifacts"])
 
 
 @router.get("/runs/{run_id}/artifacts", response_model=list[ArtifactPublic], dependencies=[ReadAuth])
-def list_artifacts(run_id: int, db: SessionDep) -> list[ArtifactPublic]:
+def list_artifacts(run_id: IdPath, db: SessionDep) -> list[ArtifactPublic]:
     """Checkpoints, figures and probe results of a run."""
     get_run_or_404(db, run_id)
     rows = db.scalars(select(Artifact).where(Artifact.run_id == run_id).order_by(Artifact.id))
@@ -27,7 +27,7 @@ def list_artifacts(run_id: int, db: SessionDep) -> list[ArtifactPublic]:
 
 
 @router.get("/artifacts/{artifact_id}", dependencies=[ReadAuth])
-def download_artifact(artifact_id: int, db: SessionDep, settings: SettingsDep) -> FileResponse:
+def download_artifact(artifact_id: IdPath, db: SessionDep, settings: SettingsDep) -> FileResponse:
     """The artifact's file (only files under LIPLAB_ARTIFACT_DIR are served)."""
     art = db.get(Artifact, artifact_id)
     if art is None:
@@ -40,7 +40,7 @@ def download_artifact(artifact_id: int, db: SessionDep, settings: SettingsDep) -
 
 
 @router.get("/runs/{run_id}/probes", response_model=ProbesPublic, dependencies=[ReadAuth])
-def read_probes(run_id: int, db: SessionDep) -> ProbesPublic:
+def read_probes(run_id: IdPath, db: SessionDep) -> ProbesPublic:
     """The run's probe jobs and the stored result of each probe."""
     get_run_or_404(db, run_id)
     jobs = db.scalars(select(ProbeJob).where(ProbeJob.run_id == run_id).order_by(ProbeJob.id))
@@ -50,7 +50,7 @@ def read_probes(run_id: int, db: SessionDep) -> ProbesPublic:
 
 @router.post("/runs/{run_id}/probes", status_code=202, response_model=ProbeJobPublic,
              dependencies=[WriteAuth])
-def submit_probes(run_id: int, body: ProbeRequest, db: SessionDep, queue: QueueDep) -> ProbeJobPublic:
+def submit_probes(run_id: IdPath, body: ProbeRequest, db: SessionDep, queue: QueueDep) -> ProbeJobPublic:
     """Run named probes on a succeeded run's checkpoints, through the workers."""
     run = get_run_or_404(db, run_id)
     unknown = [p for p in body.probes if p not in catalog.PROBES]

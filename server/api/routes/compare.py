@@ -19,8 +19,8 @@ def _ids(text: str) -> list[int]:
         ids = [int(i) for i in text.split(",") if i.strip()]
     except ValueError:
         raise query_422(QueryError("run_ids", "run_ids must be comma-separated integers")) from None
-    if not ids or len(ids) > 1000:
-        raise query_422(QueryError("run_ids", "give between 1 and 1000 run ids"))
+    if not ids or len(ids) > 1000 or not all(0 <= i < 2**31 for i in ids):
+        raise query_422(QueryError("run_ids", "give between 1 and 1000 run ids, each a 32-bit id"))
     return ids
 
 

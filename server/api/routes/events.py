@@ -16,7 +16,7 @@ from fastapi.responses import StreamingResponse
 from sqlalchemy import select
 from starlette.concurrency import run_in_threadpool
 
-from server.api.deps import ReadAuth
+from server.api.deps import IdPath, ReadAuth
 from server.events import run_channel, sweep_channel
 from server.models import FINISHED, MetricPoint, Run, Sweep
 
@@ -42,11 +42,11 @@ class RunPoller:
             run = db.get(Run, self.run_id)
             if run is None:
                 return [{"type": "status", "run_id": self.run_id, "status": "deleted", "error": None}]
-            floor = min(self.last.values()) if self.last else -(2**62)
+            floor = min(self.last.values()) if self.last else -(2**31)
             q = (select(MetricPoint.key, MetricPoint.step, MetricPoint.value)
                  .where(MetricPoint.run_id == self.run_id, MetricPoint.step > floor)
                  .order_by(MetricPoint.step, MetricPoint.key).limit(50_000))
-            points = [[k, s, v] for k, s, v in db.execute(q) if s > self.last.get(k, -(2**62))]
+            points = [[k, s, v] for k, s, v in db.execute(q) if s > self.last.get(k, -(2**31))]
             for k, s, _ in points:
                 self.last[k] = max(s, self.last.get(k, s))
             if points:
@@ -155,7 +155,7 @@ _HEADERS = {"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
 
 @router.get("/runs/{run_id}/events", dependencies=[ReadAuth],
             response_class=StreamingResponse, responses={200: {"content": {"text/event-stream": {}}}})
-async def run_events(run_id: int, request: Request) -> StreamingResponse:
+async def run_events(run_id: IdPath, request: Request) -> StreamingResponse:
     """Server-Sent Events: the run's metric points and status changes as they happen."""
     sessions = request.app.state.sessionmaker
     exists = await run_in_threadpool(_exists, sessions, Run, run_id)
@@ -169,7 +169,7 @@ async def run_events(run_id: int, request: Request) -> StreamingResponse:
 
 @router.get("/sweeps/{sweep_id}/events", dependencies=[ReadAuth],
             response_class=StreamingResponse, responses={200: {"content": {"text/event-stream": {}}}})
-async def sweep_events(sweep_id: int, request: Request) -> StreamingResponse:
+async def sweep_events(sweep_id: IdPath, request: Request) -> StreamingResponse:
     """Server-Sent Events: status changes of the sweep's runs and the counts by status."""
     sessions = request.app.state.sessionmaker
     exists = await run_in_threadpool(_exists, sessions, Sweep, sweep_id)

@@ -8,7 +8,7 @@ from sqlalchemy import func, select
 
 from lipcore.config import ConfigError
 from server import crud, metrics
-from server.api.deps import QueueDep, ReadAuth, SessionDep, WriteAuth
+from server.api.deps import MAX_ID, IdPath, QueueDep, ReadAuth, SessionDep, WriteAuth
 from server.errors import config_422, query_422
 from server.models import FINISHED, STATUSES, Run
 from server.query import QueryError, apply_order, parse_where
@@ -38,7 +38,8 @@ def submit_run(body: RunCreate, db: SessionDep, queue: QueueDep) -> RunCreated:
 
 
 @router.get("", response_model=RunsPublic, dependencies=[ReadAuth])
-def list_runs(db: SessionDep, sweep_id: int | None = None, status: Status | None = None,
+def list_runs(db: SessionDep, sweep_id: int | None = Query(None, ge=0, le=MAX_ID),
+              status: Status | None = None,
               where: list[str] = Query([], description="config filters, e.g. model.layer==aol"),
               order_by: str = Query("-id", description="column or summary metric; '-' for descending"),
               order_stat: Literal["last", "min", "max"] = "last",
@@ -61,13 +62,13 @@ def list_runs(db: SessionDep, sweep_id: int | None = None, status: Status | None
 
 
 @router.get("/{run_id}", response_model=RunPublic, dependencies=[ReadAuth])
-def read_run(run_id: int, db: SessionDep) -> RunPublic:
+def read_run(run_id: IdPath, db: SessionDep) -> RunPublic:
     """One run with its config, status, timings, error and metric summary."""
     return RunPublic.model_validate(get_run_or_404(db, run_id))
 
 
 @router.get("/{run_id}/metrics", dependencies=[ReadAuth])
-def read_metrics(run_id: int, db: SessionDep, keys: str | None = None,
+def read_metrics(run_id: IdPath, db: SessionDep, keys: str | None = None,
                  max_points: int | None = Query(None, ge=2, le=1_000_000),
                  after: int | None = Query(None, ge=-(2**31), le=2**31 - 1)) -> dict:
     """Metric series by key: at most max_points rows each (each window's extremes), steps > after."""
@@ -77,7 +78,7 @@ def read_metrics(run_id: int, db: SessionDep, keys: str | None = None,
 
 
 @router.post("/{run_id}/cancel", status_code=202, dependencies=[WriteAuth])
-def cancel_run(run_id: int, db: SessionDep) -> dict:
+def cancel_run(run_id: IdPath, db: SessionDep) -> dict:
     """Ask a run to stop: a queued run is cancelled at once, a running one at its next step."""
     run = get_run_or_404(db, run_id)
     crud.cancel(db, runs=[run])
@@ -86,7 +87,7 @@ def cancel_run(run_id: int, db: SessionDep) -> dict:
 
 
 @router.post("/{run_id}/retry", status_code=202, dependencies=[WriteAuth])
-def retry_run(run_id: int, db: SessionDep, queue: QueueDep) -> dict:
+def retry_run(run_id: IdPath, db: SessionDep, queue: QueueDep) -> dict:
     """Queue a finished run again (its metrics are kept and upserted)."""
     run = get_run_or_404(db, run_id)
     if run.status not in FINISHED:

@@ -9,9 +9,9 @@ from fastapi.exceptions import RequestValidationError
 from sqlalchemy import func, select
 
 from lipcore.config import ConfigError
-from lipcore.sweep import SweepError
+from lipcore.sweep import SweepError, SweepTooLarge
 from server import analysis, crud
-from server.api.deps import QueueDep, ReadAuth, SessionDep, SettingsDep, WriteAuth
+from server.api.deps import IdPath, QueueDep, ReadAuth, SessionDep, SettingsDep, WriteAuth
 from server.errors import body_422, config_422, query_422, sweep_422
 from server.models import Run, Sweep
 from server.query import QueryError
@@ -45,12 +45,12 @@ def submit_sweep(body: SweepCreate, db: SessionDep, queue: QueueDep,
             db, config=body.config, params=body.params, name=body.name, zip=body.zip,
             random=body.random.model_dump() if body.random else None,
             max_runs=settings.max_runs_per_sweep, overwrite=body.overwrite)
+    except SweepTooLarge as e:
+        raise body_422(e.key, f"{e} (LIPLAB_MAX_RUNS_PER_SWEEP)") from None
     except SweepError as e:
         raise sweep_422(e) from None
     except ConfigError as e:
         raise _config_or_params_422(e, body.params) from None
-    except crud.SweepTooLarge as e:
-        raise body_422("params", str(e)) from None
     db.commit()
     for run in to_queue:
         queue.enqueue_run(run.id, crud.queue_for(run.config))
@@ -74,13 +74,13 @@ def list_sweeps(db: SessionDep, limit: int = Query(50, ge=1, le=1000),
 
 
 @router.get("/{sweep_id}", response_model=SweepPublic, dependencies=[ReadAuth])
-def read_sweep(sweep_id: int, db: SessionDep) -> SweepPublic:
+def read_sweep(sweep_id: IdPath, db: SessionDep) -> SweepPublic:
     """A sweep with its run count by status."""
     return _public(db, get_sweep_or_404(db, sweep_id))
 
 
 @router.get("/{sweep_id}/grid", dependencies=[ReadAuth])
-def read_grid(sweep_id: int, db: SessionDep, x: str, y: str, metric: str = "train_loss",
+def read_grid(sweep_id: IdPath, db: SessionDep, x: str, y: str, metric: str = "train_loss",
               agg: Literal["min", "max", "last", "mean"] = "last") -> dict:
     """A metric over two config keys: z[i][j] for y[i], x[j] (null where no run), with status counts."""
     get_sweep_or_404(db, sweep_id)
@@ -91,14 +91,14 @@ def read_grid(sweep_id: int, db: SessionDep, x: str, y: str, metric: str = "trai
 
 
 @router.get("/{sweep_id}/params", dependencies=[ReadAuth])
-def read_params(sweep_id: int, db: SessionDep) -> dict:
+def read_params(sweep_id: IdPath, db: SessionDep) -> dict:
     """Only the config keys that vary across the sweep's runs, with their distinct values."""
     get_sweep_or_404(db, sweep_id)
     return {"params": analysis.varying_params(db, sweep_id=sweep_id)}
 
 
 @router.get("/{sweep_id}/groups", dependencies=[ReadAuth])
-def read_groups(sweep_id: int, db: SessionDep, metric: str = "train_loss",
+def read_groups(sweep_id: IdPath, db: SessionDep, metric: str = "train_loss",
                 by: str | None = None) -> dict:
     """Per value of `by` and per step: mean, std, stderr and N of a metric over the runs."""
     get_sweep_or_404(db, sweep_id)
@@ -117,7 +117,7 @@ def _accepted(runs: list[Run]) -> Accepted:
 
 
 @router.post("/{sweep_id}/cancel", status_code=202, response_model=Accepted, dependencies=[WriteAuth])
-def cancel_sweep(sweep_id: int, db: SessionDep) -> Accepted:
+def cancel_sweep(sweep_id: IdPath, db: SessionDep) -> Accepted:
     """Cancel the queued members at once and ask the running ones to stop."""
     get_sweep_or_404(db, sweep_id)
     runs = list(db.scalars(select(Run).where(Run.sweep_id == sweep_id,
@@ -129,7 +129,7 @@ def cancel_sweep(sweep_id: int, db: SessionDep) -> Accepted:
 
 @router.post("/{sweep_id}/retry-failed", status_code=202, response_model=Accepted,
              dependencies=[WriteAuth])
-def retry_failed(sweep_id: int, db: SessionDep, queue: QueueDep) -> Accepted:
+def retry_failed(sweep_id: IdPath, db: SessionDep, queue: QueueDep) -> Accepted:
     """Queue again only the failed, diverged and cancelled members."""
     get_sweep_or_404(db, sweep_id)
     runs = crud.retry_failed(db, sweep_id=sweep_id)

@@ -20,14 +20,13 @@ def validate_config(body: ValidateRequest, settings: SettingsDep) -> ValidateRes
         return ValidateResult(valid=False, issues=[IssuePublic(key=i.key, message=i.message)
                                                    for i in e.issues])
     try:
-        members = expand(body.params, zip=body.zip,
+        members = expand(body.params, zip=body.zip, max_runs=settings.max_runs_per_sweep,
                          random=body.random.model_dump() if body.random else None)
     except SweepError as e:
         return ValidateResult(valid=False, issues=[IssuePublic(key=e.key, message=str(e))], config=cfg)
     issues: list[IssuePublic] = []
-    if len(members) > settings.max_runs_per_sweep:
-        issues.append(IssuePublic(key="params", message=f"expands to {len(members)} runs, more than "
-                                  f"the limit of {settings.max_runs_per_sweep}"))
+    if not members:
+        issues.append(IssuePublic(key="params", message="the sweep has no runs"))
     else:
         seen: set[tuple[str, str]] = set()
         for m in members:

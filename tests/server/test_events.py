@@ -1,0 +1,106 @@
+"""Server-Sent Events: DB polling in the embedded mode, Redis pub/sub in a lab."""
+from __future__ import annotations
+
+import json
+import threading
+import time
+
+import pytest
+from fastapi.testclient import TestClient
+
+from server import crud, metrics
+from server.main import create_app
+from tests.server.conftest import make_settings
+from tests.server.helpers import QUICK
+
+
+def read_events(lines, until: str = "end", limit: int = 200) -> list[dict]:  # noqa: ANN001
+    """Events from an iterator of SSE lines, up to the first of type `until`."""
+    events = []
+    for line in lines:
+        if line.startswith("data: "):
+            events.append(json.loads(line[6:]))
+            if events[-1]["type"] == until or len(events) >= limit:
+                break
+    return events
+
+
+def test_run_events_stream_points_and_status_until_the_run_ends(client, db):
+    run_id = client.post("/runs", json={"config": QUICK}).json()["id"]
+    crud.claim_run(db, run_id=run_id, worker="w")
+    metrics.write_points(db, run_id, [("train_loss", 0, 1.0)])
+
+    def worker() -> None:
+        time.sleep(0.3)
+        metrics.write_points(db, run_id, [("train_loss", 1, 0.5), ("test_loss", 1, 0.7)])
+        time.sleep(0.2)
+        crud.finish_run(db, run_id=run_id, status="succeeded")
+
+    t = threading.Thread(target=worker)
+    t.start()
+    with client.stream("GET", f"/runs/{run_id}/events") as r:
+        assert r.status_code == 200 and r.headers["content-type"].startswith("text/event-stream")
+        events = read_events(r.iter_lines())
+    t.join()
+    points = [tuple(p) for e in events if e["type"] == "metrics" for p in e["points"]]
+    assert points == [("train_loss", 0, 1.0), ("test_loss", 1, 0.7), ("train_loss", 1, 0.5)]
+    statuses = [e["status"] for e in events if e["type"] == "status"]
+    assert statuses == ["running", "succeeded"] and events[-1]["type"] == "end"
+    assert client.get("/runs/999/events").status_code == 404
+
+
+def test_sweep_events_stream_status_changes(client, db):
+    body = client.post("/sweeps", json={"config": QUICK, "params": {"training.lr": "0.1,0.01"}}).json()
+    a, b = body["run_ids"]
+
+    def worker() -> None:
+        time.sleep(0.2)
+        crud.finish_run(db, run_id=a, status="succeeded")
+        time.sleep(0.2)
+        crud.finish_run(db, run_id=b, status="failed", error="boom")
+
+    t = threading.Thread(target=worker)
+    t.start()
+    with client.stream("GET", f"/sweeps/{body['id']}/events") as r:
+        events = read_events(r.iter_lines())
+    t.join()
+    changes = [(e["run_id"], e["status"]) for e in events if e["type"] == "status"]
+    assert changes == [(a, "queued"), (b, "queued"), (a, "succeeded"), (b, "failed")]
+    assert [e for e in events if e["type"] == "counts"][-1]["counts"] == {"succeeded": 1, "failed": 1}
+    assert client.get("/sweeps/999/events").status_code == 404
+
+
+@pytest.mark.redis
+def test_lab_events_come_from_redis_pubsub(store_url, tmp_path, queue, redis_url):
+    from server.events import EventBus
+
+    if not store_url.startswith("postgresql"):
+        pytest.skip("the lab pairs Redis with PostgreSQL")
+    settings = make_settings(store_url, tmp_path, broker_url=redis_url)
+    app = create_app(settings, queue=queue)
+    bus = EventBus(settings)
+    with TestClient(app, base_url="http://t/api/v1") as c, app.state.sessionmaker() as db:
+        run_id = c.post("/runs", json={"config": QUICK}).json()["id"]
+        crud.claim_run(db, run_id=run_id, worker="w")
+        stop = threading.Event()
+
+        def publisher() -> None:  # until the stream has subscribed, messages may be lost
+            while not stop.is_set():
+                bus.publish({"type": "metrics", "run_id": run_id, "points": [["lr", 0, 0.1]]}, run_id)
+                time.sleep(0.05)
+            crud.finish_run(db, run_id=run_id, status="succeeded")
+            bus.publish({"type": "status", "run_id": run_id, "status": "succeeded", "error": None}, run_id)
+
+        t = threading.Thread(target=publisher)
+        t.start()
+        with c.stream("GET", f"/runs/{run_id}/events") as r:
+            lines = r.iter_lines()
+            events = read_events(lines, until="metrics")  # no DB point exists: this came over Redis
+            stop.set()
+            events += read_events(lines)
+        t.join()
+    assert events[0] == {"type": "status", "run_id": run_id, "status": "running", "error": None}
+    assert {"type": "metrics", "run_id": run_id, "points": [["lr", 0, 0.1]]} in events
+    assert {"type": "status", "run_id": run_id, "status": "succeeded", "error": None} in events
+    assert events[-1]["type"] == "end"
+    app.state.engine.dispose()

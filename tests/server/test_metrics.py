@@ -1,0 +1,102 @@
+"""Metric points: idempotent upserts, the summary, and SQL min-max downsampling against brute force."""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+
+from server import metrics
+from tests.server.helpers import QUICK
+
+
+def new_run(client) -> int:  # noqa: ANN001
+    return client.post("/runs", json={"config": QUICK}).json()["id"]
+
+
+def brute_minmax(steps: list[int], values: list[float], max_points: int) -> dict[int, float]:
+    """The definition, row by row: first, last, and per equal-rows bucket its first min and max."""
+    n = len(steps)
+    if n <= max_points:
+        return dict(zip(steps, values))
+    nb = (max_points - 2) // 2
+    keep = {steps[0]: values[0], steps[-1]: values[-1]}
+    buckets: dict[int, list[int]] = {}
+    for rn in range(1, n - 1):
+        buckets.setdefault((rn - 1) * nb // (n - 2), []).append(rn)
+    for rows in buckets.values():
+        lo = min(rows, key=lambda r: (values[r], r))
+        hi = min(rows, key=lambda r: (-values[r], r))
+        keep[steps[lo]], keep[steps[hi]] = values[lo], values[hi]
+    return keep
+
+
+def test_upsert_is_idempotent_and_summary_current(client, db):
+    run_id = new_run(client)
+    metrics.write_points(db, run_id, [("train_loss", 0, 3.0), ("train_loss", 1, 2.0), ("lr", 0, 0.1)])
+    metrics.write_points(db, run_id, [("train_loss", 1, 2.5), ("train_loss", 1, 1.5)])  # same point twice
+    metrics.write_points(db, run_id, [("train_loss", 2, float("nan")), ("grad_norm", 0, float("inf"))])
+    series = client.get(f"/runs/{run_id}/metrics").json()
+    assert series["train_loss"] == {"step": [0, 1, 2], "value": [3.0, 1.5, None]}
+    assert series["grad_norm"] == {"step": [0], "value": [None]}
+    summary = client.get(f"/runs/{run_id}").json()["summary"]
+    assert summary["train_loss"] == {"last": None, "step": 2, "min": 1.5, "max": 3.0, "n": 3}
+    assert summary["lr"]["last"] == 0.1 and summary["grad_norm"]["min"] is None
+    assert client.get(f"/runs/{run_id}/metrics", params={"keys": "lr"}).json().keys() == {"lr"}
+    with pytest.raises(LookupError):
+        metrics.write_points(db, 999, [("x", 0, 1.0)])
+
+
+@pytest.mark.parametrize("n,max_points", [(5000, 100), (1003, 1000), (1000, 1000), (977, 10), (50, 3)])
+def test_downsampling_keeps_each_bucket_extremes(client, db, n, max_points):
+    run_id = new_run(client)
+    rng = np.random.default_rng(n)
+    steps = sorted(rng.choice(10 * n, size=n, replace=False).tolist())  # irregular steps
+    values = np.round(rng.normal(size=n), 1).tolist()  # rounding makes ties
+    values[n // 3] = 99.0  # a spike
+    metrics.write_points(db, run_id, [("train_loss", s, v) for s, v in zip(steps, values)])
+    got = client.get(f"/runs/{run_id}/metrics", params={"max_points": max_points}).json()["train_loss"]
+    assert len(got["step"]) <= max_points and got["step"] == sorted(got["step"])
+    if max_points >= 4:
+        expect = brute_minmax(steps, values, max_points)
+        assert dict(zip(got["step"], got["value"])) == expect
+        assert 99.0 in got["value"]
+    else:
+        assert got == {"step": [steps[0], steps[-1]], "value": [values[0], values[-1]]}
+
+
+def test_after_polls_incrementally_and_downsamples_the_rest(client, db):
+    run_id = new_run(client)
+    metrics.write_points(db, run_id, [("train_loss", s, math.sin(s / 10)) for s in range(2000)])
+    tail = client.get(f"/runs/{run_id}/metrics", params={"after": 1989}).json()["train_loss"]
+    assert tail["step"] == list(range(1990, 2000))
+    part = client.get(f"/runs/{run_id}/metrics", params={"after": 999, "max_points": 100}).json()["train_loss"]
+    assert part["step"][0] == 1000 and part["step"][-1] == 1999 and len(part["step"]) <= 100
+    vals = [math.sin(s / 10) for s in range(1000, 2000)]
+    assert max(part["value"]) == pytest.approx(max(vals)) and min(part["value"]) == pytest.approx(min(vals))
+
+
+def test_metrics_with_null_buckets_keeps_a_marker(client, db):
+    run_id = new_run(client)
+    metrics.write_points(db, run_id, [("loss", s, float("nan") if 40 <= s < 60 else 1.0) for s in range(100)])
+    got = client.get(f"/runs/{run_id}/metrics", params={"max_points": 20}).json()["loss"]
+    assert None in got["value"] and len(got["step"]) <= 20
+
+
+def test_out_of_order_points_renumber_their_series(client, db):
+    from sqlalchemy import select
+
+    from server.models import MetricPoint
+
+    run_id = new_run(client)
+    rng = np.random.default_rng(1)
+    values = rng.normal(size=400).tolist()
+    metrics.write_points(db, run_id, [("x", s, values[s]) for s in range(0, 400, 2)])
+    metrics.write_points(db, run_id, [("x", s, values[s]) for s in range(1, 400, 2)])  # gaps filled late
+    metrics.write_points(db, run_id, [("x", s, values[s]) for s in range(0, 10)])  # rewrites only
+    seqs = db.execute(select(MetricPoint.step, MetricPoint.seq).where(MetricPoint.run_id == run_id)
+                      .order_by(MetricPoint.step)).all()
+    assert [q for _, q in seqs] == list(range(400))
+    got = client.get(f"/runs/{run_id}/metrics", params={"max_points": 50}).json()["x"]
+    assert dict(zip(got["step"], got["value"])) == brute_minmax(list(range(400)), values, 50)
+    assert client.get(f"/runs/{run_id}").json()["summary"]["x"]["n"] == 400
