@@ -23,7 +23,7 @@ def layout(run_id: str | None = None, **_kw) -> html.Div:
     return html.Div([
         dcc.Store(id="run-id", data=run_id),
         dcc.Store(id="run-plotted"),
-        dcc.Interval(id="run-tick", interval=1500),
+        dcc.Interval(id="run-tick", interval=1000, max_intervals=0),
         html.H2(f"Run {run_id}", id="run-title"),
         html.Div([html.Span(id="run-status", className="status"),
                   dcc.Link("landscape & probes →", href=f"/runs/{run_id}/landscape")],
@@ -114,7 +114,7 @@ def fetch_new(run_id, keys: list[str], last: dict[str, int]) -> dict:  # noqa: A
 
 @callback(Output("run-curves", "figure"), Output("run-plotted", "data"),
           Output("run-status", "children"), Output("run-error", "children"),
-          Output("run-tick", "disabled"), Output("run-lyapunov", "figure"),
+          Output("run-tick", "max_intervals"), Output("run-lyapunov", "figure"),
           Output("run-lyapunov", "style"), Output("run-artifacts", "children"),
           Output("run-keys", "options", allow_duplicate=True), Input("run-tick", "n_intervals"), Input("run-keys", "value"), Input("run-log", "value"),
           Input("run-ema", "value"), State("run-id", "data"), State("run-plotted", "data"),
@@ -124,13 +124,14 @@ def refresh(_n, keys, log, smoothing, run_id, state):  # noqa: ANN001
 
     A tick appends only the new points; a change of metrics, scale or smoothing redraws.
     The status is read before the points, so the tick that sees the run end has all its points
-    and turns the interval off.
+    and turns the interval off. Each answer re-arms the interval for one more tick
+    (`max_intervals = n + 1`), so a slow API is never asked again before it has answered.
     """
     run = client.run(run_id)
     done = run["status"] not in ACTIVE
     keys = keys or []
-    if dash.ctx.triggered_id == "run-tick" and state is not None and state["keys"] == [
-            k for k in keys if k in state["last"]] and state["smoothing"] == (smoothing or 0) \
+    if dash.ctx.triggered_id == "run-tick" and state is not None and set(state["keys"]) == {
+            k for k in keys if k in state["last"]} and state["smoothing"] == (smoothing or 0) \
             and state.get("log") == ("log" in (log or [])):
         fig, state = append_new(run_id, keys, state)
     else:
@@ -141,7 +142,8 @@ def refresh(_n, keys, log, smoothing, run_id, state):  # noqa: ANN001
     except client.Missing as e:
         arts = [html.Li(str(e))]
     spectrum = lyapunov_figure(run.get("summary") or {})
-    return (fig, state, status_line(run), run.get("error") or "", done, spectrum,
+    n = _n or 0
+    return (fig, state, status_line(run), run.get("error") or "", n if done else n + 1, spectrum,
             {} if spectrum.data else {"display": "none"}, arts,
             sorted(set(run.get("summary") or {}) | set(keys)))
 

@@ -14,7 +14,7 @@ METRICS = ["train_loss", "test_loss", "train_acc", "test_acc"]
 def layout(**_kw) -> html.Div:
     return html.Div([
         html.H2("Runs"),
-        dcc.Interval(id="runs-tick", interval=5000),
+        dcc.Interval(id="runs-tick", interval=5000, max_intervals=0),  # re-armed by each answer
         html.Div([
             dcc.Dropdown(id="runs-status", options=STATUSES, multi=False, placeholder="any status"),
             dcc.Input(id="runs-where", placeholder="where, e.g. model.layer==aol", debounce=True,
@@ -46,10 +46,10 @@ def columns(keys: list[str], metrics: list[str]) -> list[dict]:
 
 
 @callback(Output("runs-table", "data"), Output("runs-table", "columns"),
-          Output("runs-message", "children"),
+          Output("runs-message", "children"), Output("runs-tick", "max_intervals"),
           Input("runs-tick", "n_intervals"), Input("runs-status", "value"),
           Input("runs-where", "value"), Input("runs-order", "value"))
-def refresh(_n, status, where, order):  # noqa: ANN001
+def refresh(n, status, where, order):  # noqa: ANN001
     try:
         items = client.runs(status=status, where=where, order_by=order, limit=1000)["items"]
         message = ""
@@ -57,7 +57,7 @@ def refresh(_n, status, where, order):  # noqa: ANN001
         items, message = client.runs(status=status, limit=1000)["items"], f"filter ignored: {e}"
     keys = varying_keys([r["config"] for r in items])
     metrics = [m for m in METRICS if m in summary_keys(items)]
-    return run_rows(items, keys, metrics), columns(keys, metrics), message
+    return run_rows(items, keys, metrics), columns(keys, metrics), message, (n or 0) + 1
 
 
 @callback(Output("runs-compare", "href"), Input("runs-table", "selected_row_ids"))

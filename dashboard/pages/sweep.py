@@ -16,7 +16,7 @@ AGGS = ["min", "max", "last", "mean"]
 def layout(sweep_id: str | None = None, **_kw) -> html.Div:
     return html.Div([
         dcc.Store(id="sweep-id", data=sweep_id),
-        dcc.Interval(id="sweep-tick", interval=3000),
+        dcc.Interval(id="sweep-tick", interval=3000, max_intervals=0),  # re-armed by each answer
         html.H2(f"Sweep {sweep_id}", id="sweep-title"),
         html.Div([html.Span(id="sweep-counts", className="status"),
                   html.Button("retry failed", id="sweep-retry", className="button"),
@@ -60,7 +60,7 @@ def load(sweep_id):  # noqa: ANN001
 
 @callback(Output("sweep-heatmap", "figure"), Output("sweep-status", "figure"),
           Output("sweep-parallel", "figure"), Output("sweep-counts", "children"),
-          Output("sweep-tick", "disabled"),
+          Output("sweep-tick", "max_intervals"),
           Input("sweep-tick", "n_intervals"), Input("sweep-x", "value"), Input("sweep-y", "value"),
           Input("sweep-metric", "value"), Input("sweep-agg", "value"), Input("sweep-log", "value"),
           State("sweep-id", "data"))
@@ -68,9 +68,10 @@ def refresh(_n, x, y, metric, agg, log, sweep_id):  # noqa: ANN001
     sweep = client.sweep(sweep_id)
     counts = sweep.get("counts") or {}
     done = not any(counts.get(s) for s in ("queued", "running"))
+    rearm = (_n or 0) if done else (_n or 0) + 1
     if not (x and y and metric):
         msg = empty_figure("this sweep varies no key", "grid")
-        return msg, status_counts_figure(counts, "runs by status"), msg, "", done
+        return msg, status_counts_figure(counts, "runs by status"), msg, "", rearm
     runs = client.all_runs(sweep_id=sweep_id)
     grid = client.grid(sweep_id, x=x, y=y, metric=metric, agg=agg)
     status = grid.get("counts") or status_matrix(runs, x, y, grid["x"], grid["y"])
@@ -83,7 +84,7 @@ def refresh(_n, x, y, metric, agg, log, sweep_id):  # noqa: ANN001
             for r in runs]
     text = " · ".join(f"{n} {s}" for s, n in sorted(counts.items()))
     return (heat, status_counts_figure(counts, "runs by status"), parallel_figure(rows, keys, metric),
-            text, done)
+            text, rearm)
 
 
 @callback(Output("sweep-groups", "figure"), Input("sweep-by", "value"), Input("sweep-metric", "value"),

@@ -13,7 +13,7 @@ STATUSES = ["queued", "running", "succeeded", "failed", "diverged", "cancelled"]
 def layout(**_kw) -> html.Div:
     return html.Div([
         html.H2("Workers and services"),
-        dcc.Interval(id="workers-tick", interval=3000),
+        dcc.Interval(id="workers-tick", interval=3000, max_intervals=0),  # re-armed by each answer
         html.Div(id="workers-services", className="row"),
         dash_table.DataTable(id="workers-table", data=[], columns=[
             {"name": c, "id": c} for c in ("name", "alive", "queues", "current_run", "last_seen")]),
@@ -30,8 +30,8 @@ def badge(name: str, state: str, ok: bool | None = None) -> html.Div:
 
 @callback(Output("workers-services", "children"), Output("workers-table", "data"),
           Output("workers-queues", "figure"), Output("workers-runs", "figure"),
-          Input("workers-tick", "n_intervals"))
-def refresh(_n):  # noqa: ANN001
+          Output("workers-tick", "max_intervals"), Input("workers-tick", "n_intervals"))
+def refresh(n):  # noqa: ANN001
     h = client.health()
     workers = [{**w, "alive": "yes" if w.get("alive") else "no",
                 "last_seen": (w.get("last_seen") or "")[:19]} for w in h.get("workers", [])]
@@ -42,7 +42,7 @@ def refresh(_n):  # noqa: ANN001
     queues = {q: n for q, n in (h.get("queues") or {}).items() if n is not None}
     if not queues:  # the broker cannot say: the queued runs are what waits
         queues = {"queued runs": counts.get("queued", 0)}
-    return cards, workers, queues_figure(queues), status_counts_figure(counts)
+    return cards, workers, queues_figure(queues), status_counts_figure(counts), (n or 0) + 1
 
 
 def register() -> None:
