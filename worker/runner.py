@@ -1,7 +1,8 @@
 """`execute_run`: one attempt at one run, from claim to final status, whatever happens meanwhile.
 
 The steps, each safe to repeat: claim (compare-and-set, so a redelivered message is a no-op),
-find how far an earlier attempt got, train under a `RunGuard`, then either finish (final
+find how far an earlier attempt got, train under a `RunGuard` (lipcore resumes from the newest
+checkpoint in the run's folder, `resume_from="auto"`), then either finish (final
 status), hand the run back to the queue (the worker is shutting down), or walk away (the run was
 reaped from under us). Training itself is lipcore's `run_experiment`; nothing here knows torch.
 """
@@ -40,7 +41,8 @@ def execute_run(run_id: int, *, worker: str, settings: Settings, sessions: Any, 
                           skip_until=done - 1)
     try:
         with guard:
-            summary = run_experiment(config, reporter, workdir=run_dir(settings.artifacts, run_id))
+            summary = run_experiment(config, reporter, workdir=run_dir(settings.artifacts, run_id),
+                                     resume_from="auto")
         status, error = summary["status"], summary.get("error")
     except HardCancel:
         status, error = "cancelled", "cancelled: stopped by force after the grace period"

@@ -16,7 +16,7 @@ from typing import Any, Callable
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
-from server import crud
+from server.metrics import write_points
 from server.models import Artifact
 
 Point = tuple[str, int, float]
@@ -67,7 +67,7 @@ class DBReporter:
         if batch:
             try:
                 with self.sessions() as db:
-                    crud.write_points(db, run_id=self.run_id, points=batch)
+                    write_points(db, self.run_id, batch)
             except BaseException:
                 with self.lock:
                     self.buffer = batch + self.buffer  # keep them for the next try

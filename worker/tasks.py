@@ -9,7 +9,9 @@ import os
 
 from celery.signals import worker_ready
 
-from server.queue import RUN_TASK
+from server import crud
+from server.models import Run
+from server.queue import PROBE_TASK, RUN_TASK
 from server.settings import get_settings
 from worker.celery_app import app
 from worker.reaper import Reaper, broker_backlog
@@ -22,7 +24,12 @@ def worker_id(hostname: str | None) -> str:
     return f"{hostname or 'worker'}:{os.getpid()}"
 
 
-def enqueue(run_id: int, queue: str = "gpu") -> None:
+def enqueue(run_id: int, queue: str | None = None) -> None:
+    """Send `run_id` again, to its queue (`server.crud.queue_for` its config) unless given."""
+    if queue is None:
+        with sessions()() as db:
+            run = db.get(Run, run_id)
+            queue = crud.queue_for(run.config) if run is not None else "gpu"
     app.send_task(RUN_TASK, args=[run_id], queue=queue)
 
 
@@ -34,12 +41,13 @@ def run_job(self, run_id: int) -> str:  # noqa: ANN001
                        sessions=sessions(), bus=bus(), enqueue=lambda rid: enqueue(rid, queue))
 
 
-@app.task(name="liplab.probe", bind=True)
-def probe_job(self, run_id: int, probes: list[str], params: dict | None = None) -> dict:  # noqa: ANN001
+@app.task(name=PROBE_TASK, bind=True)
+def probe_job(self, run_id: int, probes: list[str], params: dict | None = None) -> list[str]:  # noqa: ANN001
     """Run named probes on a finished run's saved model; results become the run's artifacts."""
     from worker.probes import probe_saved_run
 
-    return probe_saved_run(run_id, probes, params or {}, settings=get_settings(), sessions=sessions())
+    return sorted(probe_saved_run(run_id, probes, params or {}, settings=get_settings(),
+                                  sessions=sessions()))
 
 
 @worker_ready.connect

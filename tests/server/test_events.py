@@ -71,12 +71,18 @@ def test_sweep_events_stream_status_changes(client, db):
 
 
 @pytest.mark.redis
-def test_lab_events_come_from_redis_pubsub(store_url, tmp_path, queue, redis_url):
-    from server.events import EventBus
+@pytest.mark.postgres
+def test_lab_events_come_from_redis_pubsub(pg_migrated, tmp_path, queue, redis_url):
+    from sqlalchemy import create_engine, text
 
-    if not store_url.startswith("postgresql"):
-        pytest.skip("the lab pairs Redis with PostgreSQL")
-    settings = make_settings(store_url, tmp_path, broker_url=redis_url)
+    from server.events import EventBus
+    from tests.server.conftest import TABLES
+
+    engine = create_engine(pg_migrated)
+    with engine.begin() as c:
+        c.execute(text(f"TRUNCATE {TABLES} RESTART IDENTITY CASCADE"))
+    engine.dispose()
+    settings = make_settings(pg_migrated, tmp_path, broker_url=redis_url)
     app = create_app(settings, queue=queue)
     bus = EventBus(settings)
     with TestClient(app, base_url="http://t/api/v1") as c, app.state.sessionmaker() as db:

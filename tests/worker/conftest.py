@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import pytest
-from sqlalchemy import text
 
 from server.db import make_engine, make_sessionmaker
 from server.models import Base
@@ -19,7 +18,5 @@ def sessions(request, tmp_path):
     Base.metadata.drop_all(engine)
     Base.metadata.create_all(engine)
     yield make_sessionmaker(engine)
-    if request.param == "postgres":
-        with engine.begin() as c:
-            c.execute(text("DROP TABLE IF EXISTS metric_points, artifacts, workers, runs, sweeps CASCADE"))
+    Base.metadata.drop_all(engine)
     engine.dispose()

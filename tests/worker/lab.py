@@ -15,7 +15,7 @@ import redis
 from tests.live import LiveSystem, free_port
 from tests.services import need
 
-FAST = {"LIPLAB_RUN_HEARTBEAT_S": "0.25", "LIPLAB_RUN_STALE_S": "2", "LIPLAB_CANCEL_GRACE_S": "3",
+FAST = {"LIPLAB_RUN_HEARTBEAT_S": "0.25", "LIPLAB_RUN_STALE_S": "3", "LIPLAB_CANCEL_GRACE_S": "3",
         "LIPLAB_MAX_RETRIES": "3"}
 
 

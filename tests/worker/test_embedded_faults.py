@@ -17,13 +17,13 @@ def test_sigkill_on_the_embedded_store_and_broker(tmp_path):
     system = LiveSystem(tmp_path, workers=2)
     system.env.update(FAST)
     with system:
-        cfg = config(epochs=50)
-        run_id = start_mid_run(system, cfg, min_epochs=5)
+        cfg = config(epochs=80)
+        run_id = start_mid_run(system, cfg, min_epochs=3)
         victim = owner_pid(system, run_id)
         os.kill(victim, signal.SIGKILL)
         run = system.wait_run(run_id, timeout=120)
         assert run["status"] == "succeeded", run["error"]
-        assert run["attempts"] == 2 and not run["worker"].endswith(f":{victim}")
+        assert run["attempts"] >= 2 and not run["worker"].endswith(f":{victim}")
         steps = system.client.get(f"/runs/{run_id}/metrics",
                                   params={"keys": "train_loss"}).json()["train_loss"]["step"]
-        assert steps == [STEPS_PER_EPOCH * (e + 1) for e in range(50)]
+        assert steps == [STEPS_PER_EPOCH * (e + 1) for e in range(80)]

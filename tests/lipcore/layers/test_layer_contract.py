@@ -121,3 +121,18 @@ def test_sorting_activations_preserve_gradient_norm(act):
     x = torch.randn(7, dtype=torch.float64)
     j = torch.autograd.functional.jacobian(lambda v: act(v[None])[0], x)
     torch.testing.assert_close(j @ j.t(), torch.eye(7, dtype=torch.float64))
+
+
+@pytest.mark.parametrize("kind,name", CASES)
+def test_forward_mode_matches_reverse_mode(kind, name):
+    """Gradient flossing takes J·Q by forward mode (torch.func.jvp) and backpropagates through
+    it; every layer must support that and agree with reverse mode (double backward)."""
+    layer, x = make(kind, name)
+    layer.double()
+    x = x.double()
+    v = torch.randn_like(x)
+    _, forward = torch.func.jvp(layer, (x,), (v,))
+    _, reverse = torch.autograd.functional.jvp(layer, x, v)
+    torch.testing.assert_close(forward, reverse)
+    forward.square().sum().backward()
+    assert layer.weight.grad is not None and layer.weight.grad.abs().sum() > 0

@@ -90,3 +90,15 @@ def test_online_data_draws_fresh_batches():
     summary, r = run(cfg)
     assert summary["steps"] == 3 * 64 // 8
     assert r.series("train_loss")[-1] < r.series("train_loss")[0]
+
+
+def test_auto_device_is_cuda_only_when_visible():
+    import torch
+
+    from lipcore.training.loop import pick_device
+
+    assert pick_device("auto").type == ("cuda" if torch.cuda.is_available() else "cpu")
+    assert pick_device("cpu").type == "cpu"
+    if not torch.cuda.is_available():
+        with pytest.raises(ValueError, match="training.device"):
+            pick_device("cuda")

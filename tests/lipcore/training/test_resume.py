@@ -31,6 +31,12 @@ CASES = {
                                      "schedule": "cosine", "checkpoint_every": 4}),
     "online": config(data={"name": "teacher", "online": True, "in_dim": 3, "out_dim": 2},
                      training={"epochs": 6, "checkpoint_every": 4}),
+    "comparative": {**config(training={"epochs": 6, "checkpoint_every": 4,
+                                       "metrics": ["param_distance"]}),
+                    "model_a": {}, "model_b": {"model_seed": 3, "training": {"lr": 0.02}}},
+    "blockwise": config(data={"name": "moons"},
+                        training={"mode": "blockwise_sequential", "K": 2, "rounds": 12,
+                                  "eval_every": 2, "checkpoint_every": 4}),
     "flossing": config(model={"depth": 4}, flossing={"enabled": True, "num_exponents": 2},
                        training={"epochs": 4, "checkpoint_every": 4}),
 }
