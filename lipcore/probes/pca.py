@@ -25,7 +25,7 @@ def trajectory_pca(vectors: torch.Tensor) -> dict:
 
 @PROBES.register("pca")
 def pca_probe(ctx: ProbeContext, *, n_points, margin, n_examples) -> dict:
-    """{"steps", "path": {"a", "b"}, "explained_variance", "grid": {"a", "b", "loss"[i][j]}}."""
+    """{"steps", "path": {"x", "y"}, "explained_variance", "grid": {"x", "y", "loss"[i][j]}}."""
     ckpts = ctx.require_checkpoints("pca", 3)
     model = ctx.model.eval()
     like = get_params(model)
@@ -44,6 +44,6 @@ def pca_probe(ctx: ProbeContext, *, n_points, margin, n_examples) -> dict:
              for a in axes[0]] for b in axes[1]]
     path_loss = [evaluate_at(model, unflatten(v, like), ctx.loss_fn, x, y)[0] for v in vectors]
     return {"steps": [int(s) for s, _ in ckpts],
-            "path": {"a": floats(coords[:, 0]), "b": floats(coords[:, 1]), "loss": path_loss},
+            "path": {"x": floats(coords[:, 0]), "y": floats(coords[:, 1]), "loss": path_loss},
             "explained_variance": floats(pca["explained"]),
-            "grid": {"a": floats(axes[0]), "b": floats(axes[1]), "loss": loss}}
+            "grid": {"x": floats(axes[0]), "y": floats(axes[1]), "loss": loss}}

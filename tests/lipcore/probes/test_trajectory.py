@@ -32,7 +32,7 @@ def test_pca_probe_on_checkpoints():
     out = run_probe("pca", context(model, data, checkpoints=ckpts), n_points=5)
     json.dumps(out)
     assert out["steps"] == [0, 10, 20, 30, 40, 50, 60]
-    assert out["path"]["a"][-1] == 0.0 and out["path"]["b"][-1] == 0.0  # final at the origin
+    assert out["path"]["x"][-1] == 0.0 and out["path"]["y"][-1] == 0.0  # final at the origin
     assert len(out["grid"]["loss"]) == 5 and len(out["grid"]["loss"][0]) == 5
     assert 0 < sum(out["explained_variance"]) <= 1 + 1e-9
     assert out["path"]["loss"][0] > out["path"]["loss"][-1]
