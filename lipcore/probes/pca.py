@@ -1,6 +1,6 @@
 """`pca`: the weight trajectory from checkpoints in its top-2 PCA plane, over a loss grid.
 
-Rows θ_i − θ_final (one per checkpoint, final included, as Li et al. do: not mean-centred) are
+Rows θ_i − θ_final (one per checkpoint, θ_init first when it had to be rebuilt, final included, as Li et al. do: not mean-centred) are
 decomposed by SVD; the first two right singular vectors c₁, c₂ span the plane, the path is its
 projection (a_i, b_i), and the grid is L(θ_final + a·c₁ + b·c₂) over the path's range padded by
 `margin` on each side.
@@ -26,7 +26,7 @@ def trajectory_pca(vectors: torch.Tensor) -> dict:
 @PROBES.register("pca")
 def pca_probe(ctx: ProbeContext, *, n_points, margin, n_examples) -> dict:
     """{"steps", "path": {"x", "y"}, "explained_variance", "grid": {"x", "y", "loss"[i][j]}}."""
-    ckpts = ctx.require_checkpoints("pca", 3)
+    ckpts = ctx.trajectory("pca", 3)
     model = ctx.model.eval()
     like = get_params(model)
     vectors = torch.stack([flatten(params_from_state(model, s)) for _, s in ckpts])
