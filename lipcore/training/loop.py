@@ -253,8 +253,13 @@ class Engine:
                 "next_checkpoint": self.next_checkpoint, "last": self.last}
 
     def save_checkpoint(self) -> Path | None:
+        """Write a checkpoint; first flush the reporter (when it buffers), so a checkpoint never
+        runs ahead of the stored metrics: a run resumed from it loses no point."""
         if self.checkpoint_dir is None:
             return None
+        flush = getattr(self.reporter, "flush", None)
+        if callable(flush):
+            flush()
         return checkpoints.save(self.checkpoint_dir, self.step, self._payload())
 
     def restore(self, ckpt: dict[str, Any]) -> None:
