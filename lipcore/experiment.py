@@ -83,7 +83,8 @@ def _run_probes(cfg: dict[str, Any], engine: Any, reporter: Any, workdir: Any,
     from lipcore.training import checkpoints
 
     member = engine.members[0]
-    snaps = checkpoints.snapshots(checkpoint_dir) if checkpoint_dir is not None else []
+    snaps = checkpoints.snapshots(checkpoint_dir) if checkpoint_dir is not None else \
+        list(engine.snapshots)
     if not snaps or snaps[-1][0] != engine.step:
         snaps.append((engine.step, {k: v.detach().cpu().clone()
                                     for k, v in member.model.state_dict().items()}))

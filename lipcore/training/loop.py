@@ -131,6 +131,10 @@ class Engine:
         every = self.cfg["checkpoint_every"] or max(1, self.total // 10)
         self.checkpoint_every = every
         self.step, self.next_checkpoint = 0, every
+        #: without a checkpoint folder, (step, model state) at each checkpoint moment when
+        #: the config has probes (they read trajectories)
+        self.keep_snapshots = bool(config.get("probes"))
+        self.snapshots: list[tuple[int, dict]] = []
         self.last: dict[str, float] = {}
 
     # --- sizes ---------------------------------------------------------------------------
@@ -253,8 +257,16 @@ class Engine:
                 "next_checkpoint": self.next_checkpoint, "last": self.last}
 
     def save_checkpoint(self) -> Path | None:
+        """Write a checkpoint; first flush the reporter (when it buffers), so a checkpoint never
+        runs ahead of the stored metrics: a run resumed from it loses no point."""
         if self.checkpoint_dir is None:
+            if self.keep_snapshots:  # no folder: keep the trajectory in memory for the probes
+                self.snapshots.append((self.step, {k: v.detach().cpu().clone() for k, v in
+                                                   self.members[0].model.state_dict().items()}))
             return None
+        flush = getattr(self.reporter, "flush", None)
+        if callable(flush):
+            flush()
         return checkpoints.save(self.checkpoint_dir, self.step, self._payload())
 
     def restore(self, ckpt: dict[str, Any]) -> None:
@@ -322,7 +334,10 @@ class Engine:
                                diverged={"step": e.step, "value": e.value})
         if self.members[0].count:  # stopped between evaluations: evaluate once more
             self._after_evaluation(check=False)
-        if self.checkpoint_dir is not None:
+        if self.checkpoint_dir is None:
+            if not self.snapshots or self.snapshots[-1][0] != self.step:
+                self.save_checkpoint()
+        else:
             path = checkpoints.latest(self.checkpoint_dir)
             if path != Path(self.checkpoint_dir) / f"step_{self.step:08d}.pt":
                 path = self.save_checkpoint()
