@@ -6,6 +6,8 @@ from dash import Dash, dcc, html
 
 from dashboard import client
 
+NAV = [("Runs", "/"), ("Submit", "/submit"), ("Compare", "/compare"), ("Workers", "/workers")]
+
 
 def create_app(api_url: str = "http://127.0.0.1:8000", token: str | None = None) -> Dash:
     client.configure(api_url, token)
@@ -14,7 +16,7 @@ def create_app(api_url: str = "http://127.0.0.1:8000", token: str | None = None)
     from dashboard.pages import register_all
 
     register_all()
-    nav = html.Nav([dcc.Link("liplab", href="/", className="brand"),
-                    dcc.Link("Runs", href="/")], className="nav")
+    nav = html.Nav([dcc.Link("liplab", href="/", className="brand")]
+                   + [dcc.Link(name, href=href) for name, href in NAV], className="nav")
     app.layout = html.Div([nav, dash.page_container], className="page")
     return app

@@ -1,4 +1,9 @@
-"""A small REST client for the dashboard's callbacks (the API base URL is set by create_app)."""
+"""The dashboard's REST client: one function per API route (CONTRACT §5), answers normalised.
+
+The base URL and token are set by `create_app`. Functions return plain data; a route the server
+lacks raises `Missing` (its path in the message) so pages can say which route is absent instead
+of drawing an empty plot without a word.
+"""
 from __future__ import annotations
 
 import os
@@ -6,24 +11,176 @@ from typing import Any
 
 import httpx
 
-_state = {"url": os.environ.get("LIPLAB_URL", "http://127.0.0.1:8000"),
-          "token": os.environ.get("LIPLAB_TOKEN")}
+_state: dict[str, Any] = {"url": os.environ.get("LIPLAB_URL", "http://127.0.0.1:8000"),
+                          "token": os.environ.get("LIPLAB_TOKEN"), "http": None}
+
+
+class Missing(RuntimeError):
+    """The API has no such route (404 on the route itself, not on an id)."""
 
 
 def configure(api_url: str, token: str | None = None) -> None:
     _state["url"], _state["token"] = api_url.rstrip("/"), token
+    _state["http"] = None
 
 
-def _headers() -> dict[str, str]:
-    return {"Authorization": f"Bearer {_state['token']}"} if _state["token"] else {}
+def _http() -> httpx.Client:
+    if _state["http"] is None:  # one pooled connection set per process, made on first use
+        headers = {"Authorization": f"Bearer {_state['token']}"} if _state["token"] else {}
+        _state["http"] = httpx.Client(base_url=f"{_state['url']}/api/v1", headers=headers, timeout=30)
+    return _state["http"]
+
+
+def _check(r: httpx.Response, path: str) -> httpx.Response:
+    if r.status_code == 404 and r.json().get("detail") == "Not Found":
+        raise Missing(f"the API has no route {r.request.method} /api/v1{path}")
+    r.raise_for_status()
+    return r
 
 
 def get(path: str, **params: Any) -> Any:
     params = {k: v for k, v in params.items() if v is not None}
-    r = httpx.get(f"{_state['url']}/api/v1{path}", params=params, headers=_headers(), timeout=10)
-    r.raise_for_status()
-    return r.json()
+    return _check(_http().get(path, params=params), path).json()
 
 
 def post(path: str, body: Any = None) -> httpx.Response:
-    return httpx.post(f"{_state['url']}/api/v1{path}", json=body, headers=_headers(), timeout=30)
+    """POST without raising: callers show 4xx answers (validation issues) to the user."""
+    r = _http().post(path, json=body)
+    if r.status_code == 404 and r.json().get("detail") == "Not Found":
+        raise Missing(f"the API has no route POST /api/v1{path}")
+    return r
+
+
+# --- runs -------------------------------------------------------------------------------------
+
+def runs(*, sweep_id: int | None = None, status: str | None = None, where: str | None = None,
+         order_by: str | None = None, limit: int = 500, offset: int = 0) -> dict:
+    """{"items": [run], "total"}; `where` like "model.layer==aol", `order_by` like "-train_loss"."""
+    return get("/runs", sweep_id=sweep_id, status=status, where=where or None,
+               order_by=order_by or None, limit=limit, offset=offset)
+
+
+def all_runs(**filters: Any) -> list[dict]:
+    """Every run matching the filters, page by page (1000 a page, the API's maximum)."""
+    items, offset = [], 0
+    while True:
+        page = runs(limit=1000, offset=offset, **filters)
+        items += page["items"]
+        offset += len(page["items"])
+        if not page["items"] or offset >= page["total"]:
+            return items
+
+
+def run(run_id: int | str) -> dict:
+    return get(f"/runs/{run_id}")
+
+
+def metrics(run_id: int | str, keys: list[str] | None = None, max_points: int | None = None,
+            after: int | None = None) -> dict[str, dict[str, list]]:
+    """{key: {"step", "value"}}, downsampled to max_points, only steps > after when given."""
+    return get(f"/runs/{run_id}/metrics", keys=",".join(keys) if keys else None,
+               max_points=max_points, after=after)
+
+
+def probes(run_id: int | str) -> dict[str, dict]:
+    """{probe name: result}."""
+    data = get(f"/runs/{run_id}/probes")
+    if isinstance(data, dict) and isinstance(data.get("results"), dict):
+        return data["results"]
+    if isinstance(data, dict) and isinstance(data.get("items"), list):
+        return {p["name"]: p.get("result", p) for p in data["items"]}
+    if isinstance(data, list):
+        return {p["name"]: p.get("result", p) for p in data}
+    return data
+
+
+def artifacts(run_id: int | str) -> list[dict]:
+    data = get(f"/runs/{run_id}/artifacts")
+    return data.get("items", []) if isinstance(data, dict) else data
+
+
+def compare(run_ids: list[int], metric_keys: list[str]) -> list[dict]:
+    """[{"id", "label", "values": {metric: last value}}]."""
+    return get("/compare", run_ids=",".join(map(str, run_ids)), metrics=",".join(metric_keys))["runs"]
+
+
+# --- sweeps -----------------------------------------------------------------------------------
+
+def sweeps(limit: int = 200) -> list[dict]:
+    data = get("/sweeps", limit=limit)
+    return data.get("items", []) if isinstance(data, dict) else data
+
+
+def sweep(sweep_id: int | str) -> dict:
+    return get(f"/sweeps/{sweep_id}")
+
+
+def sweep_params(sweep_id: int | str) -> dict[str, list]:
+    """The config keys that vary across the sweep, each with its distinct values."""
+    data = get(f"/sweeps/{sweep_id}/params")
+    if isinstance(data, dict) and isinstance(data.get("params"), (dict, list)):
+        data = data["params"]
+    if isinstance(data, dict) and isinstance(data.get("keys"), (dict, list)):
+        data = data["keys"]
+    if isinstance(data, list):
+        return {(p["key"] if isinstance(p, dict) else p): (p.get("values", []) if isinstance(p, dict)
+                                                           else []) for p in data}
+    return data
+
+
+def grid(sweep_id: int | str, x: str, y: str, metric: str, agg: str) -> dict:
+    """{"x", "y", "z", "counts"}: counts[i][j] maps status → runs in the cell."""
+    return get(f"/sweeps/{sweep_id}/grid", x=x, y=y, metric=metric, agg=agg)
+
+
+def groups(sweep_id: int | str, by: str, metric: str, max_points: int | None = 500) -> list[dict]:
+    """[{"value", "step", "mean", "std", "stderr", "n"}], one per value of `by`."""
+    data = get(f"/sweeps/{sweep_id}/groups", by=by, metric=metric, max_points=max_points)
+    if isinstance(data, dict) and "groups" in data:
+        data = data["groups"]
+    if isinstance(data, dict):
+        data = [{"value": k, **v} for k, v in data.items()]
+    for g in data:
+        g.setdefault("value", g.get("group", g.get("key")))
+        g.setdefault("n", g.get("N", g.get("count", [])))
+    return data
+
+
+def cancel_sweep(sweep_id: int | str) -> httpx.Response:
+    return post(f"/sweeps/{sweep_id}/cancel")
+
+
+def retry_failed(sweep_id: int | str) -> httpx.Response:
+    return post(f"/sweeps/{sweep_id}/retry-failed")
+
+
+# --- submit and health ------------------------------------------------------------------------
+
+def validate(body: dict) -> tuple[int | None, list[tuple[str, str]]]:
+    """(number of runs, [(dotted key, message)]) for a run or sweep body, nothing queued."""
+    r = post("/validate", body)
+    data = r.json()
+    if r.status_code == 422:
+        detail = data.get("detail", [])
+        return None, issues_from_detail(detail if isinstance(detail, list) else [{"msg": detail}])
+    r.raise_for_status()
+    issues = [(i.get("key") or ".".join(map(str, i.get("loc", []))), i.get("message") or i.get("msg", ""))
+              for i in data.get("issues", [])]
+    return data.get("n_runs"), issues
+
+
+def issues_from_detail(detail: list[dict]) -> list[tuple[str, str]]:
+    """FastAPI 422 details → (dotted key, message); "body.config." and "body." are dropped."""
+    out = []
+    for d in detail:
+        loc = [str(p) for p in d.get("loc", [])]
+        if loc[:2] == ["body", "config"]:
+            loc = loc[2:]
+        elif loc[:1] == ["body"]:
+            loc = loc[1:]
+        out.append((".".join(loc), d.get("msg", "")))
+    return out
+
+
+def health() -> dict:
+    return get("/health")

@@ -83,10 +83,18 @@ def _run_probes(cfg: dict[str, Any], engine: Any, reporter: Any, workdir: Any,
     from lipcore.training import checkpoints
 
     member = engine.members[0]
-    snaps = checkpoints.snapshots(checkpoint_dir) if checkpoint_dir is not None else []
+    snaps = checkpoints.snapshots(checkpoint_dir) if checkpoint_dir is not None else \
+        list(engine.snapshots)
     if not snaps or snaps[-1][0] != engine.step:
         snaps.append((engine.step, {k: v.detach().cpu().clone()
                                     for k, v in member.model.state_dict().items()}))
+    extra = {}
+    fields = getattr(ProbeContext, "__dataclass_fields__", {})
+    if "metrics" in fields and workdir is not None:
+        from lipcore.figures import read_metrics
+
+        extra["metrics"] = {k: {"step": s, "value": v}
+                            for k, (s, v) in read_metrics(Path(workdir) / "metrics.jsonl").items()}
     ctx = ProbeContext(model=member.model, data=engine.data_dev, loss_fn=member.loss_fn,
-                       checkpoints=snaps, config=cfg, device=str(engine.device))
+                       checkpoints=snaps, config=cfg, device=str(engine.device), **extra)
     return run_probes(cfg["probes"], ctx, reporter, workdir)

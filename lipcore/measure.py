@@ -7,8 +7,9 @@ median and spread are reported. Memory:
 
 - CUDA: `max_memory_allocated` after `reset_peak_memory_stats`, minus the memory allocated
   before, over ≥ 2 forward+backward steps (`memory/method` = "cuda_max_memory_allocated").
-- CPU: there is no allocator counter, so the process RSS is sampled every 0.5 ms from a thread
-  during those steps and the peak minus the baseline reported (`memory/method` =
+- CPU: there is no allocator counter, so freed heap pages are first returned to the OS
+  (glibc `malloc_trim`), then the process RSS is sampled every 0.5 ms from a thread during
+  those steps and the peak minus the baseline reported (`memory/method` =
   "cpu_rss_sampled": coarse, can miss short peaks and count allocator slack).
 - Any device: `memory/saved_activations_bytes`, the exact size of the tensors autograd keeps
   for backward (parameters excluded, shared storage counted once).
@@ -62,20 +63,31 @@ def saved_activation_bytes(module: nn.Module, x: torch.Tensor, y: Any = None,
     return sum(seen.values())
 
 
-def _rss_bytes() -> int:
+def _release_free_memory() -> None:
+    """Hand freed heap pages back to the OS (glibc), so the RSS baseline is not inflated by
+    memory the allocator keeps from earlier steps; a no-op elsewhere."""
+    try:
+        import ctypes
+
+        ctypes.CDLL("libc.so.6").malloc_trim(0)
+    except (OSError, AttributeError):
+        pass
+
+
+def rss_bytes() -> int:
     with open("/proc/self/statm") as f:
         return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
 
 
-class _RSSSampler(threading.Thread):
+class RSSSampler(threading.Thread):
     def __init__(self) -> None:
         super().__init__(daemon=True)
-        self.peak = _rss_bytes()
+        self.peak = rss_bytes()
         self._stop_flag = threading.Event()
 
     def run(self) -> None:
         while not self._stop_flag.is_set():
-            self.peak = max(self.peak, _rss_bytes())
+            self.peak = max(self.peak, rss_bytes())
             time.sleep(0.0005)
 
     def stop(self) -> int:
@@ -124,8 +136,9 @@ def measure(module: nn.Module, x: torch.Tensor, y: Any = None, loss_fn: Callable
         sync()
         peak, method = torch.cuda.max_memory_allocated(x.device) - base, "cuda_max_memory_allocated"
     else:
-        sampler = _RSSSampler()
-        base = _rss_bytes()
+        _release_free_memory()
+        base = rss_bytes()
+        sampler = RSSSampler()
         sampler.start()
         for _ in range(memory_steps):
             _step(module, x, y, loss_fn)

@@ -81,6 +81,13 @@ def _barrier(kind: str):
     return fn
 
 
+@scalar("gen_gap")
+def _gen_gap(run):
+    """Generalisation gap: final test loss minus final train loss."""
+    test, train = last(run, "test_loss"), last(run, "train_loss")
+    return None if test is None or train is None else test - train
+
+
 SCALARS["barrier_vs_mean"] = _barrier("vs_mean")
 SCALARS["barrier_vs_linear"] = _barrier("vs_linear")
 
@@ -112,6 +119,23 @@ def stats(values: list[float]) -> tuple[float, float, int]:
 
 def fmt(mean: float, std: float, n: int) -> str:
     return "–" if n == 0 else f"{mean:.4g} ± {std:.2g} (N={n})"
+
+
+def correlations(runs: list[dict], target: str = "gen_gap") -> list[list[Any]]:
+    """[scalar, N, Pearson r, Spearman ρ] of each geometry scalar against `target` over runs
+    having both (N ≥ 3), as seed 003 relates sharpness and curvature to generalisation."""
+    from scipy.stats import pearsonr, spearmanr
+
+    rows = []
+    for name in ("hessian_top", "hessian_trace", "sharpness", "barrier_vs_linear"):
+        pairs = [(SCALARS[name](r), SCALARS[target](r)) for r in runs]
+        pairs = [(a, b) for a, b in pairs if a is not None and b is not None
+                 and math.isfinite(a) and math.isfinite(b)]
+        if len(pairs) >= 3 and len({a for a, _ in pairs}) > 1 and len({b for _, b in pairs}) > 1:
+            xs, ys = zip(*pairs)
+            rows.append([name, len(pairs), f"{pearsonr(xs, ys)[0]:.3f}",
+                         f"{spearmanr(xs, ys)[0]:.3f}"])
+    return rows
 
 
 def table(headers: list[str], rows: list[list[Any]]) -> str:
@@ -283,12 +307,22 @@ def summary(w: ReportWriter, runs: list[dict], title: str) -> None:
     if scored:
         best = (max if primary.endswith("acc") else min)(scored, key=lambda t: t[0])
         parts.append(f"Best run by {primary}: **{best[1]['id']}** ({best[0]:.4g}).\n")
+    corr = correlations(runs)
+    if corr:
+        parts.append("## Geometry and generalisation\n")
+        parts.append("Correlation over runs of each landscape scalar with the generalisation gap "
+                     "(final test − train loss):\n")
+        parts.append(table(["scalar", "N", "Pearson r", "Spearman ρ"], corr) + "\n")
     parts.append("## Landscape figures\n")
     for r in runs:
         for name, result in sorted((r.get("probes") or {}).items()):
             if name in plots.PROBE_FIGURES:
-                link = w.figure(f"run{r['id']}_{name}", lambda p, n=name, res=result:
-                                plots.PROBE_FIGURES[n](res, p))
+                try:
+                    link = w.figure(f"run{r['id']}_{name}", lambda p, n=name, res=result:
+                                    plots.PROBE_FIGURES[n](res, p))
+                except (KeyError, IndexError, TypeError, ValueError) as e:  # partial/old result
+                    parts.append(f"- run {r['id']} {name}: no figure ({type(e).__name__}: {e})")
+                    continue
                 parts.append(f"- run {r['id']} {name}: ![{name}]({link})")
     w.text("summary.md", "\n".join(parts) + "\n")
 

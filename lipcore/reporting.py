@@ -5,7 +5,9 @@ pass a `ListReporter`, the CLI a progress bar plus a JSONL file, the worker a ba
 
 A sink may also implement `resumed(step)` (`ResumableReporter`): a run resumed from a
 checkpoint calls it once with the checkpoint's step before logging anything, so the sink can
-drop points after that step (they will be logged again, with the same values).
+drop points after that step (they will be logged again, with the same values). A sink that
+buffers may implement `flush()`: the loop calls it before writing each checkpoint, so the
+points up to a checkpoint are stored before the checkpoint exists.
 """
 from __future__ import annotations
 
@@ -107,6 +109,11 @@ class MultiReporter(NullReporter):
         for r in self.reporters:
             if hasattr(r, "resumed"):
                 r.resumed(step)
+
+    def flush(self) -> None:
+        for r in self.reporters:
+            if callable(getattr(r, "flush", None)):
+                r.flush()
 
     def should_stop(self) -> bool:
         return any(getattr(r, "should_stop", lambda: False)() for r in self.reporters)

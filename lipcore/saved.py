@@ -23,6 +23,10 @@ from torch import nn
 _STEP = re.compile(r"(\d+)")
 
 
+class NoCheckpointError(FileNotFoundError, ValueError):
+    """A run folder without any checkpoint file: nothing trained to probe."""
+
+
 @dataclass
 class SavedRun:
     path: Path
@@ -96,15 +100,15 @@ def read_config(run_dir: Path) -> dict:
     raise ValueError(f"run {run_dir}: no config.yaml or config.json; is this a run directory?")
 
 
-def load_run(path: str | Path, device: str = "cpu") -> SavedRun:
+def load_run(path: str | Path, device: str = "cpu", config: dict | None = None) -> SavedRun:
     """Rebuild a saved run: the model holds the last checkpoint's weights.
 
-    When the run saved no step-0 checkpoint, θ_init is rebuilt from the config (model
-    initialisation is seeded by `model.model_seed`) and put first, so `interpolation` starts
-    at the true initialisation.
+    When the run saved no step-0 checkpoint, probes that ask for `init` get θ_init rebuilt
+    from the config (`ProbeContext.params_at`; initialisation is seeded by `model.model_seed`).
 
     `path` is a run directory or a checkpoint file inside `<run>/checkpoints/`. ValueError when
-    the run has no checkpoint (its trained weights were never saved) or no config.
+    the run has no checkpoint (its trained weights were never saved) or no config; `config`
+    stands in for a folder without a config file (the worker keeps configs in the database).
     """
     from lipcore.config import validate
     from lipcore.data import build_dataset
@@ -117,13 +121,11 @@ def load_run(path: str | Path, device: str = "cpu") -> SavedRun:
     run_dir = p.parent.parent if p.is_file() and p.parent.name == "checkpoints" else p
     ckpts = read_checkpoints(p)
     if not ckpts:
-        raise ValueError(f"run {run_dir}: has no checkpoint (no checkpoints/*.pt); probes need "
+        raise NoCheckpointError(f"run {run_dir}: has no checkpoint (no checkpoints/*.pt); probes need "
                          "the trained weights — re-run it with checkpoints enabled")
-    cfg = validate(read_config(run_dir))
+    cfg = validate(config if config is not None else read_config(run_dir))
     data = build_dataset(cfg["data"])
     model = build_model(cfg["model"], data)
-    if ckpts[0][0] != 0:  # no step-0 file: θ_init is rebuilt exactly from model_seed
-        ckpts.insert(0, (0, {k: v.clone() for k, v in model.state_dict().items()}))
     model.load_state_dict(ckpts[-1][1])
     loss_fn = LOSSES.get(cfg["training"].get("loss") or default_loss(data.task),
                          key="training.loss")()
@@ -141,11 +143,12 @@ def context_for(run: SavedRun, device: str = "cpu", peers: list[nn.Module] | Non
 
 
 def probe_saved_run(path: str | Path, specs: list[dict] | None = None, reporter: Any = None,
-                    device: str = "cpu", skip_existing: bool = True) -> dict[str, dict]:
+                    device: str = "cpu", skip_existing: bool = True,
+                    config: dict | None = None) -> dict[str, dict]:
     """Run `specs` (default: the run config's `probes`) on a saved run; results land in
     `<run>/probes/<name>.json`, existing ones are kept (resumable)."""
     from lipcore.probes import run_probes
 
-    run = load_run(path, device)
+    run = load_run(path, device, config)
     specs = run.config.get("probes", []) if specs is None else specs
     return run_probes(specs, context_for(run, device), reporter, run.path, skip_existing)

@@ -14,8 +14,9 @@ def cmd_run(args: argparse.Namespace) -> int:
 
     try:
         config = apply_overrides(load_config(args.config), args.overrides)
-        out, summary = run_local(config, args.overrides, out_root=args.out)
-    except (ConfigError, FileNotFoundError) as e:
+        out, summary = run_local(config, args.overrides, out_root=args.out,
+                                 progress=not args.quiet, resume_dir=args.resume)
+    except (ConfigError, FileNotFoundError, ValueError) as e:
         print(f"liplab run: {e}", file=sys.stderr)
         return 2
     print(f"{summary['status']}: {summary.get('final')}\noutputs in {out}")
@@ -113,6 +114,9 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("config")
     s.add_argument("overrides", nargs="*", help="key=value, e.g. training.lr=0.01")
     s.add_argument("--out", default="outputs")
+    s.add_argument("--resume", metavar="RUN_DIR",
+                   help="continue the run in RUN_DIR (outputs/<name>/<time>) from its newest checkpoint")
+    s.add_argument("--quiet", action="store_true", help="no progress bar")
     s.set_defaults(fn=cmd_run)
 
     s = sub.add_parser("submit", help="send a run or sweep to the API")

@@ -3,8 +3,9 @@ and write the Markdown study reports (`lipcore.report.write_report`).
 
 Resumable: every finished run's data is cached in `<out>/data/run_<id>.json` and read from
 there on the next call; figures already drawn are kept. Probe results come from
-`GET /runs/{id}/probes` ({probe: result} or {"items": [{"name", "result"}]}); a server
-without that route (404) gives a report without landscape figures.
+`GET /runs/{id}/probes` (`{"jobs", "results": {probe: result}}`; a bare {probe: result} or
+{"items": [{"name", "result"}]} also work); a server without that route (404) gives a report
+without landscape figures, and unreadable results (`{"error": …}`) are left out.
 """
 from __future__ import annotations
 
@@ -32,9 +33,11 @@ def _probes(client: httpx.Client, run_id: Any) -> dict:
     body = _get(client, f"/runs/{run_id}/probes")
     if not body:
         return {}
-    if isinstance(body, dict) and isinstance(body.get("items"), list):
-        return {i["name"]: i["result"] for i in body["items"] if i.get("result") is not None}
-    return body
+    if isinstance(body, dict) and isinstance(body.get("results"), dict):  # the server's shape
+        body = body["results"]
+    elif isinstance(body, dict) and isinstance(body.get("items"), list):
+        body = {i["name"]: i["result"] for i in body["items"] if i.get("result") is not None}
+    return {k: v for k, v in body.items() if isinstance(v, dict) and "error" not in v}
 
 
 def fetch_run(client: httpx.Client, run_id: Any, cache: Path) -> dict:

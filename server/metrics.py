@@ -4,10 +4,16 @@ Workers call `write_points(session, run_id, points)` (a stable signature: the wo
 depends on it). Reads downsample in SQL, by row rather than by step: the series' rows are cut
 into equal buckets and each bucket keeps its minimum and its maximum (min-max decimation), plus
 the first and last row, so spikes survive and a 1M-point series never leaves the database whole.
+
+Each point stores `seq`, its row number within (run, key) in step order, kept at write time:
+points normally arrive in step order and are appended; a point older than the newest one
+renumbers its series once. With `seq`, a bucket is arithmetic on a column and a downsampled read
+is one index range scan, with no window function over the whole series.
 """
 from __future__ import annotations
 
 import math
+from collections import defaultdict
 from typing import Iterable
 
 from sqlalchemy import bindparam, func, select, text
@@ -15,11 +21,28 @@ from sqlalchemy.orm import Session
 
 from server.models import MetricPoint, Run, utcnow
 
-CHUNK = 1000  # rows per INSERT: under SQLite's bound-variable limit
+CHUNK = 1000  # rows per executemany batch
 
 
 def _finite(v: float) -> float | None:
     return v if math.isfinite(v) else None
+
+
+_RENUMBER = text("""
+UPDATE metric_points SET seq = r.rn
+FROM (SELECT step, row_number() OVER (ORDER BY step) - 1 AS rn
+      FROM metric_points WHERE run_id = :run_id AND key = :key) AS r
+WHERE metric_points.run_id = :run_id AND metric_points.key = :key AND metric_points.step = r.step
+""")
+
+
+def _existing_steps(session: Session, run_id: int, key: str, steps: list[int]) -> set[int]:
+    found: set[int] = set()
+    for i in range(0, len(steps), CHUNK):
+        found |= set(session.scalars(select(MetricPoint.step).where(
+            MetricPoint.run_id == run_id, MetricPoint.key == key,
+            MetricPoint.step.in_(steps[i:i + CHUNK]))))
+    return found
 
 
 def write_points(session: Session, run_id: int, points: Iterable[tuple[str, int, float]]) -> None:
@@ -27,13 +50,13 @@ def write_points(session: Session, run_id: int, points: Iterable[tuple[str, int,
 
     Writing the same (run, key, step) twice keeps one row with the newer value. Non-finite
     values are stored as NULL and never become a summary min or max. The summary holds, per key,
-    `last` (value at the highest step seen), `step`, `min` and `max`, so listings never read the
-    history.
+    `last` (value at the highest step seen), `step`, `min`, `max` and `n` (rows), so listings
+    never read the history.
     """
-    latest: dict[tuple[str, int], float] = {}
+    by_key: dict[str, dict[int, float]] = defaultdict(dict)
     for key, step, value in points:
-        latest[(str(key), int(step))] = float(value)  # one row per (key, step) per statement
-    if not latest:
+        by_key[str(key)][int(step)] = float(value)  # one row per (key, step) per statement
+    if not by_key:
         return
     dialect = session.get_bind().dialect.name
     if dialect == "postgresql":
@@ -45,70 +68,101 @@ def write_points(session: Session, run_id: int, points: Iterable[tuple[str, int,
     if run is None:
         session.rollback()
         raise LookupError(f"run {run_id} not found")
-    rows = [{"run_id": run_id, "key": k, "step": s, "value": _finite(v)} for (k, s), v in latest.items()]
+    summary = {k: dict(v) for k, v in (run.summary or {}).items()}
+    rows, renumber = [], []
+    for key, pts in by_key.items():
+        s = summary.get(key)
+        if s is not None and "n" not in s:  # a summary written before `n` was kept
+            s["n"] = session.scalar(select(func.count()).where(MetricPoint.run_id == run_id,
+                                                               MetricPoint.key == key)) or 0
+        n, top = (s["n"], s["step"]) if s else (0, None)
+        steps = sorted(pts)
+        older = [st for st in steps if top is not None and st <= top]
+        new_older = [st for st in older if st not in _existing_steps(session, run_id, key, older)] \
+            if older else []
+        if new_older:
+            renumber.append(key)
+        seq = n + len(new_older)
+        for st in steps:
+            if top is None or st > top:
+                rows.append({"run_id": run_id, "key": key, "step": st, "value": _finite(pts[st]), "seq": seq})
+                seq += 1
+            else:
+                rows.append({"run_id": run_id, "key": key, "step": st, "value": _finite(pts[st]), "seq": None})
+        s = summary.setdefault(key, {"last": None, "step": -1, "min": None, "max": None, "n": 0})
+        s["n"] = seq
+        for st in steps:
+            value = pts[st]
+            if st >= s["step"]:
+                s["last"], s["step"] = _finite(value), st
+            if math.isfinite(value):
+                s["min"] = value if s["min"] is None else min(s["min"], value)
+                s["max"] = value if s["max"] is None else max(s["max"], value)
     stmt = insert(MetricPoint)
     stmt = stmt.on_conflict_do_update(index_elements=["run_id", "key", "step"],
-                                      set_={"value": stmt.excluded.value})
+                                      set_={"value": stmt.excluded.value})  # seq stays
     for i in range(0, len(rows), CHUNK):
         session.execute(stmt, rows[i:i + CHUNK])  # executemany: compiled once
-    summary = {k: dict(v) for k, v in (run.summary or {}).items()}
-    for (key, step), value in sorted(latest.items(), key=lambda kv: kv[0][1]):
-        s = summary.setdefault(key, {"last": None, "step": -1, "min": None, "max": None})
-        if step >= s["step"]:
-            s["last"], s["step"] = _finite(value), step
-        if math.isfinite(value):
-            s["min"] = value if s["min"] is None else min(s["min"], value)
-            s["max"] = value if s["max"] is None else max(s["max"], value)
+    for key in renumber:
+        session.execute(_RENUMBER, {"run_id": run_id, "key": key})
     run.summary = summary
     run.heartbeat_at = utcnow()
     session.commit()
 
 
-# One series, bucketed by row number; per bucket the first step holding its min and its max.
-# Buckets -1 and -2 are the first and last rows; with n <= :m every row is its own bucket.
-_DOWNSAMPLE = text("""
-WITH pts AS (
-    SELECT step, value, row_number() OVER (ORDER BY step) - 1 AS rn
-    FROM metric_points WHERE run_id = :run_id AND key = :key AND step > :after
-), b AS (
-    SELECT step, value,
-           CASE WHEN :n <= :m THEN rn WHEN rn = 0 THEN -1 WHEN rn = :n - 1 THEN -2
-                ELSE ((rn - 1) * :nb) / (:n - 2) END AS bucket
-    FROM pts
-), agg AS (
-    SELECT bucket, min(value) AS lo, max(value) AS hi FROM b GROUP BY bucket
-)
-SELECT b.bucket, agg.lo, agg.hi,
-       min(CASE WHEN b.value = agg.lo THEN b.step END) AS s_lo,
-       min(CASE WHEN b.value = agg.hi THEN b.step END) AS s_hi,
-       min(b.step) AS s_first
-FROM b JOIN agg ON b.bucket = agg.bucket
-GROUP BY b.bucket, agg.lo, agg.hi
+# Bucket of a row from its ordinal: -1 first row, -2 last row, else equal runs of rows.
+_BUCKET = ("CASE WHEN seq = :s0 THEN -1 WHEN seq = :s1 THEN -2 "
+           "ELSE ((seq - :s0 - 1) * :nb) / (:n - 2) END")
+_RANGE = "FROM metric_points WHERE run_id = :run_id AND key = :key AND step > :after"
+
+# PostgreSQL: one scan, one hash aggregate. Arrays compare element by element, so
+# min([value, step]) is the bucket's minimum at its first step, max([value, -step]) its maximum
+# at its first step; NULL (non-finite) values are left out and marked by the bucket's first step.
+_PG = text(f"""
+SELECT min(ARRAY[value, step::float8]) FILTER (WHERE value IS NOT NULL),
+       max(ARRAY[value, -step::float8]) FILTER (WHERE value IS NOT NULL),
+       min(step)
+FROM (SELECT step, value, {_BUCKET} AS bucket {_RANGE}) AS b
+GROUP BY bucket
 """)
+# SQLite: a bare column next to a single min() or max() comes from the row holding it (ties: the
+# first in step order), so each extreme is one grouped scan.
+_SQLITE_MIN = text(f"SELECT min(value), step FROM (SELECT step, value, {_BUCKET} AS bucket {_RANGE}) "
+                   "GROUP BY bucket")
+_SQLITE_MAX = text(f"SELECT max(value), step FROM (SELECT step, value, {_BUCKET} AS bucket {_RANGE}) "
+                   "GROUP BY bucket")
 
 
-def _downsample(session: Session, run_id: int, key: str, n: int, max_points: int,
+def _downsample(session: Session, run_id: int, key: str, max_points: int,
                 after: int) -> dict[str, list]:
+    where = (MetricPoint.run_id == run_id, MetricPoint.key == key, MetricPoint.step > after)
+    n, s0, s1, unordered = session.execute(
+        select(func.count(), func.min(MetricPoint.seq), func.max(MetricPoint.seq),
+               func.count() - func.count(MetricPoint.seq)).where(*where)).one()
+    if unordered or s1 - s0 != n - 1:  # rows written before seq existed: number them once
+        session.execute(_RENUMBER, {"run_id": run_id, "key": key})
+        session.commit()
+        n, s0, s1 = session.execute(select(func.count(), func.min(MetricPoint.seq),
+                                           func.max(MetricPoint.seq)).where(*where)).one()
     if max_points < 4:  # room for the ends only
-        ends = session.execute(
-            select(MetricPoint.step, MetricPoint.value)
-            .where(MetricPoint.run_id == run_id, MetricPoint.key == key, MetricPoint.step > after,
-                   MetricPoint.step.in_(select(func.min(MetricPoint.step)).where(
-                       MetricPoint.run_id == run_id, MetricPoint.key == key, MetricPoint.step > after)
-                       .union(select(func.max(MetricPoint.step)).where(
-                           MetricPoint.run_id == run_id, MetricPoint.key == key,
-                           MetricPoint.step > after))))
-            .order_by(MetricPoint.step)).all()[:max_points]
-        return {"step": [s for s, _ in ends], "value": [v for _, v in ends]}
-    n_buckets = (max_points - 2) // 2
-    rows = session.execute(_DOWNSAMPLE, {"run_id": run_id, "key": key, "after": after, "n": n,
-                                         "m": max_points, "nb": n_buckets}).all()
+        ends = session.execute(select(MetricPoint.step, MetricPoint.value)
+                               .where(*where, MetricPoint.seq.in_([s0, s1])).order_by(MetricPoint.step))
+        pairs = ends.all()[:max_points]
+        return {"step": [s for s, _ in pairs], "value": [v for _, v in pairs]}
+    params = {"run_id": run_id, "key": key, "after": after, "n": n, "s0": s0, "s1": s1,
+              "nb": (max_points - 2) // 2}
     kept: dict[int, float | None] = {}
-    for _bucket, lo, hi, s_lo, s_hi, s_first in rows:
-        if s_lo is None:  # the bucket holds only non-finite (NULL) values
-            kept[s_first] = None
-            continue
-        kept[s_lo], kept[s_hi] = lo, hi
+    if session.get_bind().dialect.name == "postgresql":
+        for lo, hi, s_any in session.execute(_PG, params):
+            if lo is None:  # the bucket holds only non-finite (NULL) values
+                kept[s_any] = None
+            else:
+                kept[int(lo[1])], kept[int(-hi[1])] = lo[0], hi[0]
+    else:
+        for query in (_SQLITE_MIN, _SQLITE_MAX):
+            for value, step in session.execute(query, params):
+                if value is not None or step not in kept:
+                    kept[step] = value
     steps = sorted(kept)
     return {"step": steps, "value": [kept[s] for s in steps]}
 
@@ -137,7 +191,7 @@ def metric_series(session: Session, *, run_id: int, keys: list[str] | None = Non
             s = out.setdefault(key, {"step": [], "value": []})
             s["step"].append(step)
             s["value"].append(value)
-    for key, n in sizes.items():
-        if key not in out and key not in small:
-            out[key] = _downsample(session, run_id, key, n, max_points, after_)
+    for key in sizes:
+        if key not in out:
+            out[key] = _downsample(session, run_id, key, max_points, after_)
     return dict(sorted(out.items()))

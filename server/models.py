@@ -77,6 +77,7 @@ class MetricPoint(Base):
     key: Mapped[str] = mapped_column(String(200), primary_key=True)
     step: Mapped[int] = mapped_column(Integer, primary_key=True)
     value: Mapped[float | None] = mapped_column(Float)  # None: the value was non-finite
+    seq: Mapped[int | None] = mapped_column(Integer)  # row number in step order (server.metrics)
 
 
 class Artifact(Base):

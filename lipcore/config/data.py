@@ -15,7 +15,9 @@ DATA = {
     "n_train": Field(int, 256, min=1, help="training examples (online: examples per epoch)"),
     "n_test": Field(int, 256, min=1, help="test examples"),
     "data_seed": Field(int, 0, help="seed of the data generator"),
-    "noise": Field(float, 0.0, min=0.0, help="std of Gaussian label noise (regression sets)"),
+    "noise": Field(float, None, nullable=True, min=0.0,
+                   help="noise std: label noise (sine, teacher; default 0), input noise "
+                        "(moons 0.1, circles 0.05, gaussians 1.0 by default)"),
     "root": Field(str, None, nullable=True, help="local folder of file-based datasets"),
     "online": Field(bool, False, help="fresh samples every batch (needs a batch size)"),
     "matrix": Field(str, "diagonal", choices="TEACHER_MATRICES",

@@ -55,6 +55,8 @@ PROBE_PARAMS: dict[str, dict[str, Field]] = {
                      help="relative radii of the per-layer ball"),
         "n_samples": Field(int, 50, min=1, help="random perturbations per radius"),
         "ascent_steps": Field(int, 20, min=0, help="projected gradient-ascent steps (0: none)"),
+        "region": Field(str, "layer_ball", choices=["layer_ball", "keskar_box"],
+                        help="per-tensor ball ε‖w_l‖, or Keskar's box ε(|w_i|+1)"),
         "n_examples": N_EXAMPLES, "seed": SEED,
     },
     "connectivity": {
@@ -95,8 +97,8 @@ PROBE_PARAMS: dict[str, dict[str, Field]] = {
 }
 
 
-def check_probe_params(name: str, params: dict[str, Any]) -> dict[str, Any]:
-    """`params` with defaults filled and types checked; ValueError naming `probes.<name>.<key>`."""
+def _check(name: str, params: dict[str, Any]) -> tuple[dict[str, Any], list[tuple[str, str]]]:
+    """(params with defaults filled, [(param key, problem)]); raises for an unknown probe."""
     fields = PROBE_PARAMS.get(name)
     if fields is None:
         raise ValueError(f"probes.name: unknown probe {name!r}; choose one of "
@@ -106,15 +108,37 @@ def check_probe_params(name: str, params: dict[str, Any]) -> dict[str, Any]:
         if key in ("name", "label"):
             continue
         if key not in fields:
-            problems.append(f"probes.{name}.{key}: unknown parameter; allowed: "
-                            f"{', '.join(fields)}")
+            problems.append((key, f"unknown parameter; allowed: {', '.join(fields)}"))
             continue
         try:
             out[key] = fields[key].coerce(value)
         except ValueError as e:
-            problems.append(f"probes.{name}.{key}: {e}")
-    if problems:
-        raise ValueError("; ".join(problems))
+            problems.append((key, str(e)))
     for key, f in fields.items():
         out.setdefault(key, f.default)
+    return out, problems
+
+
+def check_probe_params(name: str, params: dict[str, Any]) -> dict[str, Any]:
+    """`params` with defaults filled and types checked; ValueError naming `probes.<name>.<key>`."""
+    out, problems = _check(name, params)
+    if problems:
+        raise ValueError("; ".join(f"probes.{name}.{k}: {m}" for k, m in problems))
     return out
+
+
+def probe_list_issues(probes: list) -> list[tuple[str, str]]:
+    """(dotted key, message) for every problem in a config's `probes` list, for the config
+    validator: `issues += [Issue(k, m) for k, m in probe_list_issues(out["probes"])]`."""
+    issues: list[tuple[str, str]] = []
+    for i, spec in enumerate(probes):
+        if not isinstance(spec, dict) or "name" not in spec:
+            issues.append((f"probes.{i}", "must be a mapping with a 'name'"))
+            continue
+        try:
+            _, problems = _check(spec["name"], spec)
+        except ValueError as e:
+            issues.append((f"probes.{i}.name", str(e).partition(": ")[2]))
+            continue
+        issues += [(f"probes.{i}.{k}", m) for k, m in problems]
+    return issues

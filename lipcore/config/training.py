@@ -1,6 +1,7 @@
 """Keys of the `training` section, and the checks of its plug-in lists (callbacks, stoppers, …)."""
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from lipcore.config.fields import Field
@@ -14,6 +15,12 @@ def _prox_lambda(value: Any) -> str | None:
     return None
 
 
+def _device(value: str) -> str | None:
+    if re.fullmatch(r"auto|cpu|mps|cuda(:\d+)?", value):
+        return None
+    return f"{value!r} is not a device; use auto, cpu, cuda, cuda:N or mps"
+
+
 TRAINING = {
     "optimizer": Field(str, "adam", choices="OPTIMIZERS"),
     "lr": Field(float, 1e-3, min=0.0, exclusive_min=True, help="learning rate"),
@@ -24,7 +31,8 @@ TRAINING = {
     "max_steps": Field(int, None, nullable=True, min=0, help="stop after this many steps"),
     "batch_seed": Field(int, 0, help="seed of the batch order"),
     "loss": Field(str, None, nullable=True, choices="LOSSES", help="default: by dataset task"),
-    "device": Field(str, "auto", help="auto (cuda when visible, else cpu), cpu, cuda, cuda:N"),
+    "device": Field(str, "auto", check=_device,
+                    help="auto (cuda when visible, else cpu), cpu, cuda, cuda:N"),
     "grad_clip": Field(float, None, nullable=True, min=0.0, exclusive_min=True,
                        help="max gradient norm"),
     "schedule": Field(str, None, nullable=True, choices="SCHEDULES",

@@ -1,11 +1,21 @@
 """scikit-learn's bundled 8×8 digits (1,797 images, no download), flat or as images."""
 from __future__ import annotations
 
+import functools
 from typing import Any
 
 import torch
 
 from lipcore.data.base import DATASETS, Dataset, standardize
+
+
+@functools.lru_cache(maxsize=1)
+def _load():
+    """scikit-learn's arrays (1797, 64) and (1797,), read once per process."""
+    from sklearn.datasets import load_digits
+
+    bunch = load_digits()
+    return bunch.data, bunch.target
 
 
 @DATASETS.register("digits")
@@ -15,11 +25,9 @@ def digits(cfg: dict[str, Any]) -> Dataset:
     A permutation seeded by `data.data_seed` splits the 1,797 images; `n_train + n_test` may not
     exceed 1,797. Pixels are standardised by training statistics (flat) or scaled to [0, 1].
     """
-    from sklearn.datasets import load_digits
-
-    bunch = load_digits()
-    x = torch.tensor(bunch.data, dtype=torch.float32)
-    y = torch.tensor(bunch.target, dtype=torch.int64)
+    data, target = _load()
+    x = torch.tensor(data, dtype=torch.float32)
+    y = torch.tensor(target, dtype=torch.int64)
     n_train, n_test = cfg["n_train"], cfg["n_test"]
     if n_train + n_test > len(x):
         raise ValueError(f"data.n_train: n_train + n_test must be at most {len(x)} for digits, "

@@ -56,7 +56,7 @@ def sine(cfg: dict[str, Any]) -> Dataset:
 @DATASETS.register("moons")
 def moons(cfg: dict[str, Any]) -> Dataset:
     """Two interleaved half circles (as scikit-learn's make_moons), x: (N, 2), labels 0/1."""
-    noise = cfg.get("noise") or 0.1
+    noise = 0.1 if cfg.get("noise") is None else cfg["noise"]
 
     def draw(n: int, g: torch.Generator) -> tuple[torch.Tensor, torch.Tensor]:
         y = torch.randint(0, 2, (n,), generator=g)
@@ -71,7 +71,7 @@ def moons(cfg: dict[str, Any]) -> Dataset:
 @DATASETS.register("circles")
 def circles(cfg: dict[str, Any]) -> Dataset:
     """A circle of radius 0.5 (label 1) inside one of radius 1 (label 0), x: (N, 2)."""
-    noise = cfg.get("noise") or 0.05
+    noise = 0.05 if cfg.get("noise") is None else cfg["noise"]
 
     def draw(n: int, g: torch.Generator) -> tuple[torch.Tensor, torch.Tensor]:
         y = torch.randint(0, 2, (n,), generator=g)
@@ -91,7 +91,7 @@ def gaussians(cfg: dict[str, Any]) -> Dataset:
     centres = torch.zeros(k, d)
     radius = 3.0 / (2 * math.sin(math.pi / k))
     centres[:, 0], centres[:, 1] = radius * torch.cos(angles), radius * torch.sin(angles)
-    noise = cfg.get("noise") or 1.0
+    noise = 1.0 if cfg.get("noise") is None else cfg["noise"]
 
     def draw(n: int, g: torch.Generator) -> tuple[torch.Tensor, torch.Tensor]:
         y = torch.randint(0, k, (n,), generator=g)

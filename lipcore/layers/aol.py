@@ -7,10 +7,9 @@ from __future__ import annotations
 
 import torch
 import torch.nn.functional as F
-from torch import nn
 
 from lipcore.layers import functional as LF
-from lipcore.layers.base import CONV_LAYERS, LAYERS, LipschitzLayer, check_size
+from lipcore.layers.base import CONV_LAYERS, LAYERS, ConvLayer, LinearLayer
 
 EPS = 1e-10
 
@@ -23,16 +22,8 @@ def conv_gram(kernel: torch.Tensor) -> torch.Tensor:
 
 
 @LAYERS.register("aol")
-class AOLLinear(LipschitzLayer):
+class AOLLinear(LinearLayer):
     """x: (..., in) → (..., out); bound 1."""
-
-    def __init__(self, in_features: int, out_features: int, bias: bool = True):
-        super().__init__()
-        self.in_features = check_size("in_features", in_features)
-        self.out_features = check_size("out_features", out_features)
-        self.weight = nn.Parameter(torch.empty(out_features, in_features))
-        nn.init.orthogonal_(self.weight)
-        self.bias = nn.Parameter(torch.zeros(out_features)) if bias else None
 
     def effective_weight(self) -> torch.Tensor:
         w = self.weight
@@ -44,23 +35,16 @@ class AOLLinear(LipschitzLayer):
 
 
 @CONV_LAYERS.register("aol")
-class AOLConv2d(LipschitzLayer):
+class AOLConv2d(ConvLayer):
     """(B, C_in, H, W) → (B, C_out, H, W), zero 'same' padding; bound 1."""
 
     def __init__(self, in_channels: int, out_channels: int, kernel_size: int = 3, bias: bool = True):
-        super().__init__()
-        if kernel_size % 2 == 0:
-            raise ValueError(f"kernel_size: must be odd, got {kernel_size}")
-        self.in_channels = check_size("in_channels", in_channels)
-        self.out_channels = check_size("out_channels", out_channels)
-        self.kernel_size = kernel_size
-        self.weight = nn.Parameter(torch.empty(out_channels, in_channels, kernel_size, kernel_size))
-        nn.init.kaiming_normal_(self.weight)
+        super().__init__(in_channels, out_channels, kernel_size, bias,
+                         weight_shape=(out_channels, in_channels, kernel_size, kernel_size))
         with torch.no_grad():  # identity-like start, as AOL's authors initialise
             c = kernel_size // 2
             n = min(in_channels, out_channels)
             self.weight[range(n), range(n), c, c] += 1.0
-        self.bias = nn.Parameter(torch.zeros(out_channels)) if bias else None
 
     def effective_weight(self) -> torch.Tensor:
         k = self.weight

@@ -10,10 +10,10 @@ from __future__ import annotations
 
 import torch
 import torch.nn.functional as F
-from torch import nn
 
 from lipcore.layers import functional as LF
-from lipcore.layers.base import CONV_LAYERS, LipschitzLayer, check_size, pad_features
+from lipcore.layers.base import CONV_LAYERS, ConvLayer, pad_features
+from lipcore.layers.cayley import apply_per_frequency, fft_kernel
 
 
 def compose(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
@@ -28,23 +28,17 @@ def compose(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
 
 
 @CONV_LAYERS.register("bcop")
-class BCOPConv2d(LipschitzLayer):
+class BCOPConv2d(ConvLayer):
     """(B, C_in, H, W) → (B, C_out, H, W), circular padding; bound 1, isometry."""
 
     isometry = True
 
     def __init__(self, in_channels: int, out_channels: int, kernel_size: int = 3, bias: bool = True):
-        super().__init__()
-        if kernel_size % 2 == 0:
-            raise ValueError(f"kernel_size: must be odd, got {kernel_size}")
-        self.in_channels = check_size("in_channels", in_channels)
-        self.out_channels = check_size("out_channels", out_channels)
-        self.kernel_size = kernel_size
         n = max(in_channels, out_channels)
-        self.rank = max(1, n // 2)
         # [0]: H; then for each of the k−1 factors one matrix for P (rows) and one for R (cols).
-        self.weight = nn.Parameter(torch.randn(1 + 2 * (kernel_size - 1), n, n) * (0.5 / n ** 0.5))
-        self.bias = nn.Parameter(torch.zeros(out_channels)) if bias else None
+        super().__init__(in_channels, out_channels, kernel_size, bias,
+                         weight_shape=(1 + 2 * (kernel_size - 1), n, n))
+        self.rank = max(1, n // 2)
 
     def kernel(self) -> torch.Tensor:
         qs = torch.linalg.matrix_exp(LF.skew(self.weight))  # (1+2(k−1), n, n), orthogonal
@@ -63,5 +57,9 @@ class BCOPConv2d(LipschitzLayer):
         pad = self.kernel_size // 2
         k = self.cached(self.kernel)
         x = pad_features(x, k.shape[0], dim=1)
-        y = F.conv2d(F.pad(x, (pad, pad, pad, pad), mode="circular"), k)[:, : self.out_channels]
-        return y if self.bias is None else y + self.bias[:, None, None]
+        h, w = x.shape[-2:]
+        if pad <= min(h, w):
+            y = F.conv2d(F.pad(x, (pad, pad, pad, pad), mode="circular"), k)[:, : self.out_channels]
+        else:  # an image smaller than the padding: the same circular convolution by FFT
+            y = apply_per_frequency(x, fft_kernel(k, h, w), self.out_channels)
+        return self.add_bias(y)

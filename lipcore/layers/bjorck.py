@@ -8,26 +8,17 @@ from __future__ import annotations
 
 import torch
 import torch.nn.functional as F
-from torch import nn
 
 from lipcore.layers import functional as LF
-from lipcore.layers.base import LAYERS, LipschitzLayer, check_size
+from lipcore.layers.base import LAYERS, LinearLayer
 
 
 @LAYERS.register("bjorck")
-class BjorckLinear(LipschitzLayer):
+class BjorckLinear(LinearLayer):
     """x: (..., in) → (..., out); bound 1 (not an exact isometry after finitely many steps)."""
 
     train_iters = 15
     eval_iters = 30
-
-    def __init__(self, in_features: int, out_features: int, bias: bool = True):
-        super().__init__()
-        self.in_features = check_size("in_features", in_features)
-        self.out_features = check_size("out_features", out_features)
-        self.weight = nn.Parameter(torch.empty(out_features, in_features))
-        nn.init.orthogonal_(self.weight)
-        self.bias = nn.Parameter(torch.zeros(out_features)) if bias else None
 
     def effective_weight(self, iters: int) -> torch.Tensor:
         w = self.weight

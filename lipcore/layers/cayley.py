@@ -11,7 +11,7 @@ import torch
 from torch import nn
 
 from lipcore.layers import functional as LF
-from lipcore.layers.base import CONV_LAYERS, LAYERS, LipschitzLayer, check_size, pad_features
+from lipcore.layers.base import CONV_LAYERS, LAYERS, ConvLayer, pad_features
 from lipcore.layers.orthogonal import SemiOrthogonalLinear
 
 
@@ -26,18 +26,18 @@ class CayleyLinear(SemiOrthogonalLinear):
 def fft_kernel(kernel: torch.Tensor, h: int, w: int) -> torch.Tensor:
     """K̂ at the rfft2 frequencies of an h×w circular convolution (cross-correlation, centred).
 
-    kernel (C_out, C_in, k, k) → (h, w//2+1, C_out, C_in) complex.
+    kernel (C_out, C_in, k, k) → (h, w//2+1, C_out, C_in) complex. Cross-correlation
+    y[u] = Σ_s K[s]·x[u+s−c] is convolution with the flipped kernel, whose tap s lands at
+    (s − c) mod size; on an image smaller than the kernel the taps wrap and add up, which is
+    exactly what a circular convolution on that torus does.
     """
-    k = kernel.shape[-1]
-    if k > h or k > w:
-        raise ValueError(f"kernel_size: {k} exceeds the image size {h}×{w}")
-    # Cross-correlation y[u] = Σ_s K[s] x[u+s−c] is convolution with the flipped kernel,
-    # placed so that its centre sits at index 0 (wrapping around).
-    flipped = kernel.flip(-1, -2)
-    grid = kernel.new_zeros(kernel.shape[:2] + (h, w))
-    grid[..., :k, :k] = flipped
-    grid = torch.roll(grid, shifts=(-(k // 2), -(k // 2)), dims=(-2, -1))
-    return torch.fft.rfft2(grid).permute(2, 3, 0, 1)
+    c_out, c_in, k, _ = kernel.shape
+    c = k // 2
+    taps = torch.arange(k, device=kernel.device) - c
+    index = ((taps % h)[:, None] * w + (taps % w)[None, :]).reshape(-1)
+    grid = kernel.new_zeros(c_out, c_in, h * w)
+    grid = grid.index_add(2, index, kernel.flip(-1, -2).reshape(c_out, c_in, k * k))
+    return torch.fft.rfft2(grid.reshape(c_out, c_in, h, w)).permute(2, 3, 0, 1)
 
 
 def apply_per_frequency(x: torch.Tensor, q: torch.Tensor, out_channels: int) -> torch.Tensor:
@@ -49,20 +49,14 @@ def apply_per_frequency(x: torch.Tensor, q: torch.Tensor, out_channels: int) -> 
 
 
 @CONV_LAYERS.register("cayley")
-class CayleyConv2d(LipschitzLayer):
+class CayleyConv2d(ConvLayer):
     """(B, C_in, H, W) → (B, C_out, H, W), circular; bound 1, isometry (semi-orthogonal)."""
 
     isometry = True
 
     def __init__(self, in_channels: int, out_channels: int, kernel_size: int = 3, bias: bool = True):
-        super().__init__()
-        self.in_channels = check_size("in_channels", in_channels)
-        self.out_channels = check_size("out_channels", out_channels)
-        self.kernel_size = kernel_size
-        n = max(in_channels, out_channels)
-        self.weight = nn.Parameter(torch.randn(n, n, kernel_size, kernel_size) / (n * kernel_size ** 2) ** 0.5)
+        super().__init__(in_channels, out_channels, kernel_size, bias)
         self.alpha = nn.Parameter(torch.ones(()))
-        self.bias = nn.Parameter(torch.zeros(out_channels)) if bias else None
 
     def frequency_matrices(self, h: int, w: int) -> torch.Tensor:
         kf = fft_kernel(self.weight, h, w)
@@ -70,7 +64,5 @@ class CayleyConv2d(LipschitzLayer):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         h, w = x.shape[-2:]
-        n = self.weight.shape[0]
         q = self.cached(lambda: self.frequency_matrices(h, w), key=(h, w))
-        y = apply_per_frequency(pad_features(x, n, dim=1), q, self.out_channels)
-        return y if self.bias is None else y + self.bias[:, None, None]
+        return self.add_bias(apply_per_frequency(pad_features(x, self.n, dim=1), q, self.out_channels))

@@ -9,25 +9,19 @@ from __future__ import annotations
 
 import torch
 import torch.nn.functional as F
-from torch import nn
 
 from lipcore.layers import functional as LF
 from lipcore.layers.aol import conv_gram
-from lipcore.layers.base import CONV_LAYERS, LAYERS, LipschitzLayer, check_size, pad_features
+from lipcore.layers.base import CONV_LAYERS, LAYERS, ConvLayer, LinearLayer, pad_features
 
 
 @LAYERS.register("cpl")
-class CPLLinear(LipschitzLayer):
+class CPLLinear(LinearLayer):
     """x: (..., in) → (..., out); W: (n, n), n = max(in, out); bound 1."""
 
     def __init__(self, in_features: int, out_features: int, bias: bool = True):
-        super().__init__()
-        self.in_features = check_size("in_features", in_features)
-        self.out_features = check_size("out_features", out_features)
         n = max(in_features, out_features)
-        self.weight = nn.Parameter(torch.empty(n, n))
-        nn.init.xavier_normal_(self.weight)
-        self.bias = nn.Parameter(torch.zeros(n)) if bias else None
+        super().__init__(in_features, out_features, bias, weight_shape=(n, n), bias_size=n, init="xavier")
 
     def step(self) -> torch.Tensor:
         return 2.0 / LF.spectral_norm(self.weight).clamp_min(1e-12) ** 2
@@ -40,19 +34,12 @@ class CPLLinear(LipschitzLayer):
 
 
 @CONV_LAYERS.register("cpl")
-class CPLConv2d(LipschitzLayer):
+class CPLConv2d(ConvLayer):
     """(B, C_in, H, W) → (B, C_out, H, W), zero 'same' padding; bound 1."""
 
     def __init__(self, in_channels: int, out_channels: int, kernel_size: int = 3, bias: bool = True):
-        super().__init__()
-        if kernel_size % 2 == 0:
-            raise ValueError(f"kernel_size: must be odd, got {kernel_size}")
-        self.in_channels = check_size("in_channels", in_channels)
-        self.out_channels = check_size("out_channels", out_channels)
-        self.kernel_size = kernel_size
-        n = max(in_channels, out_channels)
-        self.weight = nn.Parameter(torch.randn(n, n, kernel_size, kernel_size) / (n * kernel_size ** 2) ** 0.5)
-        self.bias = nn.Parameter(torch.zeros(n)) if bias else None
+        super().__init__(in_channels, out_channels, kernel_size, bias,
+                         bias_size=max(in_channels, out_channels))
 
     def step(self) -> torch.Tensor:
         return 2.0 / LF.schur_norm_bound(conv_gram(self.weight)).clamp_min(1e-12)

@@ -8,30 +8,24 @@ exactly that maximum, so the bound 1 holds after any number of iterations (10 tr
 from __future__ import annotations
 
 import torch
-from torch import nn
 
 from lipcore.layers import functional as LF
-from lipcore.layers.base import CONV_LAYERS, LipschitzLayer, check_size, pad_features
+from lipcore.layers.base import CONV_LAYERS, ConvLayer, pad_features
 from lipcore.layers.cayley import apply_per_frequency, fft_kernel
 
 
 @CONV_LAYERS.register("lot")
-class LOTConv2d(LipschitzLayer):
+class LOTConv2d(ConvLayer):
     """(B, C_in, H, W) → (B, C_out, H, W), circular; bound 1 (near-isometry)."""
 
     train_iters = 10
     eval_iters = 20
 
     def __init__(self, in_channels: int, out_channels: int, kernel_size: int = 3, bias: bool = True):
-        super().__init__()
-        self.in_channels = check_size("in_channels", in_channels)
-        self.out_channels = check_size("out_channels", out_channels)
-        self.kernel_size = kernel_size
-        n = max(in_channels, out_channels)
-        weight = torch.randn(n, n, kernel_size, kernel_size) * (0.1 / (n * kernel_size ** 2) ** 0.5)
-        weight[range(n), range(n), kernel_size // 2, kernel_size // 2] += 1.0  # near identity
-        self.weight = nn.Parameter(weight)
-        self.bias = nn.Parameter(torch.zeros(out_channels)) if bias else None
+        super().__init__(in_channels, out_channels, kernel_size, bias)
+        with torch.no_grad():  # near identity, so Newton–Schulz starts well conditioned
+            self.weight.mul_(0.1)
+            self.weight[range(self.n), range(self.n), kernel_size // 2, kernel_size // 2] += 1.0
 
     def frequency_matrices(self, h: int, w: int, iters: int) -> torch.Tensor:
         wf = fft_kernel(self.weight, h, w)  # (H, W', n, n)
@@ -45,5 +39,4 @@ class LOTConv2d(LipschitzLayer):
         h, w = x.shape[-2:]
         it = self.train_iters if self.training else self.eval_iters
         q = self.cached(lambda: self.frequency_matrices(h, w, it), key=(h, w, it))
-        y = apply_per_frequency(pad_features(x, self.weight.shape[0], dim=1), q, self.out_channels)
-        return y if self.bias is None else y + self.bias[:, None, None]
+        return self.add_bias(apply_per_frequency(pad_features(x, self.n, dim=1), q, self.out_channels))

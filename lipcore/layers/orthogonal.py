@@ -8,24 +8,19 @@ from __future__ import annotations
 
 import torch
 import torch.nn.functional as F
-from torch import nn
 
 from lipcore.layers import functional as LF
-from lipcore.layers.base import LAYERS, LipschitzLayer, check_size
+from lipcore.layers.base import LAYERS, LinearLayer
 
 
-class SemiOrthogonalLinear(LipschitzLayer):
+class SemiOrthogonalLinear(LinearLayer):
     """x: (..., in) → (..., out) = x·Wᵀ + b with W = Q[:out, :in]; bound 1, isometry."""
 
     isometry = True
 
     def __init__(self, in_features: int, out_features: int, bias: bool = True):
-        super().__init__()
-        self.in_features = check_size("in_features", in_features)
-        self.out_features = check_size("out_features", out_features)
-        n = max(in_features, out_features)
-        self.weight = nn.Parameter(torch.randn(n, n) * (0.5 / n ** 0.5))  # free; only its skew part acts
-        self.bias = nn.Parameter(torch.zeros(out_features)) if bias else None
+        n = max(in_features, out_features)  # free (n, n); only its skew part acts
+        super().__init__(in_features, out_features, bias, weight_shape=(n, n), init="small")
 
     def orthogonal(self, a: torch.Tensor) -> torch.Tensor:
         raise NotImplementedError

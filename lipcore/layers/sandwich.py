@@ -13,22 +13,18 @@ import torch.nn.functional as F
 from torch import nn
 
 from lipcore.layers import functional as LF
-from lipcore.layers.base import LAYERS, LipschitzLayer, check_size
+from lipcore.layers.base import LAYERS, LinearLayer
 
 
 @LAYERS.register("sandwich")
-class SandwichLinear(LipschitzLayer):
+class SandwichLinear(LinearLayer):
     """x: (..., in) → (..., out); bound 1."""
 
     def __init__(self, in_features: int, out_features: int, bias: bool = True):
-        super().__init__()
-        self.in_features = check_size("in_features", in_features)
-        self.out_features = check_size("out_features", out_features)
         n = in_features + out_features
-        self.weight = nn.Parameter(torch.randn(n, n) * (0.5 / n ** 0.5))
+        super().__init__(in_features, out_features, bias, weight_shape=(n, n), init="small")
         self.log_psi = nn.Parameter(torch.zeros(out_features))
         self.inner_bias = nn.Parameter(torch.zeros(out_features))
-        self.bias = nn.Parameter(torch.zeros(out_features)) if bias else None
 
     def factors(self) -> tuple[torch.Tensor, torch.Tensor]:
         q = LF.cayley(LF.skew(self.weight))[: self.out_features]  # (m, out + in), rows orthonormal

@@ -10,11 +10,10 @@ from __future__ import annotations
 
 import torch
 import torch.nn.functional as F
-from torch import nn
 
 from lipcore.layers import functional as LF
 from lipcore.layers.aol import conv_gram
-from lipcore.layers.base import CONV_LAYERS, LAYERS, LipschitzLayer, check_size, pad_features
+from lipcore.layers.base import CONV_LAYERS, LAYERS, ConvLayer, LinearLayer, LipschitzLayer, pad_features
 
 RADIUS = 1.0  # ‖A‖ is kept ≤ this, so the series converges fast
 
@@ -36,16 +35,12 @@ class _SOCBase(LipschitzLayer):
 
 
 @LAYERS.register("soc")
-class SOCLinear(_SOCBase):
+class SOCLinear(_SOCBase, LinearLayer):
     """x: (..., in) → (..., out); W = T_m(A)/c sliced to (out, in); bound 1."""
 
     def __init__(self, in_features: int, out_features: int, bias: bool = True):
-        super().__init__()
-        self.in_features = check_size("in_features", in_features)
-        self.out_features = check_size("out_features", out_features)
         n = max(in_features, out_features)
-        self.weight = nn.Parameter(torch.randn(n, n) * (0.5 / n ** 0.5))
-        self.bias = nn.Parameter(torch.zeros(out_features)) if bias else None
+        super().__init__(in_features, out_features, bias, weight_shape=(n, n), init="small")
 
     def effective_weight(self, terms: int) -> torch.Tensor:
         a = LF.skew(self.weight)
@@ -60,19 +55,8 @@ class SOCLinear(_SOCBase):
 
 
 @CONV_LAYERS.register("soc")
-class SOCConv2d(_SOCBase):
+class SOCConv2d(_SOCBase, ConvLayer):
     """(B, C_in, H, W) → (B, C_out, H, W), zero 'same' padding; bound 1, isometry."""
-
-    def __init__(self, in_channels: int, out_channels: int, kernel_size: int = 3, bias: bool = True):
-        super().__init__()
-        if kernel_size % 2 == 0:
-            raise ValueError(f"kernel_size: must be odd, got {kernel_size}")
-        self.in_channels = check_size("in_channels", in_channels)
-        self.out_channels = check_size("out_channels", out_channels)
-        self.kernel_size = kernel_size
-        n = max(in_channels, out_channels)
-        self.weight = nn.Parameter(torch.randn(n, n, kernel_size, kernel_size) / (n * kernel_size ** 2) ** 0.5)
-        self.bias = nn.Parameter(torch.zeros(out_channels)) if bias else None
 
     def skew_kernel(self) -> tuple[torch.Tensor, float]:
         k = self.weight
@@ -86,5 +70,4 @@ class SOCConv2d(_SOCBase):
         pad = self.kernel_size // 2
         x = pad_features(x, a.shape[0], dim=1)
         y = LF.taylor_exp(lambda t: F.conv2d(t, a, padding=pad), x, m) / (1.0 + LF.exp_tail(r, m))
-        y = y[:, : self.out_channels]
-        return y if self.bias is None else y + self.bias[:, None, None]
+        return self.add_bias(y[:, : self.out_channels])

@@ -2,7 +2,8 @@
 
 Presets (seed 003's variants, depth × width): shallow-small 1×50, shallow-wide 1×500,
 deep-small 4×100, deep-large 4×250, medium 2×100. Initialisation follows the activation:
-He (Kaiming) for relu/gelu, Xavier for tanh/identity, unless `model.init` says otherwise.
+He (Kaiming) for relu/gelu, Xavier for tanh/identity, unless `model.init` says otherwise;
+the linear head is Xavier (gain 1).
 """
 from __future__ import annotations
 
@@ -54,9 +55,9 @@ class MLP(nn.Module):
             nn.Sequential(nn.Linear(a, b), act()) for a, b in zip(sizes, sizes[1:])
         )
         self.blocks.append(nn.Linear(sizes[-1], out_features))
-        for block in self.blocks:
-            linear = block[0] if isinstance(block, nn.Sequential) else block
-            init_linear(linear, activation, init)
+        for block in self.blocks[:-1]:
+            init_linear(block[0], activation, init)
+        init_linear(self.blocks[-1], "identity", "xavier" if init == "auto" else init)  # linear head
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         x = x.flatten(1)

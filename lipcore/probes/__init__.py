@@ -11,4 +11,14 @@ from lipcore.probes.base import PROBES, ProbeContext, run_probe, run_probes
 from lipcore.probes import (certified, connectivity, hessian, interpolation,  # noqa: F401
                             lyapunov, measurement, pca, sharpness, slices)
 
-__all__ = ["PROBES", "ProbeContext", "run_probe", "run_probes"]
+
+
+def run_saved(config: dict, specs: list[dict], workdir, reporter=None) -> dict[str, dict]:
+    """Probes on a finished run's folder (`<workdir>/checkpoints/step_<n>.pt`) with its config:
+    the worker's entry point; see `lipcore.saved.probe_saved_run`."""
+    from lipcore.saved import probe_saved_run
+
+    return probe_saved_run(workdir, specs, reporter, config=config)
+
+
+__all__ = ["PROBES", "ProbeContext", "run_probe", "run_probes", "run_saved"]

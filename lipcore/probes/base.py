@@ -55,8 +55,31 @@ class ProbeContext:
         return self.checkpoints
 
 
+    def trajectory(self, probe: str, at_least: int = 1) -> list[tuple[int, dict]]:
+        """The checkpoints, with θ_init (rebuilt from the config) first when the run saved no
+        step-0 checkpoint; a ValueError when fewer than `at_least` states result."""
+        rebuilt = self._rebuilt_init() if self.checkpoints else None
+        states = ([(0, rebuilt)] if rebuilt is not None else []) + list(self.checkpoints)
+        if len(states) < at_least:
+            self.require_checkpoints(probe, at_least)
+        return states
+
+    def _rebuilt_init(self) -> dict | None:
+        """θ_init rebuilt from `config["model"]` (seeded by model_seed) when the earliest
+        checkpoint is later than step 0; None when there is a step-0 checkpoint or no config."""
+        if not self.checkpoints or self.checkpoints[0][0] == 0 or "model" not in self.config:
+            return None
+        if not hasattr(self, "_init_state"):
+            from lipcore.models import build_model
+
+            model = build_model(self.config["model"], self.data)
+            self._init_state = {k: v.to(self.device) for k, v in model.state_dict().items()}
+        return self._init_state
+
     def step_of(self, which: str) -> int | None:
         """The training step of "init", "final" or a step given as text (None if unknown)."""
+        if which == "init" and self._rebuilt_init() is not None:
+            return 0
         if not self.checkpoints:
             return None
         if which in ("init", "final"):
@@ -72,7 +95,8 @@ class ProbeContext:
             return get_params(self.model)
         ckpts = self.require_checkpoints(probe)
         if which == "init":
-            return params_from_state(self.model, ckpts[0][1])
+            rebuilt = self._rebuilt_init()
+            return params_from_state(self.model, rebuilt if rebuilt is not None else ckpts[0][1])
         if which == "final":
             return params_from_state(self.model, ckpts[-1][1])
         steps = {str(s): state for s, state in ckpts}
@@ -99,15 +123,13 @@ def run_probes(specs: list[dict], ctx: ProbeContext, reporter: Any = None,
     the reporter at `step` (e.g. `certified_acc/<eps>`, `time/batch_s`). A failing probe raises a
     ValueError naming it and writes nothing.
     """
-    from lipcore.config.probes import check_probe_params
-
     results = {}
     for spec in specs:
         params = dict(spec)
         name = params.pop("name")
         label = params.pop("label", name)
         fn = PROBES.get(name, key="probes.name")
-        params = check_probe_params(name, params)
+        params = _checked(name, params)
         path = Path(workdir) / "probes" / f"{label}.json" if workdir is not None else None
         if path is not None and skip_existing and path.exists():
             results[label] = json.loads(path.read_text())
@@ -129,7 +151,13 @@ def run_probes(specs: list[dict], ctx: ProbeContext, reporter: Any = None,
 
 def run_probe(name: str, ctx: ProbeContext, **params: Any) -> dict:
     """One probe by name, its parameters checked and defaults filled from `PROBE_PARAMS`."""
-    from lipcore.config.probes import check_probe_params
-
     fn = PROBES.get(name, key="probes.name")
-    return fn(ctx, **check_probe_params(name, params))
+    return fn(ctx, **_checked(name, params))
+
+
+def _checked(name: str, params: dict) -> dict:
+    """Declared probes get checked params with defaults; a plug-in probe registered at run
+    time without a `PROBE_PARAMS` entry gets its params as given."""
+    from lipcore.config.probes import PROBE_PARAMS, check_probe_params
+
+    return check_probe_params(name, params) if name in PROBE_PARAMS else dict(params)

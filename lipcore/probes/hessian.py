@@ -10,7 +10,8 @@
   first components of the tridiagonal's eigenvectors); the density is Σ τ_i N(t; θ_i, σ²)
   averaged over start vectors.
 
-The HVP is forward-over-reverse: jvp(grad(L), θ, v), summed over batches weighted by size.
+The HVP is the pullback of grad(L) (reverse-over-reverse, torch.func), built once per batch
+and summed over batches weighted by size.
 """
 from __future__ import annotations
 
@@ -27,20 +28,29 @@ HVP = Callable[[torch.Tensor], torch.Tensor]
 
 
 def make_hvp(model: nn.Module, loss_fn: Callable, data: Any) -> tuple[HVP, int]:
-    """(v ↦ H v, number of parameters P) at the model's current parameters; v: (P,)."""
+    """(v ↦ H v, number of parameters P) at the model's current parameters; v: (P,).
+
+    Per batch, `torch.func.vjp(grad(L), θ)` is taken once and its pullback reused for every
+    product (H is symmetric, so the vector-Jacobian product of the gradient is Hv): each HVP
+    then costs one backward pass through the stored graph, not a new forward (the graphs of all
+    batches stay in memory while the operator lives).
+    """
     params = get_params(model)
     flat0 = flatten(params)
     batches = as_batches(data)
     n_total = sum(x.shape[0] for x, _ in batches)
+    pullbacks = []
+    for x, y in batches:
+        def f(flat: torch.Tensor, x=x, y=y) -> torch.Tensor:
+            return loss_at(model, unflatten(flat, params), loss_fn, [(x, y)])
+
+        _, pullback = torch.func.vjp(torch.func.grad(f), flat0)
+        pullbacks.append((pullback, x.shape[0] / n_total))
 
     def hvp(v: torch.Tensor) -> torch.Tensor:
         out = torch.zeros_like(flat0)
-        for x, y in batches:
-            def f(flat: torch.Tensor) -> torch.Tensor:
-                return loss_at(model, unflatten(flat, params), loss_fn, [(x, y)])
-
-            _, hv = torch.func.jvp(torch.func.grad(f), (flat0,), (v,))
-            out += hv * (x.shape[0] / n_total)
+        for pullback, weight in pullbacks:
+            out += pullback(v)[0] * weight
         return out
 
     return hvp, flat0.numel()
@@ -94,19 +104,25 @@ def top_eigenvalues(model: nn.Module, loss_fn: Callable, data: Any, k: int,
     return power_iteration(hvp, dim, k, max_iter, tol, seed, p.dtype, p.device)[0]
 
 
+def hutchinson(hvp: HVP, dim: int, n_samples: int, seed: int = 0, dtype=torch.float32,
+               device="cpu") -> tuple[float, float, list[float]]:
+    """(mean of vᵀHv, its standard error, the samples) over Rademacher v."""
+    g = torch.Generator().manual_seed(seed)
+    samples = []
+    for _ in range(n_samples):
+        v = (torch.randint(0, 2, (dim,), generator=g) * 2 - 1).to(dtype).to(device)
+        samples.append(float(torch.dot(v, hvp(v))))
+    mean = sum(samples) / n_samples
+    var = sum((s - mean) ** 2 for s in samples) / max(n_samples - 1, 1)
+    return mean, math.sqrt(var / n_samples), samples
+
+
 def trace_estimate(model: nn.Module, loss_fn: Callable, data: Any, n_samples: int,
                    seed: int = 0) -> tuple[float, float, list[float]]:
     """Hutchinson: (mean of vᵀHv, its standard error, the samples), v Rademacher."""
     hvp, dim = make_hvp(model, loss_fn, data)
     p = next(model.parameters())
-    g = torch.Generator().manual_seed(seed)
-    samples = []
-    for _ in range(n_samples):
-        v = (torch.randint(0, 2, (dim,), generator=g) * 2 - 1).to(p.dtype).to(p.device)
-        samples.append(float(torch.dot(v, hvp(v))))
-    mean = sum(samples) / n_samples
-    var = sum((s - mean) ** 2 for s in samples) / max(n_samples - 1, 1)
-    return mean, math.sqrt(var / n_samples), samples
+    return hutchinson(hvp, dim, n_samples, seed, p.dtype, p.device)
 
 
 def trace(model: nn.Module, loss_fn: Callable, data: Any, n_samples: int, seed: int = 0) -> float:
@@ -139,21 +155,17 @@ def lanczos(hvp: HVP, v0: torch.Tensor, steps: int) -> tuple[torch.Tensor, torch
     return nodes, vecs[0] ** 2
 
 
-def spectral_density(model: nn.Module, loss_fn: Callable, data: Any, n_vectors: int = 2,
-                     steps: int = 40, n_points: int = 200, sigma: float | None = None,
-                     seed: int = 0) -> dict:
-    """SLQ density: {"grid", "density", "nodes": [[...]], "weights": [[...]], "sigma"}."""
-    hvp, dim = make_hvp(model, loss_fn, data)
-    p = next(model.parameters())
+def slq(hvp: HVP, dim: int, n_vectors: int = 2, steps: int = 40, n_points: int = 200,
+        sigma: float | None = None, seed: int = 0, dtype=torch.float32, device="cpu") -> dict:
+    """SLQ density of the operator: {"grid", "density", "nodes", "weights", "sigma"}."""
     g = torch.Generator().manual_seed(seed)
     runs = []
     for _ in range(n_vectors):
-        v0 = (torch.randint(0, 2, (dim,), generator=g) * 2 - 1).to(p.dtype).to(p.device)
+        v0 = (torch.randint(0, 2, (dim,), generator=g) * 2 - 1).to(dtype).to(device)
         runs.append(lanczos(hvp, v0, min(steps, dim)))
     lo = min(float(n.min()) for n, _ in runs)
     hi = max(float(n.max()) for n, _ in runs)
-    width = max(hi - lo, 1e-8)
-    sigma = sigma or width / 100
+    sigma = sigma or max(hi - lo, 1e-8) / 100
     grid = torch.linspace(lo - 5 * sigma, hi + 5 * sigma, n_points, dtype=torch.float64)
     density = torch.zeros_like(grid)
     for nodes, weights in runs:
@@ -162,6 +174,15 @@ def spectral_density(model: nn.Module, loss_fn: Callable, data: Any, n_vectors: 
     density /= n_vectors
     return {"grid": floats(grid), "density": floats(density), "sigma": sigma,
             "nodes": [floats(n) for n, _ in runs], "weights": [floats(w) for _, w in runs]}
+
+
+def spectral_density(model: nn.Module, loss_fn: Callable, data: Any, n_vectors: int = 2,
+                     steps: int = 40, n_points: int = 200, sigma: float | None = None,
+                     seed: int = 0) -> dict:
+    """SLQ density of the loss Hessian (see `slq`)."""
+    hvp, dim = make_hvp(model, loss_fn, data)
+    p = next(model.parameters())
+    return slq(hvp, dim, n_vectors, steps, n_points, sigma, seed, p.dtype, p.device)
 
 
 @PROBES.register("hessian")
@@ -174,11 +195,11 @@ def hessian_probe(ctx: ProbeContext, *, k, max_iter, tol, trace_samples, density
     p = next(model.parameters())
     values, _, iters = power_iteration(hvp, dim, min(k, dim), max_iter, tol, seed, p.dtype,
                                        p.device)
-    tr, tr_se, _ = trace_estimate(model, ctx.loss_fn, data, trace_samples, seed)
+    tr, tr_se, _ = hutchinson(hvp, dim, trace_samples, seed, p.dtype, p.device)
     out = {"eigenvalues": values, "iterations": iters, "trace": tr, "trace_stderr": tr_se,
            "trace_samples": trace_samples, "n_params": dim, "n_examples": int(data[0].shape[0]),
            "metrics": {"hessian/top_eigenvalue": values[0], "hessian/trace": tr}}
     if density_vectors:
-        out["density"] = spectral_density(model, ctx.loss_fn, data, density_vectors,
-                                          lanczos_steps, density_points, seed=seed)
+        out["density"] = slq(hvp, dim, density_vectors, lanczos_steps, density_points,
+                             seed=seed, dtype=p.dtype, device=p.device)
     return out

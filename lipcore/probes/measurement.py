@@ -2,18 +2,18 @@
 
 Protocol (better than the seed's, see REFERENCES.md): `n_warmup` batches dropped, then
 `n_steps` timed batches on a *copy* of the model (the run's weights are untouched), each phase
-bracketed by a device synchronize on CUDA; reported as median and inter-quartile range. Memory:
-on CUDA the `max_memory_allocated` delta after `reset_peak_memory_stats` over the timed steps; on
+bracketed by a device synchronize on CUDA; reported as median and inter-quartile range. Memory,
+over 2–5 further steps (kept apart so the sampler cannot perturb the timings): on CUDA the
+`max_memory_allocated` delta after `reset_peak_memory_stats`; on
 the CPU, where torch keeps no such counter, the peak resident-set growth sampled every 0.5 ms
 from /proc (labelled `cpu_rss_sampled`), and on every device the bytes autograd saves for the
-backward pass (counted exactly with saved-tensor hooks).
+backward pass (counted exactly with saved-tensor hooks). The samplers are `lipcore.measure`'s
+(the layer-cost measurement); this probe adds the forward / backward / optimizer-step split.
 """
 from __future__ import annotations
 
 import copy
-import os
 import statistics
-import threading
 import time
 from typing import Callable
 
@@ -21,55 +21,8 @@ import torch
 from torch import nn
 
 from lipcore.budget import batches_per_epoch, epoch_budget, steady_step_time
+from lipcore.measure import rss_bytes, RSSSampler, saved_activation_bytes
 from lipcore.probes.base import PROBES, ProbeContext
-
-_PAGE = os.sysconf("SC_PAGE_SIZE") if hasattr(os, "sysconf") else 4096
-
-
-def _rss() -> int:
-    try:
-        with open("/proc/self/statm") as f:
-            return int(f.read().split()[1]) * _PAGE
-    except OSError:
-        return 0
-
-
-class RssPeak:
-    """Context manager sampling the resident set size in a thread; `.peak_delta` in bytes."""
-
-    def __enter__(self):
-        self.base = self.peak = _rss()
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, daemon=True)
-        self._thread.start()
-        return self
-
-    def _run(self):
-        while not self._stop.wait(0.0005):
-            self.peak = max(self.peak, _rss())
-
-    def __exit__(self, *exc):
-        self._stop.set()
-        self._thread.join()
-        self.peak = max(self.peak, _rss())
-        self.peak_delta = self.peak - self.base
-
-
-def saved_activation_bytes(model: nn.Module, loss_fn: Callable, x, y) -> int:
-    """Bytes of the tensors autograd keeps for the backward pass of one batch."""
-    total = 0
-
-    def pack(t):
-        nonlocal total
-        total += t.numel() * t.element_size()
-        return t
-
-    with torch.autograd.graph.saved_tensors_hooks(pack, lambda t: t):
-        loss = loss_fn(model(x), y)
-    loss.backward()
-    model.zero_grad(set_to_none=True)
-    return total
-
 
 def _summary(values: list[float]) -> dict:
     q = statistics.quantiles(values, n=4) if len(values) > 1 else [values[0]] * 3
@@ -105,22 +58,26 @@ def measure(model: nn.Module, loss_fn: Callable, x: torch.Tensor, y: torch.Tenso
 
     for _ in range(n_warmup):
         one_step(False)
+    for _ in range(n_steps):  # timed alone: the memory sampler below would perturb the clock
+        one_step(True)
+    n_mem = max(2, min(n_steps, 5))
     if cuda:
         torch.cuda.reset_peak_memory_stats(x.device)
         base = torch.cuda.memory_allocated(x.device)
-        for _ in range(n_steps):
-            one_step(True)
+        for _ in range(n_mem):
+            one_step(False)
         peak, method = torch.cuda.max_memory_allocated(x.device) - base, "cuda_max_allocated"
     else:
-        with RssPeak() as rss:
-            for _ in range(n_steps):
-                one_step(True)
-        peak, method = rss.peak_delta, "cpu_rss_sampled"
+        sampler, base = RSSSampler(), rss_bytes()
+        sampler.start()
+        for _ in range(n_mem):
+            one_step(False)
+        peak, method = max(sampler.stop() - base, 0), "cpu_rss_sampled"
     params = sum(p.numel() * p.element_size() for p in model.parameters())
     return {"device": str(x.device), "batch_size": int(x.shape[0]),
             "time_s": {k: _summary(v) for k, v in phases.items()},
             "memory": {"peak_bytes": int(peak), "method": method, "param_bytes": params,
-                       "activation_bytes": saved_activation_bytes(model, loss_fn, x, y)}}
+                       "activation_bytes": saved_activation_bytes(model, x, y, loss_fn)}}
 
 
 @PROBES.register("measurement")

@@ -59,12 +59,18 @@ def spec_params(spec: Any, key: str) -> tuple[str, dict[str, Any]]:
     return name, params
 
 
-def build_callbacks(specs: list, key: str = "training.callbacks") -> list[Callback]:
+def build_plugins(registry: Any, specs: list, key: str) -> list:
+    """Instantiate each spec of `specs` from `registry`; errors name `key.<i>`."""
     out = []
     for i, spec in enumerate(specs or []):
         name, params = spec_params(spec, key)
+        factory = registry.get(name, key=f"{key}.{i}.name")
         try:
-            out.append(CALLBACKS.get(name, key=f"{key}.{i}.name")(**params))
-        except TypeError as e:
+            out.append(factory(**params))
+        except (TypeError, ValueError) as e:
             raise ValueError(f"{key}.{i}.params: {e}") from None
     return out
+
+
+def build_callbacks(specs: list, key: str = "training.callbacks") -> list[Callback]:
+    return build_plugins(CALLBACKS, specs, key)

@@ -65,12 +65,13 @@ class Member:
 
 
 def pick_device(name: str) -> torch.device:
+    """`training.device`: auto is cuda when visible, else cpu; an explicit cuda needs a GPU."""
     if name == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    try:
-        return torch.device(name)
-    except RuntimeError as e:
-        raise ValueError(f"training.device: {e}") from None
+    device = torch.device(name)
+    if device.type == "cuda" and not torch.cuda.is_available():
+        raise ValueError(f"training.device: {name!r} asked for, but no CUDA device is visible")
+    return device
 
 
 def make_member(model: nn.Module, data: Dataset, cfg: dict[str, Any], device: torch.device,
@@ -130,6 +131,10 @@ class Engine:
         every = self.cfg["checkpoint_every"] or max(1, self.total // 10)
         self.checkpoint_every = every
         self.step, self.next_checkpoint = 0, every
+        #: without a checkpoint folder, (step, model state) at each checkpoint moment when
+        #: the config has probes (they read trajectories)
+        self.keep_snapshots = bool(config.get("probes"))
+        self.snapshots: list[tuple[int, dict]] = []
         self.last: dict[str, float] = {}
 
     # --- sizes ---------------------------------------------------------------------------
@@ -145,10 +150,17 @@ class Engine:
         return total
 
     def _done(self) -> bool:
-        if self.step >= self.total:
+        """Blockwise: after the rounds. Otherwise after `epochs` epochs (however many steps a
+        batch-size switch makes of them) or `max_steps` steps, whichever comes first; `total`
+        is then only the schedule's and progress bar's estimate."""
+        if self.blockwise:
+            return self.step >= self.total
+        max_steps = self.cfg["max_steps"]
+        if max_steps is not None and self.step >= max_steps:
             return True
-        return not self.blockwise and self.cfg["max_steps"] is None and \
-            self.sampler.epoch >= self.cfg["epochs"]
+        if max_steps is not None and not self.cfg["epochs"]:
+            return False
+        return self.sampler.epoch >= self.cfg["epochs"]
 
     # --- one step ------------------------------------------------------------------------
     def _lr(self, member: Member) -> float:
@@ -245,11 +257,17 @@ class Engine:
                 "next_checkpoint": self.next_checkpoint, "last": self.last}
 
     def save_checkpoint(self) -> Path | None:
+        """Write a checkpoint; first flush the reporter (when it buffers), so a checkpoint never
+        runs ahead of the stored metrics: a run resumed from it loses no point."""
         if self.checkpoint_dir is None:
+            if self.keep_snapshots:  # no folder: keep the trajectory in memory for the probes
+                self.snapshots.append((self.step, {k: v.detach().cpu().clone() for k, v in
+                                                   self.members[0].model.state_dict().items()}))
             return None
-        path = checkpoints.save(self.checkpoint_dir, self.step, self._payload())
-        self.reporter.artifact(f"checkpoint/{self.step}", str(path), "checkpoint")
-        return path
+        flush = getattr(self.reporter, "flush", None)
+        if callable(flush):
+            flush()
+        return checkpoints.save(self.checkpoint_dir, self.step, self._payload())
 
     def restore(self, ckpt: dict[str, Any]) -> None:
         """Continue from a checkpoint dict (see `checkpoints.load`)."""
@@ -276,6 +294,7 @@ class Engine:
                 self._pre_floss()
             except DivergedError as e:
                 return TrainResult("diverged", 0, {}, str(e), diverged={"step": 0, "value": e.value})
+            self.save_checkpoint()  # step 0: θ_init, the start of trajectories and interpolations
         from lipcore.training.measurements import run_measurements
 
         stopped_by = None
@@ -315,9 +334,15 @@ class Engine:
                                diverged={"step": e.step, "value": e.value})
         if self.members[0].count:  # stopped between evaluations: evaluate once more
             self._after_evaluation(check=False)
-        if self.checkpoint_dir is not None and checkpoints.latest(self.checkpoint_dir) != \
-                Path(self.checkpoint_dir) / f"step_{self.step:08d}.pt":
-            self.save_checkpoint()
+        if self.checkpoint_dir is None:
+            if not self.snapshots or self.snapshots[-1][0] != self.step:
+                self.save_checkpoint()
+        else:
+            path = checkpoints.latest(self.checkpoint_dir)
+            if path != Path(self.checkpoint_dir) / f"step_{self.step:08d}.pt":
+                path = self.save_checkpoint()
+            # one artifact row per run (the folder holds the trajectory): cheap for DB sinks
+            self.reporter.artifact("checkpoint", str(path), "checkpoint")
         return TrainResult("succeeded", self.step, self.last, stopped_by=stopped_by)
 
     def _after_evaluation(self, check: bool = True) -> str | None:

@@ -9,7 +9,7 @@ import math
 from typing import Any, Mapping
 
 from lipcore.registry import Registry
-from lipcore.training.callbacks import spec_params
+from lipcore.training.callbacks import build_plugins
 
 STOPPERS: Registry[type] = Registry("stopper")
 
@@ -53,36 +53,35 @@ class EarlyStopping(Stopper):
         return None
 
 
-@STOPPERS.register("target_loss")
-class TargetLoss(Stopper):
-    """Stop once `metric` (default test_loss) is at or below `target`."""
+class Target(Stopper):
+    """Stop once `metric` reaches `target`: at or below it (`below`), or at or above it."""
 
-    def __init__(self, target: float, metric: str = "test_loss"):
-        self.target, self.metric = target, metric
+    below = True
+    label = "target"
+
+    def __init__(self, target: float, metric: str | None = None):
+        self.target, self.metric = target, metric or self.metric
 
     def __call__(self, metrics: Mapping[str, float]) -> str | None:
         v = metrics.get(self.metric)
-        return None if v is None or v > self.target else f"target_loss: {self.metric}={v:.4g}"
+        if v is None or (v > self.target if self.below else v < self.target):
+            return None
+        return f"{self.label}: {self.metric}={v:.4g}"
+
+
+@STOPPERS.register("target_loss")
+class TargetLoss(Target):
+    """Stop once `metric` (default test_loss) is at or below `target`."""
+
+    metric, below, label = "test_loss", True, "target_loss"
 
 
 @STOPPERS.register("target_accuracy")
-class TargetAccuracy(Stopper):
+class TargetAccuracy(Target):
     """Stop once `metric` (default test_acc) is at or above `target`."""
 
-    def __init__(self, target: float, metric: str = "test_acc"):
-        self.target, self.metric = target, metric
-
-    def __call__(self, metrics: Mapping[str, float]) -> str | None:
-        v = metrics.get(self.metric)
-        return None if v is None or v < self.target else f"target_accuracy: {self.metric}={v:.4g}"
+    metric, below, label = "test_acc", False, "target_accuracy"
 
 
 def build_stoppers(specs: list, key: str = "training.stoppers") -> list[Stopper]:
-    out = []
-    for i, spec in enumerate(specs or []):
-        name, params = spec_params(spec, key)
-        try:
-            out.append(STOPPERS.get(name, key=f"{key}.{i}.name")(**params))
-        except (TypeError, ValueError) as e:
-            raise ValueError(f"{key}.{i}.params: {e}") from None
-    return out
+    return build_plugins(STOPPERS, specs, key)

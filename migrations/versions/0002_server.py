@@ -1,4 +1,4 @@
-"""server: config_hash for skip-completed, listing indices, probe jobs, JSONB on PostgreSQL
+"""server: config_hash for skip-completed, point ordinals, probe jobs, JSONB on PostgreSQL
 
 Revision ID: 0002_server
 Revises: 0001
@@ -41,6 +41,15 @@ def upgrade() -> None:
     )
     with op.batch_alter_table("probe_jobs", schema=None) as batch_op:
         batch_op.create_index(batch_op.f("ix_probe_jobs_run_id"), ["run_id"], unique=False)
+    with op.batch_alter_table("metric_points", schema=None) as batch_op:
+        batch_op.add_column(sa.Column("seq", sa.Integer(), nullable=True))
+    # Existing points get their row number in step order (server.metrics keeps it from now on).
+    op.execute("""UPDATE metric_points SET seq = r.rn
+        FROM (SELECT run_id, key, step,
+                     row_number() OVER (PARTITION BY run_id, key ORDER BY step) - 1 AS rn
+              FROM metric_points) AS r
+        WHERE metric_points.run_id = r.run_id AND metric_points.key = r.key
+          AND metric_points.step = r.step""")
     if _postgres():
         for table, column in JSON_COLUMNS:
             op.alter_column(table, column, type_=JSONB(), existing_type=sa.JSON(),
@@ -52,6 +61,8 @@ def downgrade() -> None:
         for table, column in JSON_COLUMNS:
             op.alter_column(table, column, type_=sa.JSON(), existing_type=JSONB(),
                             postgresql_using=f"{column}::json")
+    with op.batch_alter_table("metric_points", schema=None) as batch_op:
+        batch_op.drop_column("seq")
     with op.batch_alter_table("probe_jobs", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_probe_jobs_run_id"))
     op.drop_table("probe_jobs")

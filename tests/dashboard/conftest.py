@@ -1,11 +1,39 @@
-"""Browser tests: dash_duo in headless Chromium; skipped locally (failed in CI) without a driver."""
+"""Browser tests: Dash pages in headless Chromium against a live API with real runs.
+
+Skipped locally (failed in CI) without Chromium and chromedriver. Every page test checks that
+each plot on the page holds data and saves a full-page screenshot to docs/screenshots/.
+"""
 from __future__ import annotations
 
 import shutil
+import time
+from pathlib import Path
 
 import pytest
 
 from tests.services import need
+
+SCREENSHOTS = Path(__file__).parents[2] / "docs" / "screenshots"
+
+# Points per graph on the page: {graph id: n} (-1: the graph has no Plotly figure yet).
+POINTS_JS = """
+return Object.fromEntries(Array.from(document.querySelectorAll('.dash-graph')).map(g => {
+  const p = g.querySelector('.js-plotly-plot');
+  if (!p || !p.data) return [g.id, -1];
+  return [g.id, p.data.reduce((n, t) => n + (t.x || t.z || t.r || t.dimensions || []).length, 0)];
+}));
+"""
+
+
+def pytest_setup_options():
+    """Chromium options for dash_duo: headless, a large window, software WebGL for scattergl."""
+    from selenium.webdriver.chrome.options import Options
+
+    options = Options()
+    for arg in ("--headless=new", "--window-size=1400,1000", "--enable-unsafe-swiftshader",
+                "--use-angle=swiftshader", "--hide-scrollbars"):
+        options.add_argument(arg)
+    return options
 
 
 @pytest.fixture
@@ -13,3 +41,35 @@ def browser_ok():
     need(shutil.which("chromedriver") is not None and
          (shutil.which("chromium") or shutil.which("google-chrome")) is not None,
          "Chromium and chromedriver (apt-get install chromium chromium-driver)")
+
+
+def graph_points(dash_duo) -> dict[str, int]:
+    return dash_duo.driver.execute_script(POINTS_JS)
+
+
+def wait_all_plots_hold_data(dash_duo, expected: set[str], timeout: float = 30) -> dict[str, int]:
+    """Wait until each graph in `expected` is on the page and holds at least one point."""
+    seen: dict[str, int] = {}
+
+    def ready(_driver) -> bool:
+        seen.clear()
+        seen.update(graph_points(dash_duo))
+        return expected <= set(seen) and all(seen[g] > 0 for g in expected)
+
+    dash_duo._wait_for(ready, timeout=timeout,
+                       msg=lambda _d: f"plots without data: expected {sorted(expected)}, saw {seen}")
+    return seen
+
+
+def screenshot(dash_duo, name: str) -> Path:
+    """A full-page PNG in docs/screenshots/ (the window grows to the page's height first)."""
+    driver = dash_duo.driver
+    for _ in range(2):  # growing the window can reflow the page: measure again
+        height = driver.execute_script("return document.documentElement.scrollHeight")
+        driver.set_window_size(1400, min(max(height + 140, 900), 5000))
+        time.sleep(0.5)
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    path = SCREENSHOTS / f"{name}.png"
+    driver.save_screenshot(str(path))
+    driver.set_window_size(1400, 1000)
+    return path

@@ -85,3 +85,9 @@ def test_text_needs_a_token_model_and_back():
     assert _issue_keys({"data": {"name": "text"}, "model": {"name": "mlp"}}) == ["model.name"]
     assert _issue_keys({"data": {"name": "sine"}, "model": {"name": "gpt"}}) == ["model.name"]
     validate({"data": {"name": "text"}, "model": {"name": "gpt"}})
+
+
+def test_device_names():
+    assert _issue_keys({"training": {"device": "tpu"}}) == ["training.device"]
+    for name in ("auto", "cpu", "cuda", "cuda:1"):
+        validate({"training": {"device": name}})

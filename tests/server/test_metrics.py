@@ -40,7 +40,7 @@ def test_upsert_is_idempotent_and_summary_current(client, db):
     assert series["train_loss"] == {"step": [0, 1, 2], "value": [3.0, 1.5, None]}
     assert series["grad_norm"] == {"step": [0], "value": [None]}
     summary = client.get(f"/runs/{run_id}").json()["summary"]
-    assert summary["train_loss"] == {"last": None, "step": 2, "min": 1.5, "max": 3.0}
+    assert summary["train_loss"] == {"last": None, "step": 2, "min": 1.5, "max": 3.0, "n": 3}
     assert summary["lr"]["last"] == 0.1 and summary["grad_norm"]["min"] is None
     assert client.get(f"/runs/{run_id}/metrics", params={"keys": "lr"}).json().keys() == {"lr"}
     with pytest.raises(LookupError):
@@ -81,3 +81,22 @@ def test_metrics_with_null_buckets_keeps_a_marker(client, db):
     metrics.write_points(db, run_id, [("loss", s, float("nan") if 40 <= s < 60 else 1.0) for s in range(100)])
     got = client.get(f"/runs/{run_id}/metrics", params={"max_points": 20}).json()["loss"]
     assert None in got["value"] and len(got["step"]) <= 20
+
+
+def test_out_of_order_points_renumber_their_series(client, db):
+    from sqlalchemy import select
+
+    from server.models import MetricPoint
+
+    run_id = new_run(client)
+    rng = np.random.default_rng(1)
+    values = rng.normal(size=400).tolist()
+    metrics.write_points(db, run_id, [("x", s, values[s]) for s in range(0, 400, 2)])
+    metrics.write_points(db, run_id, [("x", s, values[s]) for s in range(1, 400, 2)])  # gaps filled late
+    metrics.write_points(db, run_id, [("x", s, values[s]) for s in range(0, 10)])  # rewrites only
+    seqs = db.execute(select(MetricPoint.step, MetricPoint.seq).where(MetricPoint.run_id == run_id)
+                      .order_by(MetricPoint.step)).all()
+    assert [q for _, q in seqs] == list(range(400))
+    got = client.get(f"/runs/{run_id}/metrics", params={"max_points": 50}).json()["x"]
+    assert dict(zip(got["step"], got["value"])) == brute_minmax(list(range(400)), values, 50)
+    assert client.get(f"/runs/{run_id}").json()["summary"]["x"]["n"] == 400

@@ -142,3 +142,12 @@ def test_cifar10_pickles_are_read(tmp_path):
     data = build_dataset(data_cfg(name="cifar10", root=str(tmp_path), n_train=20, n_test=4))
     assert data.x_train.shape == (20, 3, 32, 32) and data.x_train[0, 0, 0, 0] == pytest.approx(0.2)
     assert sorted(data.y_test.tolist()) == [1, 2, 3, 4]
+
+
+def test_moons_without_noise_lie_on_their_half_circles():
+    data = build_dataset(data_cfg(name="moons", noise=0.0, normalize=False))
+    x, y = data.x_train, data.y_train
+    centre = torch.where(y[:, None] == 1, torch.tensor([1.0, 0.5]), torch.tensor([0.0, 0.0]))
+    assert torch.allclose((x - centre).norm(dim=1), torch.ones(len(x)), atol=1e-5)
+    noisy = build_dataset(data_cfg(name="moons", normalize=False))  # default noise 0.1
+    assert not torch.allclose(noisy.x_train.norm(dim=1), torch.ones(100), atol=1e-2)

@@ -90,6 +90,12 @@ def test_every_parameter_receives_a_gradient(kind, name):
         assert p.grad.abs().sum() > 0, f"{name}.{pname} gets no gradient"
 
 
+def test_registries_read_like_dicts():
+    assert dict(LAYERS.items()) == dict(zip(LAYERS.keys(), LAYERS.values()))
+    assert "aol" in LAYERS and "bcop" in CONV_LAYERS and "bcop" not in LAYERS
+    assert len(LAYERS) == 10 and len(CONV_LAYERS) == 8
+
+
 def test_unknown_layer_names_are_clear_errors():
     with pytest.raises(ValueError, match="model.layer.*sandwich"):
         LAYERS.get("nope", key="model.layer")
@@ -121,3 +127,18 @@ def test_sorting_activations_preserve_gradient_norm(act):
     x = torch.randn(7, dtype=torch.float64)
     j = torch.autograd.functional.jacobian(lambda v: act(v[None])[0], x)
     torch.testing.assert_close(j @ j.t(), torch.eye(7, dtype=torch.float64))
+
+
+@pytest.mark.parametrize("kind,name", CASES)
+def test_forward_mode_matches_reverse_mode(kind, name):
+    """Gradient flossing takes J·Q by forward mode (torch.func.jvp) and backpropagates through
+    it; every layer must support that and agree with reverse mode (double backward)."""
+    layer, x = make(kind, name)
+    layer.double()
+    x = x.double()
+    v = torch.randn_like(x)
+    _, forward = torch.func.jvp(layer, (x,), (v,))
+    _, reverse = torch.autograd.functional.jvp(layer, x, v)
+    torch.testing.assert_close(forward, reverse)
+    forward.square().sum().backward()
+    assert layer.weight.grad is not None and layer.weight.grad.abs().sum() > 0

@@ -123,3 +123,40 @@ def test_convnet_parameter_counts_match_seed_004(size, expected):
 def test_unconstrained_models_promise_nothing():
     model = build_model({"name": "lipschitz_sequential", "layer": "unconstrained"}, FLAT)
     assert model.lipschitz_bound == math.inf
+
+
+@pytest.mark.parametrize("size,expected", [("M", 25.1e6), ("L", 100.5e6)])
+def test_large_convnet_parameter_counts_on_the_meta_device(size, expected):
+    data = SimpleNamespace(in_features=3 * 32 * 32, out_features=10, input_shape=(3, 32, 32))
+    with torch.device("meta"):
+        model = build_model({"name": "convnet", "size": size, "layer": "unconstrained"}, data)
+    assert sum(p.numel() for p in model.parameters()) == pytest.approx(expected, rel=0.005)
+
+
+@pytest.mark.parametrize("name", MODELS.names())
+def test_model_save_load_round_trip(name):
+    import io
+
+    data, x = data_for(name)
+    a = build_model({"name": name, "model_seed": 1, **SMALL}, data)
+    with torch.no_grad():
+        for p in a.parameters():
+            p.add_(0.05 * torch.randn_like(p))
+    buf = io.BytesIO()
+    torch.save(a.state_dict(), buf)
+    buf.seek(0)
+    b = build_model({"name": name, "model_seed": 2, **SMALL}, data)
+    b.load_state_dict(torch.load(buf))
+    a.eval()
+    b.eval()
+    with torch.no_grad():
+        torch.testing.assert_close(b(x), a(x))
+
+
+@pytest.mark.parametrize("name", MODELS.names())
+def test_no_parameter_appears_on_the_first_forward(name):
+    data, x = data_for(name)
+    model = build_model({"name": name, **SMALL}, data)
+    before = [(n, p.shape) for n, p in model.named_parameters()]
+    model(x)
+    assert [(n, p.shape) for n, p in model.named_parameters()] == before

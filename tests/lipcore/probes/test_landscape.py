@@ -113,3 +113,41 @@ def test_sharpness_probe_on_mlp(trained):
     json.dumps(out)
     assert all(a >= r for a, r in zip(out["ascent_max"], out["random_mean"]))
     assert out["random_max"][1] > out["random_max"][0] >= 0 or math.isclose(out["random_max"][0], 0)
+
+
+def test_init_is_rebuilt_from_the_config_when_the_first_checkpoint_is_late():
+    from lipcore.config import validate
+    from lipcore.data import build_dataset
+    from lipcore.models import build_model
+
+    cfg = validate({"data": {"name": "sine", "n_train": 16, "n_test": 8},
+                    "model": {"name": "mlp", "width": 4, "depth": 1, "model_seed": 3}})
+    data = build_dataset(cfg["data"])
+    model = build_model(cfg["model"], data)
+    init = {k: v.clone() for k, v in model.state_dict().items()}
+    with torch.no_grad():
+        for p in model.parameters():
+            p.add_(0.1)
+    ctx = context(model, data, checkpoints=[(7, model.state_dict())], config=cfg)
+    ctx.loss_fn = nn.MSELoss()
+    out = run_probe("interpolation", ctx, alpha_min=0.0, alpha_max=1.0, n_points=2)
+    assert out["start_step"] == 0 and out["end_step"] == 7
+    expected = nn.functional.mse_loss(torch.func.functional_call(model, init, (data.x_train,)),
+                                      data.y_train)
+    assert out["train_loss"][0] == pytest.approx(float(expected), rel=1e-6)
+
+
+def test_keskar_box_sharpness_of_a_linear_loss_is_the_corner_value():
+    # L(θ) = aᵀθ is maximised over |z_i| ≤ ε(|θ_i|+1) at z = r·sign(a): rise Σ|a_i|·ε(|θ_i|+1).
+    g = torch.Generator().manual_seed(1)
+    a = torch.randn(8, generator=g, dtype=torch.float64)
+    theta = torch.randn(8, generator=g, dtype=torch.float64)
+    loss = lambda out, y: out @ a  # noqa: E731
+    x = torch.zeros(1, 1, dtype=torch.float64)
+    out = sharpness(Quadratic(theta), loss, (x, x), [0.1], n_samples=40, ascent_steps=4,
+                    region="keskar_box")
+    exact = float((a.abs() * 0.1 * (theta.abs() + 1)).sum())
+    assert out["ascent_max"][0] == pytest.approx(exact, rel=1e-12)
+    assert 0 < out["random_max"][0] < exact
+    with pytest.raises(ValueError, match="sharpness.region"):
+        sharpness(Quadratic(theta), loss, (x, x), [0.1], 1, 0, region="ball")

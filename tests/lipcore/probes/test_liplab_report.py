@@ -36,9 +36,13 @@ def api(calls):
         if parts[3] == "metrics":
             return httpx.Response(200, json={"test_acc": {"step": [5], "value": [r["acc"]]}})
         if parts[3] == "probes":
-            if rid == 1:
+            if rid == 1:  # the server's shape: jobs plus results by probe name
+                return httpx.Response(200, json={"jobs": [], "results": {
+                    "certified": {"eps": [0.0, 0.5], "certified_acc": [0.8, 0.3]},
+                    "hessian": {"error": "result unreadable: OSError"}}})
+            if rid == 2:
                 return httpx.Response(200, json={"items": [{"name": "certified", "result": {
-                    "eps": [0.0, 0.5], "certified_acc": [0.8, 0.3]}}]})
+                    "eps": [0.0], "certified_acc": [0.9]}}]})
             return httpx.Response(404)
         return httpx.Response(404)
     return handler
@@ -57,7 +61,8 @@ def test_report_fetches_sweep_and_writes_studies(tmp_path, capsys):
     assert "Sweep depths" in (tmp_path / "summary.md").read_text()
     assert (tmp_path / "figures" / "run1_certified.png").exists()
     cached = json.loads((tmp_path / "data" / "run_1.json").read_text())
-    assert cached["probes"]["certified"]["certified_acc"] == [0.8, 0.3]
+    assert cached["probes"] == {"certified": {"eps": [0.0, 0.5], "certified_acc": [0.8, 0.3]}}
+    assert json.loads((tmp_path / "data" / "run_2.json").read_text())["probes"]["certified"]
     assert not (tmp_path / "data" / "run_3.json").exists()  # still running: never cached
     assert "files written" in capsys.readouterr().out
     calls.clear()

@@ -3,11 +3,9 @@ import json
 
 import pytest
 import torch
-from torch import nn
 
 from lipcore.budget import batches_per_epoch, epoch_budget, steady_step_time
 from lipcore.probes import run_probe
-from lipcore.probes.measurement import saved_activation_bytes
 from tests.lipcore.probes.helpers import blobs, context, mlp
 
 
@@ -21,16 +19,6 @@ def test_epoch_budget_formula():
         epoch_budget(10.0, 0.0, 3)
     with pytest.raises(ValueError, match="batch_size"):
         batches_per_epoch(10, 0)
-
-
-def test_saved_activation_bytes_counts_linear_inputs():
-    # Linear(5→7)·ReLU: autograd keeps the input x (B×5) for the weight grad, the ReLU output
-    # (B×7); cross-entropy keeps its log-softmax (B×7) — all float64.
-    model = nn.Sequential(nn.Linear(5, 7), nn.ReLU()).double()
-    x = torch.randn(4, 5, dtype=torch.float64)
-    got = saved_activation_bytes(model, nn.CrossEntropyLoss(), x, torch.zeros(4, dtype=torch.long))
-    assert got >= 8 * 4 * (5 + 7)
-    assert got % 8 == 0
 
 
 def test_measurement_probe_times_phases_and_leaves_the_model_untouched():

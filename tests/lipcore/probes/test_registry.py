@@ -60,3 +60,29 @@ def test_a_failing_probe_writes_nothing(tmp_path):
     with pytest.raises(ValueError, match="no checkpoint"):
         run_probes([{"name": "pca"}], ctx, ListReporter(), tmp_path)
     assert not (tmp_path / "probes" / "pca.json").exists()
+
+
+def test_a_plugin_probe_without_declared_params_gets_its_params_as_given(monkeypatch):
+    from lipcore.probes import run_probe
+
+    monkeypatch.setitem(PROBES._entries, "n_params", lambda ctx, scale=1: {
+        "value": scale * sum(p.numel() for p in ctx.model.parameters())})
+    assert run_probe("n_params", context(mlp([2, 3, 2]), blobs(n=4)), scale=2) == {"value": 34}
+
+
+def test_probe_list_issues_name_each_entry_and_key():
+    import subprocess
+    import sys
+
+    from lipcore.config.probes import probe_list_issues
+
+    issues = probe_list_issues([{"name": "hessian", "k": 0, "kk": 1}, {"name": "nope"}, "x",
+                                {"name": "pca", "n_points": 5}])
+    assert issues[0] == ("probes.0.k", "must be >= 1, got 0")
+    assert issues[1] == ("probes.0.kk", "unknown parameter; allowed: " + ", ".join(
+        PROBE_PARAMS["hessian"]))
+    assert issues[2][0] == "probes.1.name" and "unknown probe 'nope'" in issues[2][1]
+    assert issues[3] == ("probes.2", "must be a mapping with a 'name'")
+    assert len(issues) == 4
+    code = "import lipcore.config.probes, sys; sys.exit('torch' in sys.modules)"
+    assert subprocess.run([sys.executable, "-c", code]).returncode == 0  # server-safe

@@ -53,6 +53,22 @@ def test_every_probe_has_a_figure_that_draws(probe_results, tmp_path):
         assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n", name
 
 
+def test_the_dashboard_draws_every_landscape_probe_result(probe_results):
+    # The dashboard reads these shapes over REST; each of its figures must hold data.
+    from dashboard.figures.landscape import LANDSCAPE_FIGURES, landscape_figures
+
+    figures = landscape_figures(probe_results)
+    assert {name for name, _ in figures} == set(LANDSCAPE_FIGURES)
+    for name, fig in figures:
+        assert fig.data, f"dashboard figure for {name} is empty: {fig.layout.annotations}"
+    conn = probe_results["connectivity"]
+    assert conn["aligned_loss"] == conn["aligned"]["loss"] and conn["alpha"] == conn["linear"]["alpha"]
+    assert conn["barriers"] == conn["aligned"]["loss_barrier"]
+    sharp = probe_results["sharpness"]
+    assert sharp["samples"] == sharp["random_samples"][-1]
+    assert sharp["ascent"] == sharp["ascent_max"][-1] and sharp["sharpness"] == sharp["random_max"][-1]
+
+
 def test_report_tables_group_with_mean_std_and_n(probe_results, tmp_path):
     out = write_report(make_runs(probe_results), tmp_path, title="demo")
     depth = (tmp_path / "depth_study.md").read_text()
@@ -90,3 +106,20 @@ def test_report_is_idempotent_and_resumes(probe_results, tmp_path):
 def test_empty_sweep_is_an_error(tmp_path):
     with pytest.raises(ValueError, match="no runs"):
         write_report([], tmp_path)
+
+
+def test_summary_correlates_geometry_with_the_generalisation_gap(tmp_path):
+    import numpy as np
+
+    sharp = [0.1, 0.4, 0.2, 0.9]
+    gap = [0.05, 0.3, 0.1, 0.2]
+    runs = [{"id": i, "status": "succeeded", "config": {"model": {"model_seed": i}},
+             "metrics": {"train_loss": {"step": [1], "value": [0.1]},
+                         "test_loss": {"step": [1], "value": [0.1 + g]}},
+             "probes": {"sharpness": {"ascent_max": [s], "random_max": [0.0]}}}
+            for i, (s, g) in enumerate(zip(sharp, gap))]
+    write_report(runs, tmp_path)
+    summary = (tmp_path / "summary.md").read_text()
+    r = np.corrcoef(sharp, gap)[0, 1]  # Spearman: ranks [1,3,2,4] vs [1,4,2,3]: 1 − 6·2/60 = 0.8
+    assert f"| sharpness | 4 | {r:.3f} | 0.800 |" in summary
+    assert "- run 0 sharpness: no figure (KeyError" in summary  # a partial result is reported

@@ -69,6 +69,8 @@ def test_a_run_without_checkpoints_is_a_clear_error_and_stays_untouched(tmp_path
     before = digest(run)
     with pytest.raises(ValueError, match="has no checkpoint"):
         probe_saved_run(run, [{"name": "hessian"}])
+    with pytest.raises(FileNotFoundError, match="no checkpoints"):
+        probe_saved_run(run, [])
     assert digest(run) == before
 
 
@@ -91,13 +93,16 @@ def test_connectivity_between_different_architectures_leaves_both_runs_untouched
 def test_missing_step0_checkpoint_is_rebuilt_from_the_model_seed(tmp_path):
     run = make_run(tmp_path, "late", steps=(5, 10))
     saved = load_run(run)
-    assert [s for s, _ in saved.checkpoints] == [0, 5, 10]
+    assert [s for s, _ in saved.checkpoints] == [5, 10]
     cfg = saved.config
-    fresh = build_model(cfg["model"], build_dataset(cfg["data"]))
-    for k, v in fresh.state_dict().items():
-        assert torch.equal(saved.checkpoints[0][1][k], v)
-    out = probe_saved_run(run, [{"name": "interpolation", "n_points": 2}])
+    data = build_dataset(cfg["data"])
+    fresh = build_model(cfg["model"], data)
+    with torch.no_grad():
+        init_loss = float(torch.nn.functional.mse_loss(fresh(data.x_train), data.y_train))
+    out = probe_saved_run(run, [{"name": "interpolation", "n_points": 2, "alpha_min": 0.0,
+                                 "alpha_max": 1.0}])
     assert out["interpolation"]["start_step"] == 0 and out["interpolation"]["end_step"] == 10
+    assert out["interpolation"]["train_loss"][0] == pytest.approx(init_loss, rel=1e-6)
 
 
 def test_landscape_moons_preset_lists_valid_probes():
@@ -111,3 +116,15 @@ def test_landscape_moons_preset_lists_valid_probes():
     assert {"interpolation", "slice_1d", "slice_2d", "hessian", "sharpness", "pca"} <= set(names)
     for spec in cfg["probes"]:
         check_probe_params(spec["name"], {k: v for k, v in spec.items() if k != "name"})
+
+
+def test_run_saved_takes_the_config_from_the_caller(tmp_path):
+    from lipcore.probes import run_saved
+
+    run = make_run(tmp_path, "db")
+    config = yaml.safe_load((run / "config.yaml").read_text())
+    (run / "config.yaml").unlink()  # the worker keeps configs in the database, not the folder
+    out = run_saved(config, [{"name": "slice_1d", "n_points": 3}], workdir=run)
+    assert len(out["slice_1d"]["loss"]) == 3 and (run / "probes" / "slice_1d.json").exists()
+    with pytest.raises(ValueError, match="no config.yaml"):
+        probe_saved_run(run, [{"name": "slice_1d"}], skip_existing=False)

@@ -22,6 +22,12 @@ def test_switch_batch_size_changes_the_number_of_steps_per_epoch():
     assert summary["steps"] == 11
 
 
+def test_a_smaller_batch_size_still_trains_every_epoch():
+    cb = [{"name": "switch_batch_size", "params": {"step": 4, "batch_size": 8}}]
+    summary, r = run(config(training={"epochs": 3, "callbacks": cb}))
+    assert r.steps("train_loss") == [4, 12, 20] and summary["steps"] == 20
+
+
 def test_multi_switch_batch_size_follows_its_schedule():
     cb = [{"name": "multi_switch_batch_size", "schedule": {4: 32, 6: 64}}]
     _, r = run(config(training={"epochs": 4, "callbacks": cb}))

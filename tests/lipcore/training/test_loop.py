@@ -90,3 +90,30 @@ def test_online_data_draws_fresh_batches():
     summary, r = run(cfg)
     assert summary["steps"] == 3 * 64 // 8
     assert r.series("train_loss")[-1] < r.series("train_loss")[0]
+
+
+def test_auto_device_is_cuda_only_when_visible():
+    import torch
+
+    from lipcore.training.loop import pick_device
+
+    assert pick_device("auto").type == ("cuda" if torch.cuda.is_available() else "cpu")
+    assert pick_device("cpu").type == "cpu"
+    if not torch.cuda.is_available():
+        with pytest.raises(ValueError, match="training.device"):
+            pick_device("cuda")
+
+
+def test_probes_run_after_training_even_without_a_run_folder():
+    # pca needs >= 3 checkpoints: kept in memory when there is no checkpoint folder
+    cfg = config(data={"name": "moons"}, probes=[{"name": "pca", "n_points": 5},
+                                                  {"name": "interpolation", "n_points": 5}])
+    summary, _ = run(cfg)
+    assert summary["status"] == "succeeded" and summary["probes"] == ["interpolation", "pca"]
+
+
+def test_probes_read_the_checkpoint_folder(tmp_path):
+    cfg = config(data={"name": "moons"}, probes=[{"name": "pca", "n_points": 5}])
+    summary, r = run(cfg, workdir=tmp_path)
+    assert summary["probes"] == ["pca"] and (tmp_path / "probes" / "pca.json").is_file()
+    assert ("pca", str(tmp_path / "probes" / "pca.json"), "probe") in r.artifacts

@@ -31,6 +31,12 @@ CASES = {
                                      "schedule": "cosine", "checkpoint_every": 4}),
     "online": config(data={"name": "teacher", "online": True, "in_dim": 3, "out_dim": 2},
                      training={"epochs": 6, "checkpoint_every": 4}),
+    "comparative": {**config(training={"epochs": 6, "checkpoint_every": 4,
+                                       "metrics": ["param_distance"]}),
+                    "model_a": {}, "model_b": {"model_seed": 3, "training": {"lr": 0.02}}},
+    "blockwise": config(data={"name": "moons"},
+                        training={"mode": "blockwise_sequential", "K": 2, "rounds": 12,
+                                  "eval_every": 2, "checkpoint_every": 4}),
     "flossing": config(model={"depth": 4}, flossing={"enabled": True, "num_exponents": 2},
                        training={"epochs": 4, "checkpoint_every": 4}),
 }
@@ -73,3 +79,36 @@ def test_checkpoint_holds_model_optimizer_sampler_rng_and_step(tmp_path):
 def test_resume_from_a_missing_path_names_it(tmp_path):
     with pytest.raises(FileNotFoundError, match="nowhere"):
         run_experiment(config(), resume_from=tmp_path / "nowhere")
+
+
+class Buffered(ListReporter):
+    """A sink that stores points only on flush(), like the worker's batching DB sink."""
+
+    def __init__(self, crash_after=None):
+        super().__init__()
+        self.buffer, self.crash_after, self.flushes = [], crash_after, 0
+
+    def log(self, values, step):
+        self.buffer += [(step, k, float(v)) for k, v in values.items()]
+        if self.crash_after and len({s for s, _, _ in self.buffer + self.points}) >= self.crash_after:
+            raise KeyboardInterrupt  # killed: the buffer is lost
+
+    def flush(self):
+        self.points += self.buffer
+        self.buffer = []
+        self.flushes += 1
+
+
+def test_a_buffering_sink_is_flushed_before_each_checkpoint(tmp_path):
+    cfg = CASES["minibatch"]
+    full = ListReporter()
+    run_experiment(cfg, full)
+    crashed = Buffered(crash_after=5)
+    with pytest.raises(KeyboardInterrupt):
+        run_experiment(cfg, crashed, workdir=tmp_path)
+    assert crashed.flushes >= 2
+    resumed = Buffered()
+    resumed.points = list(crashed.points)  # only what was flushed survived the crash
+    run_experiment(cfg, resumed, workdir=tmp_path, resume_from="auto")
+    resumed.flush()
+    assert resumed.points == full.points

@@ -1,0 +1,75 @@
+"""Pure views derived from API payloads: flattened configs, varying keys, per-cell status counts.
+
+Kept apart from the pages so that they are unit-tested without a server.
+"""
+from __future__ import annotations
+
+import json
+from typing import Any
+
+
+def flatten(config: dict[str, Any], prefix: str = "") -> dict[str, Any]:
+    """{"model": {"depth": 2}} → {"model.depth": 2}; lists stay values (probes lists, etc.)."""
+    out: dict[str, Any] = {}
+    for k, v in config.items():
+        key = f"{prefix}{k}"
+        if isinstance(v, dict) and v:
+            out.update(flatten(v, key + "."))
+        else:
+            out[key] = v
+    return out
+
+
+def _hashable(v: Any) -> Any:
+    return json.dumps(v, sort_keys=True) if isinstance(v, (list, dict)) else v
+
+
+def varying_keys(configs: list[dict[str, Any]], ignore: tuple[str, ...] = ("name",)) -> list[str]:
+    """Dotted keys whose value differs between at least two configs (a key missing counts)."""
+    flat = [flatten(c) for c in configs]
+    keys = sorted({k for f in flat for k in f} - set(ignore))
+    return [k for k in keys if len({_hashable(f.get(k, "<missing>")) for f in flat}) > 1]
+
+
+def cell_label(v: Any) -> str:
+    """How grids label a key's value: the same str() the heatmap's category axes use."""
+    return str(v)
+
+
+def status_matrix(runs: list[dict], x: str, y: str, xs: list, ys: list) -> list[list[dict | None]]:
+    """status[i][j] = {status: count} of the runs with y = ys[i] and x = xs[j] (None if none)."""
+    index_x = {cell_label(v): j for j, v in enumerate(xs)}
+    index_y = {cell_label(v): i for i, v in enumerate(ys)}
+    out: list[list[dict | None]] = [[None] * len(xs) for _ in ys]
+    for r in runs:
+        flat = flatten(r["config"])
+        i, j = index_y.get(cell_label(flat.get(y))), index_x.get(cell_label(flat.get(x)))
+        if i is None or j is None:
+            continue
+        cell = out[i][j] = out[i][j] or {}
+        cell[r["status"]] = cell.get(r["status"], 0) + 1
+    return out
+
+
+def run_rows(runs: list[dict], keys: list[str], metrics: list[str]) -> list[dict]:
+    """Table rows: id link, name, status, sweep link, the given config keys and metrics' last values."""
+    rows = []
+    for r in runs:
+        flat = flatten(r["config"])
+        row = {"id": r["id"], "link": f"[{r['id']}](/runs/{r['id']})", "name": r["name"],
+               "status": r["status"],
+               "sweep": f"[{r['sweep_id']}](/sweeps/{r['sweep_id']})" if r.get("sweep_id") else "",
+               "created": (r.get("created_at") or "")[:19].replace("T", " ")}
+        for k in keys:
+            v = flat.get(k)
+            row[k] = json.dumps(v) if isinstance(v, (list, dict)) else v
+        for m in metrics:
+            last = ((r.get("summary") or {}).get(m) or {}).get("last")
+            row[m] = None if last is None else float(f"{last:.6g}")
+        rows.append(row)
+    return rows
+
+
+def summary_keys(runs: list[dict]) -> list[str]:
+    """Every metric key logged by any of the runs, sorted."""
+    return sorted({k for r in runs for k in (r.get("summary") or {})})
