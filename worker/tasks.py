@@ -54,7 +54,10 @@ def probe_job(self, run_id: int, probes: list[str], params: dict | None = None) 
 def start_reaper(sender=None, **_kw) -> None:  # noqa: ANN001
     """Preload lipcore (torch, but no CUDA context) so the first run is not slowed by imports,
     then start this process's reaper thread."""
+    import lipcore.data  # noqa: F401
     import lipcore.experiment  # noqa: F401
+    import lipcore.models  # noqa: F401
+    import lipcore.training.loop  # noqa: F401
 
     queues = [q.name for q in sender.app.amqp.queues.values()] if sender else ["gpu", "cpu"]
     Reaper(sessions(), get_settings(), enqueue, lambda: broker_backlog(app, queues)).start()
