@@ -15,11 +15,9 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
-import io
 import json
 import os
 import socket
-import statistics
 import subprocess
 import sys
 import tempfile

@@ -74,20 +74,20 @@ def _release_free_memory() -> None:
         pass
 
 
-def _rss_bytes() -> int:
+def rss_bytes() -> int:
     with open("/proc/self/statm") as f:
         return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
 
 
-class _RSSSampler(threading.Thread):
+class RSSSampler(threading.Thread):
     def __init__(self) -> None:
         super().__init__(daemon=True)
-        self.peak = _rss_bytes()
+        self.peak = rss_bytes()
         self._stop_flag = threading.Event()
 
     def run(self) -> None:
         while not self._stop_flag.is_set():
-            self.peak = max(self.peak, _rss_bytes())
+            self.peak = max(self.peak, rss_bytes())
             time.sleep(0.0005)
 
     def stop(self) -> int:
@@ -137,8 +137,8 @@ def measure(module: nn.Module, x: torch.Tensor, y: Any = None, loss_fn: Callable
         peak, method = torch.cuda.max_memory_allocated(x.device) - base, "cuda_max_memory_allocated"
     else:
         _release_free_memory()
-        base = _rss_bytes()
-        sampler = _RSSSampler()
+        base = rss_bytes()
+        sampler = RSSSampler()
         sampler.start()
         for _ in range(memory_steps):
             _step(module, x, y, loss_fn)

@@ -115,10 +115,10 @@ def pca(r: dict, path) -> Path:
     fig, ax = plt.subplots(figsize=(4.5, 4))
     g = r["grid"]
     z = np.log10(np.maximum(np.array(g["loss"], dtype=float), 1e-12))
-    cs = ax.contourf(g["a"], g["b"], z, levels=20, cmap="viridis")
+    cs = ax.contourf(g["x"], g["y"], z, levels=20, cmap="viridis")
     fig.colorbar(cs, ax=ax, label="log10 train loss")
-    ax.plot(r["path"]["a"], r["path"]["b"], "w.-")
-    ax.plot(r["path"]["a"][-1], r["path"]["b"][-1], "r*")
+    ax.plot(r["path"]["x"], r["path"]["y"], "w.-")
+    ax.plot(r["path"]["x"][-1], r["path"]["y"][-1], "r*")
     ev = r["explained_variance"]
     ax.set(xlabel=f"PC1 ({100 * ev[0]:.1f}%)", ylabel=f"PC2 ({100 * ev[1]:.1f}%)")
     return _save(fig, path)

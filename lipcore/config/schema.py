@@ -10,6 +10,7 @@ from lipcore.config.data import DATA
 from lipcore.config.fields import Field
 from lipcore.config.flossing import FLOSSING
 from lipcore.config.model import MODEL
+from lipcore.config.probes import probe_list_issues
 from lipcore.config.training import TRAINING, check_plugins
 
 TOP = {
@@ -116,7 +117,7 @@ def validate(cfg: dict[str, Any] | None) -> dict[str, Any]:
                 issues.append(Issue(key, str(e)))
         else:
             issues.append(Issue(str(key), unknown_key_message(str(key))))
-    issues += _check_probes(out.get("probes", []))
+    issues += [Issue(k, m) for k, m in probe_list_issues(out.get("probes", []))]
     issues += [Issue(k, m) for k, m in check_plugins(out["training"])]
     if not issues:
         issues += check_combinations(out)
@@ -199,17 +200,4 @@ def check_combinations(cfg: dict[str, Any]) -> list[Issue]:
                     issues.append(Issue(f"{label}.training.{key}", "both models train in "
                                         "lockstep on the same batches; set it in "
                                         f"training or shared.training instead"))
-    return issues
-
-
-def _check_probes(probes: list) -> list[Issue]:
-    from lipcore import catalog
-
-    issues = []
-    for i, probe in enumerate(probes):
-        if not isinstance(probe, dict) or "name" not in probe:
-            issues.append(Issue(f"probes.{i}", "must be a mapping with a 'name'"))
-        elif probe["name"] not in catalog.PROBES:
-            issues.append(Issue(f"probes.{i}.name", f"unknown probe {probe['name']!r}; choose one "
-                                f"of {', '.join(catalog.PROBES) or '(none registered)'}"))
     return issues

@@ -14,10 +14,20 @@ from torch import nn
 
 from lipcore.registry import Registry
 
+class LayerRegistry(Registry):
+    """A registry that also answers the read-only dict calls (CONTRACT §4 calls it a dict)."""
+
+    def keys(self) -> list[str]:
+        return self.names()
+
+    def values(self) -> list:
+        return [cls for _, cls in self.items()]
+
+
 # name → class built as cls(in_features, out_features, **kw)
-LAYERS: Registry[type[nn.Module]] = Registry("layer")
+LAYERS: LayerRegistry = LayerRegistry("layer")
 # name → class built as cls(in_channels, out_channels, kernel_size, **kw); (B, C, H, W) → (B, C', H, W)
-CONV_LAYERS: Registry[type[nn.Module]] = Registry("conv layer")
+CONV_LAYERS: LayerRegistry = LayerRegistry("conv layer")
 
 
 class LipschitzLayer(nn.Module):

@@ -55,6 +55,15 @@ class ProbeContext:
         return self.checkpoints
 
 
+    def trajectory(self, probe: str, at_least: int = 1) -> list[tuple[int, dict]]:
+        """The checkpoints, with θ_init (rebuilt from the config) first when the run saved no
+        step-0 checkpoint; a ValueError when fewer than `at_least` states result."""
+        rebuilt = self._rebuilt_init() if self.checkpoints else None
+        states = ([(0, rebuilt)] if rebuilt is not None else []) + list(self.checkpoints)
+        if len(states) < at_least:
+            self.require_checkpoints(probe, at_least)
+        return states
+
     def _rebuilt_init(self) -> dict | None:
         """θ_init rebuilt from `config["model"]` (seeded by model_seed) when the earliest
         checkpoint is later than step 0; None when there is a step-0 checkpoint or no config."""

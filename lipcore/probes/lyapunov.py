@@ -43,7 +43,7 @@ def lyapunov_probe(ctx: ProbeContext, *, k, n_examples) -> dict:
     if fn is None:
         raise ValueError("probe lyapunov: the run logged no lyapunov/i metrics and no "
                          "lipcore.flossing.lyapunov_exponents is available to compute them")
-    ckpts = ctx.require_checkpoints("lyapunov")
+    ckpts = ctx.trajectory("lyapunov")
     x, _ = ctx.train_xy(n_examples)
     model = copy.deepcopy(ctx.model).eval()
     rows = []

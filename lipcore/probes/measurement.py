@@ -21,7 +21,7 @@ import torch
 from torch import nn
 
 from lipcore.budget import batches_per_epoch, epoch_budget, steady_step_time
-from lipcore.measure import _rss_bytes, _RSSSampler, saved_activation_bytes
+from lipcore.measure import rss_bytes, RSSSampler, saved_activation_bytes
 from lipcore.probes.base import PROBES, ProbeContext
 
 def _summary(values: list[float]) -> dict:
@@ -68,7 +68,7 @@ def measure(model: nn.Module, loss_fn: Callable, x: torch.Tensor, y: torch.Tenso
             one_step(False)
         peak, method = torch.cuda.max_memory_allocated(x.device) - base, "cuda_max_allocated"
     else:
-        sampler, base = _RSSSampler(), _rss_bytes()
+        sampler, base = RSSSampler(), rss_bytes()
         sampler.start()
         for _ in range(n_mem):
             one_step(False)

@@ -1,6 +1,6 @@
 """`pca`: the weight trajectory from checkpoints in its top-2 PCA plane, over a loss grid.
 
-Rows θ_i − θ_final (one per checkpoint, final included, as Li et al. do: not mean-centred) are
+Rows θ_i − θ_final (one per checkpoint, θ_init first when it had to be rebuilt, final included, as Li et al. do: not mean-centred) are
 decomposed by SVD; the first two right singular vectors c₁, c₂ span the plane, the path is its
 projection (a_i, b_i), and the grid is L(θ_final + a·c₁ + b·c₂) over the path's range padded by
 `margin` on each side.
@@ -25,8 +25,8 @@ def trajectory_pca(vectors: torch.Tensor) -> dict:
 
 @PROBES.register("pca")
 def pca_probe(ctx: ProbeContext, *, n_points, margin, n_examples) -> dict:
-    """{"steps", "path": {"a", "b"}, "explained_variance", "grid": {"a", "b", "loss"[i][j]}}."""
-    ckpts = ctx.require_checkpoints("pca", 3)
+    """{"steps", "path": {"x", "y"}, "explained_variance", "grid": {"x", "y", "loss"[i][j]}}."""
+    ckpts = ctx.trajectory("pca", 3)
     model = ctx.model.eval()
     like = get_params(model)
     vectors = torch.stack([flatten(params_from_state(model, s)) for _, s in ckpts])
@@ -44,6 +44,6 @@ def pca_probe(ctx: ProbeContext, *, n_points, margin, n_examples) -> dict:
              for a in axes[0]] for b in axes[1]]
     path_loss = [evaluate_at(model, unflatten(v, like), ctx.loss_fn, x, y)[0] for v in vectors]
     return {"steps": [int(s) for s, _ in ckpts],
-            "path": {"a": floats(coords[:, 0]), "b": floats(coords[:, 1]), "loss": path_loss},
+            "path": {"x": floats(coords[:, 0]), "y": floats(coords[:, 1]), "loss": path_loss},
             "explained_variance": floats(pca["explained"]),
-            "grid": {"a": floats(axes[0]), "b": floats(axes[1]), "loss": loss}}
+            "grid": {"x": floats(axes[0]), "y": floats(axes[1]), "loss": loss}}

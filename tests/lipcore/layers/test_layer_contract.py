@@ -90,6 +90,12 @@ def test_every_parameter_receives_a_gradient(kind, name):
         assert p.grad.abs().sum() > 0, f"{name}.{pname} gets no gradient"
 
 
+def test_registries_read_like_dicts():
+    assert dict(LAYERS.items()) == dict(zip(LAYERS.keys(), LAYERS.values()))
+    assert "aol" in LAYERS and "bcop" in CONV_LAYERS and "bcop" not in LAYERS
+    assert len(LAYERS) == 10 and len(CONV_LAYERS) == 8
+
+
 def test_unknown_layer_names_are_clear_errors():
     with pytest.raises(ValueError, match="model.layer.*sandwich"):
         LAYERS.get("nope", key="model.layer")

@@ -53,6 +53,22 @@ def test_every_probe_has_a_figure_that_draws(probe_results, tmp_path):
         assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n", name
 
 
+def test_the_dashboard_draws_every_landscape_probe_result(probe_results):
+    # The dashboard reads these shapes over REST; each of its figures must hold data.
+    from dashboard.figures.landscape import LANDSCAPE_FIGURES, landscape_figures
+
+    figures = landscape_figures(probe_results)
+    assert {name for name, _ in figures} == set(LANDSCAPE_FIGURES)
+    for name, fig in figures:
+        assert fig.data, f"dashboard figure for {name} is empty: {fig.layout.annotations}"
+    conn = probe_results["connectivity"]
+    assert conn["aligned_loss"] == conn["aligned"]["loss"] and conn["alpha"] == conn["linear"]["alpha"]
+    assert conn["barriers"] == conn["aligned"]["loss_barrier"]
+    sharp = probe_results["sharpness"]
+    assert sharp["samples"] == sharp["random_samples"][-1]
+    assert sharp["ascent"] == sharp["ascent_max"][-1] and sharp["sharpness"] == sharp["random_max"][-1]
+
+
 def test_report_tables_group_with_mean_std_and_n(probe_results, tmp_path):
     out = write_report(make_runs(probe_results), tmp_path, title="demo")
     depth = (tmp_path / "depth_study.md").read_text()

@@ -32,7 +32,7 @@ def test_pca_probe_on_checkpoints():
     out = run_probe("pca", context(model, data, checkpoints=ckpts), n_points=5)
     json.dumps(out)
     assert out["steps"] == [0, 10, 20, 30, 40, 50, 60]
-    assert out["path"]["a"][-1] == 0.0 and out["path"]["b"][-1] == 0.0  # final at the origin
+    assert out["path"]["x"][-1] == 0.0 and out["path"]["y"][-1] == 0.0  # final at the origin
     assert len(out["grid"]["loss"]) == 5 and len(out["grid"]["loss"][0]) == 5
     assert 0 < sum(out["explained_variance"]) <= 1 + 1e-9
     assert out["path"]["loss"][0] > out["path"]["loss"][-1]
@@ -85,3 +85,26 @@ def test_lyapunov_defaults_to_lipcore_flossing_on_each_checkpoint():
     assert out["source"] == "checkpoints" and out["step"] == [0, 5]
     assert out["exponents"][0] == pytest.approx([math.log(2.0)] * 3, abs=1e-10)
     assert out["exponents"][1] == pytest.approx([math.log(0.5)] * 3, abs=1e-10)
+
+
+def test_pca_trajectory_starts_at_the_rebuilt_init_when_step0_was_not_saved():
+    from lipcore.config import validate
+    from lipcore.data import build_dataset
+    from lipcore.models import build_model
+
+    cfg = validate({"data": {"name": "sine", "n_train": 16, "n_test": 8},
+                    "model": {"name": "mlp", "width": 4, "depth": 1, "model_seed": 1}})
+    data = build_dataset(cfg["data"])
+    model = build_model(cfg["model"], data)
+    states = []
+    for step in (10, 20):
+        with torch.no_grad():
+            for p in model.parameters():
+                p.mul_(1.5)
+        states.append((step, {k: v.clone() for k, v in model.state_dict().items()}))
+    ctx = context(model, data, checkpoints=states, config=cfg)
+    ctx.loss_fn = torch.nn.MSELoss()
+    out = run_probe("pca", ctx, n_points=3)
+    assert out["steps"] == [0, 10, 20]
+    with pytest.raises(ValueError, match="only 1 checkpoint"):
+        run_probe("pca", context(model, data, checkpoints=states[:1]))
