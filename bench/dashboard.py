@@ -38,8 +38,8 @@ return (t.z ? t.z.filter(r => r.some(v => v !== null)).length : (t.x || []).leng
 class ApiOnly(LiveSystem):
     """The API process alone: the benchmark writes results itself, no worker trains anything."""
 
-    def __init__(self, home: Path):
-        super().__init__(home, workers=0)
+    def __init__(self, home: Path, database_url: str | None = None):
+        super().__init__(home, database_url=database_url, workers=0)
 
     def wait_healthy(self, timeout: float = 60) -> dict:
         deadline = time.monotonic() + timeout
@@ -59,7 +59,7 @@ def store(system: LiveSystem):
     from sqlalchemy import create_engine
     from sqlalchemy.orm import sessionmaker
 
-    engine = create_engine(f"sqlite:///{system.home / 'liplab.db'}")
+    engine = create_engine(system.env.get("LIPLAB_DATABASE_URL") or f"sqlite:///{system.home / 'liplab.db'}")
     return sessionmaker(engine)
 
 
@@ -128,7 +128,19 @@ def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--points", type=int, default=1_000_000)
     p.add_argument("--repeats", type=int, default=5)
+    p.add_argument("--postgres", action="store_true", help="a fresh PostgreSQL database "
+                   "(LIPLAB_TEST_PG_URL, default 127.0.0.1:5432) instead of embedded SQLite")
     args = p.parse_args()
+    if args.postgres:
+        from tests.services import pg_database
+
+        with pg_database() as url:
+            bench(args, url)
+    else:
+        bench(args, None)
+
+
+def bench(args: argparse.Namespace, database_url: str | None) -> None:
 
     from dash.testing.application_runners import ThreadedRunner
     from dash.testing.browser import Browser
@@ -137,7 +149,7 @@ def main() -> None:
     from tests.dashboard.conftest import pytest_setup_options
 
     home = Path(tempfile.mkdtemp(prefix="liplab-bench-"))
-    with ApiOnly(home) as system:
+    with ApiOnly(home, database_url) as system:
         Session = store(system)  # noqa: N806
         t0 = time.perf_counter()
         sweep_id = build_sweep(system, Session)
@@ -147,6 +159,7 @@ def main() -> None:
         with ThreadedRunner() as runner, Browser("Chrome", headless=True,
                                                  options=pytest_setup_options()) as browser:
             runner.start(app)
+            base_t = time_until_drawn(browser, f"{runner.url}/workers", "workers-runs", args.repeats)
             sweep_t = time_until_drawn(browser, f"{runner.url}/sweeps/{sweep_id}", "sweep-heatmap",
                                        args.repeats)
             run_t = time_until_drawn(browser, f"{runner.url}/runs/{run_id}", "run-curves", args.repeats)
@@ -155,8 +168,12 @@ def main() -> None:
                             args.repeats)
         metrics_api = api_time(system, f"/runs/{run_id}/metrics",
                                {"keys": "train_loss", "max_points": 2000}, args.repeats)
+    store_name = "PostgreSQL" if database_url else "SQLite"
+    print(f"store: {store_name}; {args.repeats} page loads each")
     print("| page | data | drawn in (median) | min – max | API call (median) |")
     print("| --- | --- | --- | --- | --- |")
+    print(f"| /workers bars (baseline: page, Dash and plotly.js load) | run counts | "
+          f"{statistics.median(base_t):.2f} s | {min(base_t):.2f} – {max(base_t):.2f} s | |")
     print(f"| /sweeps/{{id}} heatmap | 1,000 runs × 50 points | {statistics.median(sweep_t):.2f} s | "
           f"{min(sweep_t):.2f} – {max(sweep_t):.2f} s | grid {grid_api * 1000:.0f} ms |")
     print(f"| /runs/{{id}} curves | {args.points:,} points → 2,000 | {statistics.median(run_t):.2f} s | "

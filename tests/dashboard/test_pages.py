@@ -5,11 +5,14 @@ waits until every plot holds data, checks what the page must show, and saves a s
 """
 from __future__ import annotations
 
+import json
 import time
+from pathlib import Path
 
 import pytest
 
 from dashboard import client
+from dashboard.figures import landscape_figures
 from tests.dashboard.conftest import screenshot, wait_all_plots_hold_data
 from tests.test_end_to_end import QUICK
 
@@ -95,7 +98,8 @@ def test_run_page_appends_live_points_and_stops_polling(browser_ok, embedded_sys
     screenshot(dash_duo, "run")
 
 
-def test_runs_page_lists_varying_keys_and_links_compare(browser_ok, sweep, app, dash_duo):
+def test_runs_page_lists_varying_keys_filters_and_links_compare(browser_ok, embedded_system, sweep,
+                                                               app, dash_duo):
     dash_duo.start_server(app)
     dash_duo.wait_for_page(dash_duo.server_url + "/")
     dash_duo.wait_for_contains_text("#runs-table", "succeeded", timeout=30)
@@ -109,6 +113,21 @@ def test_runs_page_lists_varying_keys_and_links_compare(browser_ok, sweep, app, 
     dash_duo._wait_for(lambda _d: "runs=" in dash_duo.find_element("#runs-compare").get_attribute("href"),
                        timeout=10, msg="compare link never got the selected runs")
     screenshot(dash_duo, "runs")
+    # a server-side filter: exactly the API's depth-2 runs remain (depth no longer varies among
+    # them, so its column goes away)
+    want = embedded_system.client.get("/runs", params={"where": "model.depth==2", "limit": 1000}).json()
+    want_ids = sorted(str(r["id"]) for r in want["items"])
+    dash_duo.find_element("#runs-where").send_keys("model.depth==2\n")
+
+    def shown() -> tuple[list[str], list[str]]:
+        return tuple(dash_duo.driver.execute_script(
+            "const t = document.querySelector('#runs-table');"
+            "return [Array.from(t.querySelectorAll('th')).map(e => e.innerText.trim()),"
+            " Array.from(t.querySelectorAll('td[data-dash-column=link]')).map(e => e.innerText.trim())];"))
+
+    dash_duo._wait_for(lambda _d: sorted(shown()[1]) == want_ids, timeout=20,
+                       msg=lambda _d: f"filtered ids {shown()[1]} != the API's {want_ids}")
+    assert len(want_ids) >= 4 and "model.depth" not in shown()[0]
 
 
 def test_sweep_page_heatmap_groups_and_parallel_coordinates(browser_ok, sweep, app, dash_duo):
@@ -191,31 +210,14 @@ def test_submit_page_validates_next_to_the_key_previews_and_submits(browser_ok, 
     dash_duo.wait_for_contains_text("#submit-result", "queued 6 runs in sweep", timeout=20)
 
 
-LANDSCAPE = ["interpolation", "slice_1d", "slice_2d", "hessian", "sharpness", "connectivity", "pca"]
-
-
-def seeded_results() -> dict[str, dict]:
-    """Probe results in the shapes of docs/probes.md, for when lipcore has no probes registered."""
-    a = [i / 10 for i in range(-5, 16)]
-    g = [i / 5 for i in range(-5, 6)]
-    bowl = [[x * x + 2 * y * y for x in g] for y in g]
-    return {
-        "interpolation": {"alpha": a, "loss": [(x - 1) ** 2 + 0.1 for x in a]},
-        "slice_1d": {"alpha": g, "loss": [[x * x for x in g], [2 * x * x for x in g]]},
-        "slice_2d": {"alpha": g, "beta": g, "loss": bowl},
-        "hessian": {"eigenvalues": [4.0, 2.0, -0.5], "trace": 5.5,
-                    "density": {"grid": g, "density": [1 / (1 + x * x) for x in g]}},
-        "sharpness": {"samples": [0.01 * i for i in range(20)], "sharpness": 0.19},
-        "connectivity": {"alpha": g, "loss": [1 - x * x for x in g], "barrier": {"loss": 1.0}},
-        "pca": {"path": {"x": [1.0, 0.5, 0.0], "y": [0.8, 0.2, 0.0]},
-                "grid": {"x": g, "y": g, "loss": bowl}},
-    }
+# Probes that run on a single finished run without checkpoints or a peer.
+STANDALONE = ["interpolation", "slice_1d", "slice_2d", "hessian"]
+SAMPLE = json.loads((Path(__file__).parent / "data" / "probe_results.json").read_text())
+SAMPLE.pop("_provenance")
 
 
 def attach_results(system, run_id: int, results: dict[str, dict]) -> None:
     """Store probe results the way the worker does: a JSON file and an artifact row per probe."""
-    import json
-
     from sqlalchemy import create_engine
     from sqlalchemy.orm import Session
 
@@ -235,23 +237,22 @@ def attach_results(system, run_id: int, results: dict[str, dict]) -> None:
 
 @pytest.fixture
 def probe_run(embedded_system, sweep):
-    """A finished run with landscape probe results: computed by the real probes when lipcore
-    registers them, otherwise stored by hand in the documented shapes (the page is what's tested)."""
+    """A finished run with every landscape probe's result. The standalone probes are computed
+    by a real run when lipcore registers them; the others (which need checkpoints or a second
+    run) come from tests/dashboard/data/probe_results.json, real outputs of the probes code."""
     from lipcore import catalog
 
-    from dashboard.figures import landscape_figures
-
-    present = [p for p in LANDSCAPE if p in catalog.PROBES]
-    if present:
+    real = [p for p in STANDALONE if p in catalog.PROBES]
+    if real:
         r = embedded_system.client.post("/runs", json={"config": {
-            **config(epochs=3), "probes": [{"name": p} for p in present]}})
+            **config(epochs=3), "probes": [{"name": p} for p in real]}})
         run = embedded_system.wait_run(r.json()["id"], timeout=240)
         assert run["status"] == "succeeded", run["error"]
     else:
         run = embedded_system.client.get(f"/runs/{sweep['run_ids'][0]}").json()
-        attach_results(embedded_system, run["id"], seeded_results())
+    attach_results(embedded_system, run["id"], {k: v for k, v in SAMPLE.items() if k not in real})
     results = embedded_system.client.get(f"/runs/{run['id']}/probes").json()["results"]
-    assert set(present or LANDSCAPE) <= set(results)
+    assert set(SAMPLE) <= set(results)
     return {"id": run["id"], "figures": [name for name, _ in landscape_figures(results)]}
 
 
