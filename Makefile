@@ -20,6 +20,9 @@ install: $(STAMP)
 up: install
 	$(VENV)/bin/liplab up
 
+# One BLAS thread per process: tests run API, workers and torch side by side on few cores.
+test: export OMP_NUM_THREADS ?= 1
+test: export MKL_NUM_THREADS ?= 1
 test: install
 	$(PY) -m pytest --headless -p no:cacheprovider $(PYTEST_ARGS)
 

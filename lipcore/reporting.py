@@ -2,6 +2,12 @@
 
 The training loop only calls `reporter.log(values, step)`; it never knows who listens. Tests
 pass a `ListReporter`, the CLI a progress bar plus a JSONL file, the worker a batching DB sink.
+
+A sink may also implement `resumed(step)` (`ResumableReporter`): a run resumed from a
+checkpoint calls it once with the checkpoint's step before logging anything, so the sink can
+drop points after that step (they will be logged again, with the same values). A sink that
+buffers may implement `flush()`: the loop calls it before writing each checkpoint, so the
+points up to a checkpoint are stored before the checkpoint exists.
 """
 from __future__ import annotations
 
@@ -22,8 +28,17 @@ class Reporter(Protocol):
         """True when the run was cancelled from outside; the loop checks it every step."""
 
 
+@runtime_checkable
+class ResumableReporter(Reporter, Protocol):
+    def resumed(self, step: int) -> None:
+        """The run continues after `step`; points logged after it are about to be re-logged."""
+
+
 class NullReporter:
     def log(self, values: dict[str, float], step: int) -> None:
+        pass
+
+    def resumed(self, step: int) -> None:
         pass
 
     def artifact(self, name: str, path: str, kind: str = "file") -> None:
@@ -46,6 +61,9 @@ class ListReporter(NullReporter):
     def artifact(self, name: str, path: str, kind: str = "file") -> None:
         self.artifacts.append((name, path, kind))
 
+    def resumed(self, step: int) -> None:
+        self.points = [p for p in self.points if p[0] <= step]
+
     def series(self, key: str) -> list[float]:
         return [v for _, k, v in self.points if k == key]
 
@@ -64,6 +82,14 @@ class JsonlReporter(NullReporter):
         with self.path.open("a") as f:
             f.write(json.dumps({"step": step, **{k: float(v) for k, v in values.items()}}) + "\n")
 
+    def resumed(self, step: int) -> None:
+        """Keep only the lines at or before `step` (the resumed run writes the rest again)."""
+        if not self.path.exists():
+            return
+        keep = [line for line in self.path.read_text().splitlines()
+                if line.strip() and json.loads(line)["step"] <= step]
+        self.path.write_text("".join(line + "\n" for line in keep))
+
 
 class MultiReporter(NullReporter):
     """Fans every call out to several reporters; stops when any of them says stop."""
@@ -78,6 +104,16 @@ class MultiReporter(NullReporter):
     def artifact(self, name: str, path: str, kind: str = "file") -> None:
         for r in self.reporters:
             r.artifact(name, path, kind)
+
+    def resumed(self, step: int) -> None:
+        for r in self.reporters:
+            if hasattr(r, "resumed"):
+                r.resumed(step)
+
+    def flush(self) -> None:
+        for r in self.reporters:
+            if callable(getattr(r, "flush", None)):
+                r.flush()
 
     def should_stop(self) -> bool:
         return any(getattr(r, "should_stop", lambda: False)() for r in self.reporters)

@@ -14,8 +14,9 @@ def cmd_run(args: argparse.Namespace) -> int:
 
     try:
         config = apply_overrides(load_config(args.config), args.overrides)
-        out, summary = run_local(config, args.overrides, out_root=args.out)
-    except (ConfigError, FileNotFoundError) as e:
+        out, summary = run_local(config, args.overrides, out_root=args.out,
+                                 progress=not args.quiet, resume_dir=args.resume)
+    except (ConfigError, FileNotFoundError, ValueError) as e:
         print(f"liplab run: {e}", file=sys.stderr)
         return 2
     print(f"{summary['status']}: {summary.get('final')}\noutputs in {out}")
@@ -29,6 +30,12 @@ def cmd_submit(args: argparse.Namespace) -> int:
                   token=os.environ.get("LIPLAB_TOKEN"), name=args.name, zip_groups=args.zip,
                   random_n=args.random, random_seed=args.random_seed, overwrite=args.overwrite,
                   wait=args.wait, dashboard_url=get_settings().dashboard_url)
+
+
+def cmd_report(args: argparse.Namespace) -> int:
+    from liplab.report import report
+
+    return report(args.sweep_id, out=args.out)
 
 
 def cmd_db(args: argparse.Namespace) -> int:
@@ -59,15 +66,20 @@ def cmd_dashboard(args: argparse.Namespace) -> int:
 
 
 def cmd_worker(args: argparse.Namespace) -> int:
-    from liplab.processes import ProcessGroup, worker_command
+    """One worker process per GPU (or `--cpu N` CPU workers), restarted if one dies."""
+    from liplab.processes import ProcessGroup
+    from worker.supervise import parse_gpus, worker_plan
 
-    group = ProcessGroup()
-    if args.gpus:
-        for gpu in args.gpus.split(","):
-            group.start(f"worker gpu{gpu}", worker_command(args.queues, f"gpu{gpu}@%h"),
-                        env={"CUDA_VISIBLE_DEVICES": gpu})
-    else:
-        group.start("worker", worker_command(args.queues, "cpu@%h"))
+    try:
+        plan = worker_plan(parse_gpus(args.gpus), args.queues, args.cpu, args.loglevel)
+    except ValueError as e:
+        print(f"liplab worker: {e}", file=sys.stderr)
+        return 2
+    group = ProcessGroup(restart=True)
+    for label, cmd, env in plan:
+        group.start(label, cmd, env)
+    print(f"liplab worker: {', '.join(label for label, _, _ in plan)} on queues {args.queues}",
+          flush=True)
     return group.wait()
 
 
@@ -102,6 +114,9 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("config")
     s.add_argument("overrides", nargs="*", help="key=value, e.g. training.lr=0.01")
     s.add_argument("--out", default="outputs")
+    s.add_argument("--resume", metavar="RUN_DIR",
+                   help="continue the run in RUN_DIR (outputs/<name>/<time>) from its newest checkpoint")
+    s.add_argument("--quiet", action="store_true", help="no progress bar")
     s.set_defaults(fn=cmd_run)
 
     s = sub.add_parser("submit", help="send a run or sweep to the API")
@@ -128,8 +143,10 @@ def build_parser() -> argparse.ArgumentParser:
     s.set_defaults(fn=cmd_api)
 
     s = sub.add_parser("worker", help="Celery workers (one per GPU with --gpus)")
-    s.add_argument("--gpus", help="comma-separated GPU indices, e.g. 0,1")
+    s.add_argument("--gpus", help="comma-separated GPU indices, e.g. 0,1, or all")
+    s.add_argument("--cpu", type=int, default=1, help="number of CPU workers when no GPU is given")
     s.add_argument("--queues", default="gpu,cpu")
+    s.add_argument("--loglevel", default="INFO")
     s.set_defaults(fn=cmd_worker)
 
     s = sub.add_parser("dashboard", help="the Dash dashboard")
@@ -137,6 +154,11 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--port", type=int, default=8050)
     s.add_argument("--api-url", default=os.environ.get("LIPLAB_URL", "http://127.0.0.1:8000"))
     s.set_defaults(fn=cmd_dashboard)
+
+    s = sub.add_parser("report", help="Markdown report with tables and figures for a sweep")
+    s.add_argument("sweep_id")
+    s.add_argument("--out", help="output folder (default reports/sweep_<id>)")
+    s.set_defaults(fn=cmd_report)
 
     s = sub.add_parser("db", help="database migrations")
     s.add_argument("action", choices=["upgrade", "downgrade"])

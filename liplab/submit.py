@@ -75,7 +75,9 @@ def submit(config_path: str, overrides: list[str], *, api_url: str, token: str |
         return 2
     data = r.json()
     if path == "/sweeps":
-        print(f"sweep {data['id']}: {data['n_runs']} runs  {dashboard_url}/sweeps/{data['id']}")
+        reused = f" ({data['reused']} already done or in flight, {data['queued']} queued)" \
+            if data.get("reused") else ""
+        print(f"sweep {data['id']}: {data['n_runs']} runs{reused}  {dashboard_url}/sweeps/{data['id']}")
         run_ids = data["run_ids"]
     else:
         print(f"run {data['id']}: {data['status']}  {dashboard_url}/runs/{data['id']}")
@@ -85,23 +87,45 @@ def submit(config_path: str, overrides: list[str], *, api_url: str, token: str |
     return 0
 
 
-def wait_for(run_ids: list[int], *, api_url: str, headers: dict[str, str]) -> int:
-    """A progress bar of finished runs with the best train_loss so far; 1 if any did not succeed."""
+FINISHED = ("succeeded", "failed", "diverged", "cancelled")
+
+
+def wait_for(run_ids: list[int], *, api_url: str, headers: dict[str, str], poll_s: float = 1.0,
+             metric: str = "train_loss") -> int:
+    """A progress bar of finished runs with the best `metric` (summary min) so far.
+
+    Polls `GET /runs?sweep_id=` a page at a time for a sweep (one request per 1,000 runs), or the
+    single run. Returns 1 if any run did not succeed, else 0.
+    """
     from tqdm.auto import tqdm
 
-    pending, failed, best = set(run_ids), 0, None
+    api = f"{api_url}/api/v1"
+    first = httpx.get(f"{api}/runs/{run_ids[0]}", headers=headers, timeout=30).json()
+    sweep_id, wanted = first.get("sweep_id"), set(run_ids)
+    done: dict[int, str] = {}
+    best = None
     with tqdm(total=len(run_ids), unit="run") as bar:
-        while pending:
-            for run_id in sorted(pending):
-                run = httpx.get(f"{api_url}/api/v1/runs/{run_id}", headers=headers, timeout=30).json()
-                if run["status"] in ("succeeded", "failed", "diverged", "cancelled"):
-                    pending.discard(run_id)
-                    failed += run["status"] != "succeeded"
-                    loss = (run["summary"].get("train_loss") or {}).get("min")
-                    if loss is not None and (best is None or loss < best):
-                        best = loss
+        while len(done) < len(wanted):
+            if sweep_id is None:
+                runs = [httpx.get(f"{api}/runs/{run_ids[0]}", headers=headers, timeout=30).json()]
+            else:
+                runs, offset = [], 0
+                while True:
+                    page = httpx.get(f"{api}/runs", headers=headers, timeout=30, params={
+                        "sweep_id": sweep_id, "limit": 1000, "offset": offset, "order_by": "id"}).json()
+                    runs += page["items"]
+                    offset += 1000
+                    if offset >= page["total"]:
+                        break
+            for run in runs:
+                if run["id"] in wanted and run["id"] not in done and run["status"] in FINISHED:
+                    done[run["id"]] = run["status"]
+                    value = (run["summary"].get(metric) or {}).get("min")
+                    if value is not None and (best is None or value < best):
+                        best = value
                     bar.update(1)
-                    bar.set_postfix(best_train_loss=best, failed=failed)
-            if pending:
-                time.sleep(1.0)
-    return 1 if failed else 0
+                    bar.set_postfix({f"best_{metric}": best,
+                                     "failed": sum(s != "succeeded" for s in done.values())})
+            if len(done) < len(wanted):
+                time.sleep(poll_s)
+    return 1 if any(s != "succeeded" for s in done.values()) else 0

@@ -115,16 +115,15 @@ _BUCKET = ("CASE WHEN seq = :s0 THEN -1 WHEN seq = :s1 THEN -2 "
            "ELSE ((seq - :s0 - 1) * :nb) / (:n - 2) END")
 _RANGE = "FROM metric_points WHERE run_id = :run_id AND key = :key AND step > :after"
 
-# PostgreSQL: hash-aggregate the extremes, hash-join back for the first step holding each.
+# PostgreSQL: one scan, one hash aggregate. Arrays compare element by element, so
+# min([value, step]) is the bucket's minimum at its first step, max([value, -step]) its maximum
+# at its first step; NULL (non-finite) values are left out and marked by the bucket's first step.
 _PG = text(f"""
-WITH b AS (SELECT step, value, {_BUCKET} AS bucket {_RANGE}),
-agg AS (SELECT bucket, min(value) AS lo, max(value) AS hi FROM b GROUP BY bucket)
-SELECT agg.lo, agg.hi,
-       min(CASE WHEN b.value = agg.lo THEN b.step END) AS s_lo,
-       min(CASE WHEN b.value = agg.hi THEN b.step END) AS s_hi,
-       min(b.step) AS s_any
-FROM b JOIN agg ON b.bucket = agg.bucket
-GROUP BY agg.bucket, agg.lo, agg.hi
+SELECT min(ARRAY[value, step::float8]) FILTER (WHERE value IS NOT NULL),
+       max(ARRAY[value, -step::float8]) FILTER (WHERE value IS NOT NULL),
+       min(step)
+FROM (SELECT step, value, {_BUCKET} AS bucket {_RANGE}) AS b
+GROUP BY bucket
 """)
 # SQLite: a bare column next to a single min() or max() comes from the row holding it (ties: the
 # first in step order), so each extreme is one grouped scan.
@@ -154,11 +153,11 @@ def _downsample(session: Session, run_id: int, key: str, max_points: int,
               "nb": (max_points - 2) // 2}
     kept: dict[int, float | None] = {}
     if session.get_bind().dialect.name == "postgresql":
-        for lo, hi, s_lo, s_hi, s_any in session.execute(_PG, params):
-            if s_lo is None:  # the bucket holds only non-finite (NULL) values
+        for lo, hi, s_any in session.execute(_PG, params):
+            if lo is None:  # the bucket holds only non-finite (NULL) values
                 kept[s_any] = None
             else:
-                kept[s_lo], kept[s_hi] = lo, hi
+                kept[int(lo[1])], kept[int(-hi[1])] = lo[0], hi[0]
     else:
         for query in (_SQLITE_MIN, _SQLITE_MAX):
             for value, step in session.execute(query, params):

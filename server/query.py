@@ -3,6 +3,7 @@ by a summary metric. Everything is checked against the config schema first, so a
 422 naming it, never a database error."""
 from __future__ import annotations
 
+import operator
 import re
 from typing import Any
 
@@ -14,6 +15,8 @@ from server.models import Run
 
 _WHERE = re.compile(r"^\s*([A-Za-z0-9_.]+)\s*(==|!=|>=|<=|>|<|=)\s*(.*?)\s*$")
 METRIC_NAME = re.compile(r"^[A-Za-z0-9_./:\-]{1,200}$")
+OPS = {"==": operator.eq, "!=": operator.ne, ">": operator.gt, ">=": operator.ge,
+       "<": operator.lt, "<=": operator.le}
 COLUMNS = {"id": Run.id, "created_at": Run.created_at, "started_at": Run.started_at,
            "finished_at": Run.finished_at, "name": Run.name, "status": Run.status}
 
@@ -55,8 +58,7 @@ def parse_where(text: str) -> ColumnElement[bool]:
         col, value = elem.as_string(), raw.strip().strip("'\"")
     else:
         raise QueryError("where", f"{key}: lists and mappings cannot be filtered")
-    return {"==": col == value, "!=": col != value, ">": col > value, ">=": col >= value,
-            "<": col < value, "<=": col <= value}[op]
+    return OPS[op](col, value)
 
 
 def apply_order(q: Select, order_by: str, stat: str = "last") -> Select:

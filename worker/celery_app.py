@@ -1,17 +1,22 @@
 """The Celery app the workers run (`celery -A worker.celery_app worker`).
 
-Long tasks: acknowledged late and rejected (requeued) if the worker process is lost, one
-message prefetched at a time. The DB engine is created lazily in `worker.store`, never at import.
+Long tasks: acknowledged late and rejected (requeued) if the worker process is lost, one message
+prefetched at a time, a broker visibility timeout (settings: 7 days) above the longest run so
+Redis does not hand a running task to a second worker. None of this is what makes a run happen
+exactly once: `server.lifecycle.claim` is (a compare-and-set in the store), with the reaper for
+workers that vanish. Queues: `gpu` (runs) and `cpu` (runs that need no accelerator, probes, when
+the server routes them there). The DB engine is created lazily in `worker.store`, never at import.
 """
 from __future__ import annotations
 
 from celery import Celery
+from kombu import Queue
 
 from server.settings import get_settings
 
 
 def make_celery() -> Celery:
-    app = Celery("liplab", include=["worker.tasks", "worker.heartbeat"])
+    app = Celery("liplab", include=["worker.tasks", "worker.heartbeat", "worker.guard"])
     app.conf.update(get_settings().celery_config())
     app.conf.update(
         task_acks_late=True,
@@ -19,8 +24,10 @@ def make_celery() -> Celery:
         worker_prefetch_multiplier=1,
         task_track_started=True,
         task_ignore_result=True,
+        task_queues=[Queue("gpu"), Queue("cpu")],
         task_default_queue="gpu",
         broker_connection_retry_on_startup=True,
+        broker_connection_max_retries=None,  # a restarting broker is waited for, not fatal
         worker_hijack_root_logger=False,
     )
     return app

@@ -1,40 +1,60 @@
-"""The run task: claim the row, call lipcore, store the outcome. A thin adapter, no training here."""
+"""The Celery tasks: thin adapters from a message to `execute_run` / lipcore's probe runner.
+
+`liplab.run` (queue `gpu`, or `cpu`): run one experiment; redelivery-safe via the DB claim.
+`liplab.probe` (its own task, any queue): probes on a finished run's checkpoints.
+"""
 from __future__ import annotations
 
-import socket
-import traceback
+import os
+
+from celery.signals import worker_ready
 
 from server import crud
 from server.models import Run
+from server.queue import PROBE_TASK, RUN_TASK
 from server.settings import get_settings
 from worker.celery_app import app
-from worker.sink import DBReporter
-from worker.store import sessions
+from worker.reaper import Reaper, broker_backlog
+from worker.runner import execute_run
+from worker.store import bus, sessions
 
-WORKER_NAME = f"{socket.gethostname()}"
+
+def worker_id(hostname: str | None) -> str:
+    """Unique per process, so a restarted worker with the same name is a different owner."""
+    return f"{hostname or 'worker'}:{os.getpid()}"
 
 
-@app.task(name="liplab.run", bind=True, acks_late=True)
+def enqueue(run_id: int, queue: str | None = None) -> None:
+    """Send `run_id` again, to its queue (`server.crud.queue_for` its config) unless given."""
+    if queue is None:
+        with sessions()() as db:
+            run = db.get(Run, run_id)
+            queue = crud.queue_for(run.config) if run is not None else "gpu"
+    app.send_task(RUN_TASK, args=[run_id], queue=queue)
+
+
+@app.task(name=RUN_TASK, bind=True)
 def run_job(self, run_id: int) -> str:  # noqa: ANN001
     """Run `run_id` once: a redelivered message for a claimed run is a no-op."""
-    from lipcore.experiment import run_experiment
+    queue = (self.request.delivery_info or {}).get("routing_key") or "gpu"
+    return execute_run(run_id, worker=worker_id(self.request.hostname), settings=get_settings(),
+                       sessions=sessions(), bus=bus(), enqueue=lambda rid: enqueue(rid, queue))
 
-    worker = self.request.hostname or WORKER_NAME
-    with sessions()() as db:
-        if not crud.claim_run(db, run_id=run_id, worker=worker):
-            return "skipped"
-        config = db.get(Run, run_id).config
-    reporter = DBReporter(sessions(), run_id)
-    workdir = get_settings().artifacts / "runs" / str(run_id)
-    try:
-        summary = run_experiment(config, reporter, workdir=workdir)
-        reporter.flush()
-        status, error = summary["status"], summary.get("error")
-    except Exception:  # noqa: BLE001 - any failure ends the run as failed, with its traceback
-        try:
-            reporter.flush()
-        finally:
-            status, error = "failed", traceback.format_exc(limit=8)[-4000:]
-    with sessions()() as db:
-        crud.finish_run(db, run_id=run_id, status=status, error=error)
-    return status
+
+@app.task(name=PROBE_TASK, bind=True)
+def probe_job(self, run_id: int, probes: list[str], params: dict | None = None) -> list[str]:  # noqa: ANN001
+    """Run named probes on a finished run's saved model; results become the run's artifacts."""
+    from worker.probes import probe_saved_run
+
+    return sorted(probe_saved_run(run_id, probes, params or {}, settings=get_settings(),
+                                  sessions=sessions()))
+
+
+@worker_ready.connect
+def start_reaper(sender=None, **_kw) -> None:  # noqa: ANN001
+    """Preload lipcore (torch, but no CUDA context) so the first run is not slowed by imports,
+    then start this process's reaper thread."""
+    import lipcore.experiment  # noqa: F401
+
+    queues = [q.name for q in sender.app.amqp.queues.values()] if sender else ["gpu", "cpu"]
+    Reaper(sessions(), get_settings(), enqueue, lambda: broker_backlog(app, queues)).start()

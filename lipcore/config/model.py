@@ -13,3 +13,34 @@ MODEL = {
     "in_features": Field(int, None, nullable=True, min=1, help="input size (default: from data)"),
     "out_features": Field(int, None, nullable=True, min=1, help="output size (default: from data)"),
 }
+
+
+def _check_layer(value):
+    from lipcore import catalog
+
+    allowed = ["ldlt"] + sorted(set(catalog.LAYERS) | set(catalog.CONV_LAYERS))
+    if value not in allowed:
+        return f"{value!r} is not one of {', '.join(allowed)}"
+    return None
+
+
+MODEL.update({
+    "layer": Field(str, None, nullable=True, check=_check_layer,
+                   help="Lipschitz layer name (Lipschitz models; ldlt for LDLT networks)"),
+    "preset": Field(str, None, nullable=True,
+                    choices=["shallow-small", "shallow-wide", "deep-small", "deep-large", "medium"],
+                    help="mlp preset depth × width (seed 003); overrides depth and width"),
+    "init": Field(str, "auto", choices=["auto", "he", "xavier"],
+                  help="mlp initialisation; auto = He for relu-like, Xavier otherwise"),
+    "gamma": Field(float, 1.0, min=0.0, exclusive_min=True,
+                   help="deep_linear init scale: weights ~ N(0, fan_in^-gamma)"),
+    "interior": Field(int, 5, min=1, help="lipschitz_stacked: maps per outer block"),
+    "size": Field(str, "XS", choices=["XS", "S", "M", "L"], help="convnet size (width 16/32/64/128)"),
+    "kernel_size": Field(int, 3, min=1, help="conv kernel size (odd)"),
+    "blocks": Field(list, None, nullable=True,
+                    help="feedforward widths / small_cnn, resnet channels, e.g. [128, 64, 32]"),
+    "n_head": Field(int, 2, min=1, help="gpt attention heads"),
+    "input_shape": Field(list, None, nullable=True, help="(C, H, W) of images (default: from data)"),
+    "in_channels": Field(int, None, nullable=True, min=1, help="image channels (default: from data)"),
+    "n_classes": Field(int, None, nullable=True, min=1, help="classes (default: from data)"),
+})

@@ -10,12 +10,19 @@ from lipcore.config.data import DATA
 from lipcore.config.fields import Field
 from lipcore.config.flossing import FLOSSING
 from lipcore.config.model import MODEL
-from lipcore.config.training import TRAINING
+from lipcore.config.training import TRAINING, check_plugins
 
 TOP = {
     "name": Field(str, "experiment", help="label of the run or sweep"),
     "probes": Field(list, [], help="probes to run after training, each {name: ..., ...}"),
+    "shared": Field(dict, None, nullable=True,
+                    help="comparative: sections merged into both model_a and model_b"),
+    "model_a": Field(dict, None, nullable=True,
+                     help="comparative: model keys (and a 'training' mapping) of model A"),
+    "model_b": Field(dict, None, nullable=True,
+                     help="comparative: model keys (and a 'training' mapping) of model B"),
 }
+COMPARATIVE_KEYS = ("shared", "model_a", "model_b")
 
 SCHEMA: dict[str, dict[str, Field]] = {
     "data": DATA,
@@ -50,9 +57,17 @@ def known_keys() -> list[str]:
 
 
 def field_for(key: str) -> Field | None:
+    """The Field of dotted `key`, also inside `shared.<section>.*` and `model_a|model_b.*`."""
     section, _, rest = key.partition(".")
     if not rest:
         return TOP.get(section)
+    if section == "shared":
+        return field_for(rest) if rest.partition(".")[0] in SCHEMA else None
+    if section in ("model_a", "model_b"):
+        head, _, tail = rest.partition(".")
+        if head in SCHEMA and tail:
+            return SCHEMA[head].get(tail)
+        return MODEL.get(rest)
     return SCHEMA.get(section, {}).get(rest)
 
 
@@ -102,9 +117,89 @@ def validate(cfg: dict[str, Any] | None) -> dict[str, Any]:
         else:
             issues.append(Issue(str(key), unknown_key_message(str(key))))
     issues += _check_probes(out.get("probes", []))
+    issues += [Issue(k, m) for k, m in check_plugins(out["training"])]
+    if not issues:
+        issues += check_combinations(out)
+    if not issues and is_comparative(out):
+        for label in ("model_a", "model_b"):
+            try:
+                resolve_side(out, label)
+            except ConfigError as e:
+                issues += [Issue(_side_key(label, i.key), i.message) for i in e.issues]
     if issues:
         raise ConfigError(issues)
     return out
+
+
+def is_comparative(cfg: dict[str, Any]) -> bool:
+    return cfg.get("model_a") is not None or cfg.get("model_b") is not None
+
+
+def _side_key(label: str, key: str) -> str:
+    section, _, rest = key.partition(".")
+    return f"{label}.{rest}" if section == "model" else f"{label}.{key}"
+
+
+def resolve_side(cfg: dict[str, Any], label: str) -> dict[str, Any]:
+    """The full single-model config of `label` (model_a / model_b) in a comparative config.
+
+    `shared.<section>` is merged into the base sections, then `<label>`'s model keys into
+    `model` and its `training` (or other section) mappings into those sections. Validated.
+    """
+    side = dict(cfg.get(label) or {})
+    merged = {k: copy.deepcopy(v) for k, v in cfg.items() if k not in COMPARATIVE_KEYS}
+    for section, values in (cfg.get("shared") or {}).items():
+        if section not in SCHEMA or not isinstance(values, dict):
+            raise ConfigError([Issue(f"shared.{section}", "must be a mapping of a section "
+                                     f"({', '.join(SCHEMA)})")])
+        merged.setdefault(section, {}).update(values)
+    for key, value in side.items():
+        if key in SCHEMA:
+            if not isinstance(value, dict):
+                raise ConfigError([Issue(f"{key}", "must be a mapping")])
+            merged.setdefault(key, {}).update(value)
+        else:
+            merged.setdefault("model", {})[key] = value
+    return validate(merged)
+
+
+def check_combinations(cfg: dict[str, Any]) -> list[Issue]:
+    """Combinations no single key can reject: online data with full batch, conv on flat data,
+    comparative runs that cannot share batches."""
+    from lipcore import catalog
+    from lipcore.config.data import IMAGE_DATASETS, ONLINE_DATASETS
+
+    data, model, training = cfg["data"], cfg["model"], cfg["training"]
+    issues = []
+    if data["online"]:
+        if data["name"] not in ONLINE_DATASETS:
+            issues.append(Issue("data.online", f"{data['name']!r} has no online sampler; "
+                                f"online sets: {', '.join(ONLINE_DATASETS)}"))
+        if training["batch_size"] is None:
+            issues.append(Issue("training.batch_size", "online data (data.online: true) draws "
+                                "fresh samples per batch and needs a batch size, not null"))
+    is_image = (data["name"] in IMAGE_DATASETS and not data["flatten"]) or (
+        data["name"] == "digits" and data["image"])
+    if model["name"] in getattr(catalog, "IMAGE_MODELS", []) and not is_image:
+        issues.append(Issue("model.name", f"{model['name']!r} is a conv model and needs image "
+                            f"data, but data.name {data['name']!r} is flat here (digits: set "
+                            "data.image: true; file sets: data.flatten: false)"))
+    token_model = model["name"] in getattr(catalog, "TOKEN_MODELS", [])
+    if token_model != (data["name"] == "text"):
+        issues.append(Issue("model.name", f"{model['name']!r} and data.name {data['name']!r} do "
+                            "not fit: token models (" + ", ".join(catalog.TOKEN_MODELS) +
+                            ") read the char-level 'text' set, and only they can"))
+    if is_comparative(cfg) and training["mode"] != "entire":
+        issues.append(Issue("training.mode", "comparative training runs mode 'entire' only"))
+    if is_comparative(cfg):
+        for key in ("batch_size", "batch_seed", "epochs", "max_steps"):
+            for label in ("model_a", "model_b"):
+                side = (cfg.get(label) or {}).get("training") or {}
+                if key in side:
+                    issues.append(Issue(f"{label}.training.{key}", "both models train in "
+                                        "lockstep on the same batches; set it in "
+                                        f"training or shared.training instead"))
+    return issues
 
 
 def _check_probes(probes: list) -> list[Issue]:

@@ -1,8 +1,18 @@
-"""The training loop: a function with a reporter, nothing else listens."""
+"""The training loop: one `Engine` drives one model (or two in lockstep), nothing else listens.
+
+Per step: callbacks read a frozen `TrainState` and flip `TrainControl` flags; the sampler
+gives the next batch; each member takes an optimizer step (plus the flossing penalty every
+`flossing.frequency` steps) or, in `blockwise_sequential` mode, a round of proximal block
+updates. At each evaluation (every `training.eval_every` steps, default once per epoch, and
+at the end) the metrics go to `reporter.log(values, step)`, stoppers are asked, and a
+checkpoint is written when one is due. A non-finite loss ends the run as `diverged`.
+"""
 from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
+from pathlib import Path
+from types import MappingProxyType
 from typing import Any, Callable
 
 import torch
@@ -10,7 +20,15 @@ from torch import nn
 
 from lipcore.data import Dataset
 from lipcore.reporting import NullReporter
-from lipcore.training.optim import LOSSES, OPTIMIZERS, default_loss
+from lipcore.training import checkpoints
+from lipcore.training.batches import BatchSampler
+from lipcore.training.callbacks import build_callbacks
+from lipcore.training.metrics import COMPARATIVE_METRICS, compute_metrics
+from lipcore.training.optim import LOSSES, OPTIMIZERS, default_loss, lr_factor
+from lipcore.training.state import TrainControl, TrainState
+from lipcore.training.stoppers import build_stoppers
+
+EVAL_CHUNK = 2048  # test examples per forward pass at evaluation
 
 
 class DivergedError(RuntimeError):
@@ -27,70 +45,345 @@ class TrainResult:
     steps: int
     final: dict[str, float] = field(default_factory=dict)
     error: str | None = None
+    stopped_by: str | None = None
+    diverged: dict[str, float] | None = None  # {"step", "value"} when status is diverged
+
+
+@dataclass
+class Member:
+    """One trained model with its own optimizer and training section; `prefix` labels its
+    metrics ("" for a single run, "a/" / "b/" in comparative runs)."""
+
+    model: nn.Module
+    cfg: dict[str, Any]
+    loss_fn: Callable
+    optimizer: torch.optim.Optimizer
+    prefix: str = ""
+    loss_sum: float = 0.0
+    correct: float = 0.0
+    count: int = 0
 
 
 def pick_device(name: str) -> torch.device:
+    """`training.device`: auto is cuda when visible, else cpu; an explicit cuda needs a GPU."""
     if name == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    return torch.device(name)
+    device = torch.device(name)
+    if device.type == "cuda" and not torch.cuda.is_available():
+        raise ValueError(f"training.device: {name!r} asked for, but no CUDA device is visible")
+    return device
+
+
+def make_member(model: nn.Module, data: Dataset, cfg: dict[str, Any], device: torch.device,
+                prefix: str = "") -> Member:
+    model.to(device)
+    loss_fn = LOSSES.get(cfg["loss"] or default_loss(data.task), key="training.loss")()
+    optimizer = OPTIMIZERS.get(cfg["optimizer"], key="training.optimizer")(model.parameters(), cfg)
+    return Member(model, cfg, loss_fn, optimizer, prefix)
+
+
+def n_correct(out: torch.Tensor, y: torch.Tensor) -> float:
+    return float((out.argmax(-1) == y).float().sum()) / (y[0].numel() if y.dim() > 1 else 1)
 
 
 @torch.no_grad()
 def evaluate(model: nn.Module, x: torch.Tensor, y: torch.Tensor, loss_fn: Callable,
              task: str) -> dict[str, float]:
-    """Mean loss (and accuracy for classification) on (x, y), in eval mode."""
+    """Mean loss (and accuracy unless regression) on (x, y) in eval mode, in chunks."""
     was_training = model.training
     model.eval()
-    out = model(x)
-    result = {"loss": float(loss_fn(out, y))}
-    if task == "classification":
-        result["acc"] = float((out.argmax(1) == y).float().mean())
+    total, correct = 0.0, 0.0
+    for i in range(0, len(x), EVAL_CHUNK):
+        out = model(x[i:i + EVAL_CHUNK])
+        yi = y[i:i + EVAL_CHUNK]
+        total += float(loss_fn(out, yi)) * len(yi)
+        correct += n_correct(out, yi) if task != "regression" else 0.0
     model.train(was_training)
+    result = {"loss": total / len(x)}
+    if task != "regression":
+        result["acc"] = correct / len(x)
     return result
 
 
-def train(model: nn.Module, data: Dataset, cfg: dict[str, Any], reporter: Any = None,
-          progress: Callable[[int, int], None] | None = None) -> TrainResult:
-    """Train `model` on `data` with the `training` section `cfg`.
+class Engine:
+    """Runs members on one batch stream; see the module docstring for one step's anatomy."""
 
-    Logs `train_loss`, `test_loss` (and `*_acc` for classification) once per epoch at the
-    global step count, so step grows along the run. Returns how the run ended.
-    """
-    reporter = reporter or NullReporter()
+    def __init__(self, members: list[Member], data: Dataset, config: dict[str, Any],
+                 reporter: Any = None, progress: Callable[[int, int], None] | None = None,
+                 checkpoint_dir: str | Path | None = None, device: torch.device | None = None):
+        self.members, self.data, self.config = members, data, config
+        self.cfg = members[0].cfg
+        self.floss = config.get("flossing") or {"enabled": False}
+        self.reporter = reporter or NullReporter()
+        self.progress, self.checkpoint_dir = progress, checkpoint_dir
+        self.device = device or torch.device("cpu")
+        self.data_dev = _to_device(data, self.device)
+        self.sampler = BatchSampler(self.data_dev, self.cfg["batch_size"], self.cfg["batch_seed"],
+                                    online=bool(config.get("data", {}).get("online")))
+        self.control = TrainControl(batch_size=self.cfg["batch_size"])
+        self.callbacks = build_callbacks(self.cfg["callbacks"])
+        self.stoppers = build_stoppers(self.cfg["stoppers"])
+        self.metric_names = list(self.cfg["metrics"])
+        if self.floss.get("enabled") and "lyapunov" not in self.metric_names:
+            self.metric_names.append("lyapunov")
+        self.blockwise = self.cfg["mode"] == "blockwise_sequential"
+        self.total = self._total_steps()
+        every = self.cfg["checkpoint_every"] or max(1, self.total // 10)
+        self.checkpoint_every = every
+        self.step, self.next_checkpoint = 0, every
+        #: without a checkpoint folder, (step, model state) at each checkpoint moment when
+        #: the config has probes (they read trajectories)
+        self.keep_snapshots = bool(config.get("probes"))
+        self.snapshots: list[tuple[int, dict]] = []
+        self.last: dict[str, float] = {}
+
+    # --- sizes ---------------------------------------------------------------------------
+    def _total_steps(self) -> int:
+        spe = self.sampler.steps_per_epoch()
+        if self.blockwise:
+            from lipcore.training.blockwise import default_rounds
+
+            return default_rounds(self.cfg, self.members[0].model, spe)
+        total = self.cfg["epochs"] * spe
+        if self.cfg["max_steps"] is not None:
+            total = min(total, self.cfg["max_steps"]) if self.cfg["epochs"] else self.cfg["max_steps"]
+        return total
+
+    def _done(self) -> bool:
+        """Blockwise: after the rounds. Otherwise after `epochs` epochs (however many steps a
+        batch-size switch makes of them) or `max_steps` steps, whichever comes first; `total`
+        is then only the schedule's and progress bar's estimate."""
+        if self.blockwise:
+            return self.step >= self.total
+        max_steps = self.cfg["max_steps"]
+        if max_steps is not None and self.step >= max_steps:
+            return True
+        if max_steps is not None and not self.cfg["epochs"]:
+            return False
+        return self.sampler.epoch >= self.cfg["epochs"]
+
+    # --- one step ------------------------------------------------------------------------
+    def _lr(self, member: Member) -> float:
+        return member.cfg["lr"] * lr_factor(member.cfg, self.step, self.total) * self.control.lr_scale
+
+    def _sgd_step(self, member: Member, x: torch.Tensor, y: torch.Tensor) -> None:
+        lr = self._lr(member)
+        for group in member.optimizer.param_groups:
+            group["lr"] = lr
+        out = member.model(x)
+        loss = member.loss_fn(out, y)
+        objective = loss
+        if self.floss.get("enabled") and self.step % self.floss["frequency"] == 0:
+            objective = loss + self.floss["weight"] * self._floss_penalty(member.model, x)
+        value = float(objective.detach())
+        if not math.isfinite(value):
+            raise DivergedError(self.step, value)
+        member.optimizer.zero_grad(set_to_none=True)
+        objective.backward()
+        if member.cfg["grad_clip"]:
+            nn.utils.clip_grad_norm_(member.model.parameters(), member.cfg["grad_clip"])
+        member.optimizer.step()
+        member.loss_sum += float(loss.detach()) * len(y)
+        member.correct += n_correct(out.detach(), y) if self.data.task != "regression" else 0.0
+        member.count += len(y)
+
+    def _floss_penalty(self, model: nn.Module, x: torch.Tensor) -> torch.Tensor:
+        from lipcore.flossing import flossing_loss
+
+        n = self.floss.get("batch_size") or len(x)
+        g = torch.Generator().manual_seed(self.floss.get("seed", 0) * 1_000_003 + self.step)
+        penalty, _ = flossing_loss(model, x[:n], self.floss["num_exponents"], g)
+        return penalty
+
+    def _pre_floss(self) -> None:
+        """`flossing.pre_epochs` epochs of the flossing penalty alone, before training."""
+        epochs = self.floss.get("pre_epochs", 0) if self.floss.get("enabled") else 0
+        if not epochs:
+            return
+        sampler = BatchSampler(self.data_dev, self.cfg["batch_size"], self.cfg["batch_seed"] + 1,
+                               online=self.sampler.online)
+        for member in self.members:
+            while sampler.epoch < epochs:
+                x, _, _ = sampler.next()
+                penalty = self._floss_penalty(member.model, x)
+                if not math.isfinite(float(penalty.detach())):
+                    raise DivergedError(0, float(penalty.detach()))
+                member.optimizer.zero_grad(set_to_none=True)
+                penalty.backward()
+                member.optimizer.step()
+            sampler.epoch = 0
+        for member in self.members:  # pre-flossing must not leave optimizer moments behind
+            member.optimizer.state.clear()
+
+    # --- evaluation, logging, checkpoints ------------------------------------------------
+    def _evaluate(self) -> dict[str, float]:
+        d = self.data_dev
+        values: dict[str, float] = {}
+        for m in self.members:
+            row = {"lr": self._lr(m)}
+            if m.count:
+                row["train_loss"] = m.loss_sum / m.count
+                if self.data.task != "regression":
+                    row["train_acc"] = m.correct / m.count
+            for k, v in evaluate(m.model, d.x_test, d.y_test, m.loss_fn, self.data.task).items():
+                row[f"test_{k}"] = v
+            row.update(compute_metrics(self.metric_names, m.model, d.x_test, d.y_test,
+                                       m.loss_fn, self.config))
+            m.loss_sum, m.correct, m.count = 0.0, 0.0, 0
+            values.update({f"{m.prefix}{k}": v for k, v in row.items()})
+            if m is self.members[0] and m.prefix:
+                values.update(row)
+        if len(self.members) == 2:
+            a, b = (m.model for m in self.members)
+            for name in self.metric_names:
+                if name in COMPARATIVE_METRICS:
+                    values[name] = COMPARATIVE_METRICS.get(name)(a, b)
+        values["epoch"] = float(self.sampler.epoch)
+        for key, v in values.items():
+            if key.endswith("_loss") and not math.isfinite(v):
+                raise DivergedError(self.step, v)
+        return {k: v for k, v in values.items() if math.isfinite(v)}
+
+    def _state(self) -> TrainState:
+        return TrainState(self.step, self.sampler.epoch, self._lr(self.members[0]),
+                          self.control.batch_size, MappingProxyType(dict(self.last)))
+
+    def _payload(self) -> dict[str, Any]:
+        return {"model": self.members[0].model.state_dict(),
+                "models": [m.model.state_dict() for m in self.members],
+                "optimizers": [m.optimizer.state_dict() for m in self.members],
+                "control": self.control.state_dict(), "sampler": self.sampler.state_dict(),
+                "stoppers": [s.state_dict() for s in self.stoppers],
+                "next_checkpoint": self.next_checkpoint, "last": self.last}
+
+    def save_checkpoint(self) -> Path | None:
+        """Write a checkpoint; first flush the reporter (when it buffers), so a checkpoint never
+        runs ahead of the stored metrics: a run resumed from it loses no point."""
+        if self.checkpoint_dir is None:
+            if self.keep_snapshots:  # no folder: keep the trajectory in memory for the probes
+                self.snapshots.append((self.step, {k: v.detach().cpu().clone() for k, v in
+                                                   self.members[0].model.state_dict().items()}))
+            return None
+        flush = getattr(self.reporter, "flush", None)
+        if callable(flush):
+            flush()
+        return checkpoints.save(self.checkpoint_dir, self.step, self._payload())
+
+    def restore(self, ckpt: dict[str, Any]) -> None:
+        """Continue from a checkpoint dict (see `checkpoints.load`)."""
+        for m, model_state, opt_state in zip(self.members, ckpt["models"], ckpt["optimizers"]):
+            m.model.load_state_dict(model_state)
+            m.optimizer.load_state_dict(opt_state)
+        self.control.load_state_dict(ckpt["control"])
+        self.sampler.load_state_dict(ckpt["sampler"])
+        for s, state in zip(self.stoppers, ckpt["stoppers"]):
+            s.load_state_dict(state)
+        self.step, self.next_checkpoint, self.last = ckpt["step"], ckpt["next_checkpoint"], ckpt["last"]
+        checkpoints.set_rng_state(ckpt["rng"])
+        if hasattr(self.reporter, "resumed"):
+            self.reporter.resumed(self.step)
+
+    # --- the loop ------------------------------------------------------------------------
+    def run(self, resume: dict[str, Any] | None = None) -> TrainResult:
+        for m in self.members:
+            m.model.train()
+        if resume is not None:
+            self.restore(resume)
+        else:
+            try:
+                self._pre_floss()
+            except DivergedError as e:
+                return TrainResult("diverged", 0, {}, str(e), diverged={"step": 0, "value": e.value})
+            self.save_checkpoint()  # step 0: θ_init, the start of trajectories and interpolations
+        from lipcore.training.measurements import run_measurements
+
+        stopped_by = None
+        try:
+            while not self._done():
+                for cb in self.callbacks:
+                    cb(self._state(), self.control)
+                if self.control.stop:
+                    stopped_by = self.control.stop_reason or "callback"
+                    break
+                self.sampler.batch_size = self.control.batch_size
+                epoch_before = self.sampler.epoch
+                if self.blockwise:
+                    from lipcore.training.blockwise import blockwise_round
+
+                    blockwise_round(self, self.members[0])
+                else:
+                    x, y, _ = self.sampler.next()
+                    for m in self.members:
+                        self._sgd_step(m, x, y)
+                self.step += 1
+                if self.cfg["measurements"] and self.step % self.cfg["measurement_every"] == 0:
+                    self.reporter.log(run_measurements(self), self.step)
+                due = (self.step % self.cfg["eval_every"] == 0) if self.cfg["eval_every"] else \
+                    self.sampler.epoch > epoch_before
+                if due or self.control.evaluate or self._done():
+                    self.control.evaluate = False
+                    stopped_by = self._after_evaluation()
+                    if stopped_by:
+                        break
+                if self.progress:
+                    self.progress(self.step, self.total)
+                if self.reporter.should_stop():
+                    return TrainResult("cancelled", self.step, self.last)
+        except DivergedError as e:
+            return TrainResult("diverged", e.step, self.last, str(e),
+                               diverged={"step": e.step, "value": e.value})
+        if self.members[0].count:  # stopped between evaluations: evaluate once more
+            self._after_evaluation(check=False)
+        if self.checkpoint_dir is None:
+            if not self.snapshots or self.snapshots[-1][0] != self.step:
+                self.save_checkpoint()
+        else:
+            path = checkpoints.latest(self.checkpoint_dir)
+            if path != Path(self.checkpoint_dir) / f"step_{self.step:08d}.pt":
+                path = self.save_checkpoint()
+            # one artifact row per run (the folder holds the trajectory): cheap for DB sinks
+            self.reporter.artifact("checkpoint", str(path), "checkpoint")
+        return TrainResult("succeeded", self.step, self.last, stopped_by=stopped_by)
+
+    def _after_evaluation(self, check: bool = True) -> str | None:
+        values = self._evaluate()
+        self.last = values
+        self.reporter.log(values, self.step)
+        if self.step >= self.next_checkpoint:
+            self.save_checkpoint()
+            self.next_checkpoint = (self.step // self.checkpoint_every + 1) * self.checkpoint_every
+        if not check:
+            return None
+        for stopper in self.stoppers:
+            reason = stopper(values)
+            if reason:
+                return reason
+        target = self.cfg["termination_error"]
+        if target is not None and values.get("train_loss", math.inf) <= target:
+            return f"termination_error: train_loss {values['train_loss']:.4g} <= {target}"
+        return None
+
+
+def _to_device(data: Dataset, device: torch.device) -> Dataset:
+    if device.type == "cpu":
+        return data
+    import dataclasses
+
+    moved = dataclasses.replace(data, x_train=data.x_train.to(device), y_train=data.y_train.to(device),
+                                x_test=data.x_test.to(device), y_test=data.y_test.to(device))
+    if data.sampler is not None:
+        inner = data.sampler
+        moved.sampler = lambda n, g: tuple(t.to(device) for t in inner(n, g))
+    return moved
+
+
+def train(model: nn.Module, data: Dataset, cfg: dict[str, Any], reporter: Any = None,
+          progress: Callable[[int, int], None] | None = None, *, config: dict[str, Any] | None = None,
+          checkpoint_dir: str | Path | None = None, resume: dict[str, Any] | None = None) -> TrainResult:
+    """Train one model on `data` with the `training` section `cfg` (`config`: the whole
+    validated config, for the flossing and data sections)."""
     device = pick_device(cfg["device"])
-    model.to(device)
-    x, y = data.x_train.to(device), data.y_train.to(device)
-    x_test, y_test = data.x_test.to(device), data.y_test.to(device)
-    loss_fn = LOSSES.get(cfg["loss"] or default_loss(data.task), key="training.loss")()
-    optimizer = OPTIMIZERS.get(cfg["optimizer"], key="training.optimizer")(model.parameters(), cfg)
-    n = x.shape[0]
-    batch = n if cfg["batch_size"] is None else min(cfg["batch_size"], n)
-    g = torch.Generator().manual_seed(cfg["batch_seed"])
-    step, final = 0, {}
-    for epoch in range(cfg["epochs"]):
-        model.train()
-        order = torch.randperm(n, generator=g).to(device)
-        total, count = 0.0, 0
-        for i in range(0, n, batch):
-            idx = order[i:i + batch]
-            loss = loss_fn(model(x[idx]), y[idx])
-            if not math.isfinite(loss.item()):
-                reporter.log({"train_loss": loss.item()}, step)
-                return TrainResult("diverged", step, final, str(DivergedError(step, loss.item())))
-            optimizer.zero_grad(set_to_none=True)
-            loss.backward()
-            if cfg["grad_clip"]:
-                nn.utils.clip_grad_norm_(model.parameters(), cfg["grad_clip"])
-            optimizer.step()
-            step += 1
-            total += loss.item() * len(idx)
-            count += len(idx)
-            if reporter.should_stop():
-                return TrainResult("cancelled", step, final)
-        test = evaluate(model, x_test, y_test, loss_fn, data.task)
-        final = {"train_loss": total / count, **{f"test_{k}": v for k, v in test.items()}}
-        final["epoch"] = epoch + 1
-        reporter.log(final, step)
-        if progress:
-            progress(epoch + 1, cfg["epochs"])
-    return TrainResult("succeeded", step, final)
+    member = make_member(model, data, cfg, device)
+    engine = Engine([member], data, config or {"training": cfg}, reporter, progress,
+                    checkpoint_dir, device)
+    return engine.run(resume)

@@ -11,6 +11,17 @@ REGISTRIES = {
     "MODELS": ("lipcore.models", "MODELS"),
     "OPTIMIZERS": ("lipcore.training.optim", "OPTIMIZERS"),
     "LOSSES": ("lipcore.training.optim", "LOSSES"),
+    "SCHEDULES": ("lipcore.training.optim", "SCHEDULES"),
+    "TEACHER_MATRICES": ("lipcore.data", "TEACHER_MATRICES"),
+    "CALLBACKS": ("lipcore.training.callbacks", "CALLBACKS"),
+    "STOPPERS": ("lipcore.training.stoppers", "STOPPERS"),
+    "METRICS": ("lipcore.training.metrics", "METRICS"),
+    "COMPARATIVE_METRICS": ("lipcore.training.metrics", "COMPARATIVE_METRICS"),
+    "MEASUREMENTS": ("lipcore.training.measurements", "MEASUREMENTS"),
+    "LAYERS": ("lipcore.layers", "LAYERS"),
+    "CONV_LAYERS": ("lipcore.layers", "CONV_LAYERS"),
+    "ACTIVATIONS": ("lipcore.layers", "ACTIVATIONS"),
+    "PROBES": ("lipcore.probes", "PROBES"),
 }
 
 

@@ -71,12 +71,18 @@ def test_sweep_events_stream_status_changes(client, db):
 
 
 @pytest.mark.redis
-def test_lab_events_come_from_redis_pubsub(store_url, tmp_path, queue, redis_url):
-    from server.events import EventBus
+@pytest.mark.postgres
+def test_lab_events_come_from_redis_pubsub(pg_migrated, tmp_path, queue, redis_url):
+    from sqlalchemy import create_engine, text
 
-    if not store_url.startswith("postgresql"):
-        pytest.skip("the lab pairs Redis with PostgreSQL")
-    settings = make_settings(store_url, tmp_path, broker_url=redis_url)
+    from server.events import EventBus
+    from tests.server.conftest import TABLES
+
+    engine = create_engine(pg_migrated)
+    with engine.begin() as c:
+        c.execute(text(f"TRUNCATE {TABLES} RESTART IDENTITY CASCADE"))
+    engine.dispose()
+    settings = make_settings(pg_migrated, tmp_path, broker_url=redis_url)
     app = create_app(settings, queue=queue)
     bus = EventBus(settings)
     with TestClient(app, base_url="http://t/api/v1") as c, app.state.sessionmaker() as db:
@@ -103,4 +109,37 @@ def test_lab_events_come_from_redis_pubsub(store_url, tmp_path, queue, redis_url
     assert {"type": "metrics", "run_id": run_id, "points": [["lr", 0, 0.1]]} in events
     assert {"type": "status", "run_id": run_id, "status": "succeeded", "error": None} in events
     assert events[-1]["type"] == "end"
+    app.state.engine.dispose()
+
+
+@pytest.mark.redis
+@pytest.mark.postgres
+def test_lab_events_fall_back_to_the_store_when_nothing_is_published(pg_migrated, tmp_path, queue,
+                                                                      redis_url):
+    from sqlalchemy import create_engine, text
+
+    from tests.server.conftest import TABLES
+
+    engine = create_engine(pg_migrated)
+    with engine.begin() as c:
+        c.execute(text(f"TRUNCATE {TABLES} RESTART IDENTITY CASCADE"))
+    engine.dispose()
+    app = create_app(make_settings(pg_migrated, tmp_path, broker_url=redis_url), queue=queue)
+    with TestClient(app, base_url="http://t/api/v1") as c, app.state.sessionmaker() as db:
+        run_id = c.post("/runs", json={"config": QUICK}).json()["id"]
+        crud.claim_run(db, run_id=run_id, worker="w")
+
+        def silent_worker() -> None:
+            time.sleep(0.3)
+            metrics.write_points(db, run_id, [("train_loss", 0, 2.0)])
+            time.sleep(0.3)
+            crud.finish_run(db, run_id=run_id, status="succeeded")
+
+        t = threading.Thread(target=silent_worker)
+        t.start()
+        with c.stream("GET", f"/runs/{run_id}/events") as r:
+            events = read_events(r.iter_lines())
+        t.join()
+    assert {"type": "metrics", "run_id": run_id, "points": [["train_loss", 0, 2.0]]} in events
+    assert [e["status"] for e in events if e["type"] == "status"] == ["running", "succeeded"]
     app.state.engine.dispose()

@@ -57,3 +57,25 @@ def test_round_trip_and_models_match(kind, tmp_path):
         engine.dispose()
         upgrade(url)
         assert diffs(url) == []
+
+
+@pytest.mark.parametrize("kind", ["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def test_upgrade_numbers_existing_points(kind, tmp_path):
+    from sqlalchemy import text
+
+    with fresh(kind, tmp_path) as url:
+        upgrade(url, "0001")
+        engine = create_engine(url)
+        with engine.begin() as c:
+            c.execute(text("INSERT INTO runs (id, name, status, config, overrides, created_at, attempts, "
+                           "summary, cancel_requested) VALUES (1, 'r', 'succeeded', '{}', '{}', "
+                           "CURRENT_TIMESTAMP, 1, '{}', 0)"))
+            for key, steps in (("a", [5, 1, 3]), ("b", [2, 0])):
+                for s in steps:
+                    c.execute(text("INSERT INTO metric_points (run_id, key, step, value) "
+                                   "VALUES (1, :k, :s, 0.5)"), {"k": key, "s": s})
+        upgrade(url)
+        with engine.connect() as c:
+            rows = c.execute(text("SELECT key, step, seq FROM metric_points ORDER BY key, step")).all()
+        engine.dispose()
+        assert [tuple(r) for r in rows] == [("a", 1, 0), ("a", 3, 1), ("a", 5, 2), ("b", 0, 0), ("b", 2, 1)]

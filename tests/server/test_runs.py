@@ -70,6 +70,9 @@ def test_where_filters_order_by_metric_and_pagination(client, db):
     assert listing(where="training.lr<0.05")["total"] == 3
     assert listing(where="model.layer!=aol")["total"] == 2
     assert listing(where="data.root==null")["total"] == 5
+    assert listing(where="flossing.enabled==false")["total"] == 5
+    assert listing(where="flossing.enabled==true")["total"] == 0
+    assert [r["id"] for r in listing(order_by="-created_at")["items"]] == ids[::-1]
     by_loss = listing(order_by="train_loss")["items"]
     assert [r["id"] for r in by_loss] == [ids[1], ids[4], ids[2], ids[0], ids[3]]  # no metric: last
     assert [r["id"] for r in listing(order_by="-train_loss")["items"]][:4] == [ids[0], ids[2], ids[4], ids[1]]

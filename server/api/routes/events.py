@@ -1,7 +1,9 @@
 """Server-Sent Events for a run and for a sweep.
 
-With a Redis broker the stream relays the workers' pub/sub messages (`server.events`); in the
-embedded mode it polls the store every `LIPLAB_SSE_POLL_S`. Either way the stream opens with the
+With a Redis broker the stream relays the workers' pub/sub messages (`server.events`) and, every
+5 × `LIPLAB_SSE_POLL_S`, sends what the store has that Redis did not (a worker that does not
+publish still streams, more slowly); in the embedded mode it polls the store every
+`LIPLAB_SSE_POLL_S`. Either way the stream opens with the
 current status, carries `metrics` and `status` events (JSON in `data:`), and ends once the run
 (or every run of the sweep) has finished.
 """
@@ -36,6 +38,14 @@ class RunPoller:
         self.last: dict[str, int] = {}
         self.status: str | None = None
 
+    def seen(self, event: dict[str, Any]) -> None:
+        """An event relayed from Redis: the next poll must not send it again."""
+        if event.get("type") == "metrics":
+            for k, s, _ in event.get("points", []):
+                self.last[k] = max(int(s), self.last.get(k, int(s)))
+        elif event.get("type") == "status":
+            self.status = event.get("status")
+
     def poll(self) -> list[dict[str, Any]]:
         events = []
         with self.sessions() as db:
@@ -65,6 +75,10 @@ class SweepPoller:
         self.sessions, self.sweep_id = sessions, sweep_id
         self.status: dict[int, str] = {}
         self.finished = False
+
+    def seen(self, event: dict[str, Any]) -> None:
+        if event.get("type") == "status" and "run_id" in event:
+            self.status[event["run_id"]] = event.get("status")
 
     def poll(self) -> list[dict[str, Any]]:
         with self.sessions() as db:
@@ -121,13 +135,15 @@ async def _stream(request: Request, poller, channel: str, done) -> AsyncIterator
         async for ev in _redis_messages(url, channel, subscribed):
             now = loop.time()
             if ev is not None:
+                poller.seen(ev)
                 yield _sse(ev)
             if now - last_beat > PING_S:
                 yield ": ping\n\n"
                 last_beat = now
             if ev is not None and ev.get("type") == "status" or now - last_check > 5 * settings.sse_poll_s:
                 last_check = now
-                await run_in_threadpool(poller.poll)  # the store is the truth for ending
+                for missed in await run_in_threadpool(poller.poll):  # the store is the truth
+                    yield _sse(missed)
                 if done() or await request.is_disconnected():
                     yield _sse({"type": "end"})
                     return

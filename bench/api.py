@@ -1,0 +1,199 @@
+"""API latency on a lab-sized store: prints a table for docs/benchmarks.md (## API).
+
+    python bench/api.py [--db postgres|sqlite] [--runs 100000] [--points 1000000] [--grid-runs 10000]
+                        [--clients 50] [--requests 2000] [--workers 2]
+
+Builds the store by bulk load (PostgreSQL COPY, SQLite executemany) into a throwaway database,
+serves it with uvicorn in a subprocess, and measures with concurrent httpx clients:
+  * GET /runs?limit=50 (newest first, with total) at --clients concurrent clients;
+  * GET /runs/1/metrics?max_points=1000 on a --points series (min-max by row, in SQL);
+  * GET /sweeps/2/grid over a --grid-runs sweep.
+Latencies are wall-clock per request as the client sees them (p50, p99).
+"""
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import json
+import os
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import httpx
+import numpy as np
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from lipcore.config import validate  # noqa: E402
+from server.migrate import upgrade  # noqa: E402
+
+WIDTHS, LRS = [8, 16, 32, 64, 128, 256, 512, 1024], [1e-4, 3e-4, 1e-3, 3e-3, 1e-2]
+
+
+def run_tuples(n_runs: int, grid_runs: int) -> list[tuple]:
+    base = validate({})
+    now = "2026-01-01 00:00:00+00"
+    out = []
+    for i in range(n_runs):
+        sweep = 2 if i < grid_runs else 1
+        cfg = {**base, "model": {**base["model"], "width": WIDTHS[i % 8]},
+               "training": {**base["training"], "lr": LRS[(i // 8) % 5], "batch_seed": i}}
+        loss = ((i * 7919) % 100_003) / 100_003
+        out.append((i + 1, sweep, f"r{i}", "succeeded" if i % 10 else "failed", json.dumps(cfg), "{}",
+                    now, 1, json.dumps({"train_loss": {"last": loss, "step": 9, "min": loss, "max": loss, "n": 10}}),
+                    0))
+    return out
+
+
+def load_postgres(url: str, runs: list[tuple], values: np.ndarray) -> None:
+    import psycopg
+
+    with psycopg.connect(url.replace("postgresql+psycopg", "postgresql")) as conn, conn.cursor() as cur:
+        cur.execute("INSERT INTO sweeps (id, name, config, params, created_at) VALUES "
+                    "(1, 'all', '{}', '{}', now()), (2, 'grid', '{}', '{}', now())")
+        with cur.copy("COPY runs (id, sweep_id, name, status, config, overrides, created_at, attempts, "
+                      "summary, cancel_requested) FROM STDIN") as copy:
+            for row in runs:
+                copy.write_row(row)
+        with cur.copy("COPY metric_points (run_id, key, step, value, seq) FROM STDIN") as copy:
+            for i, v in enumerate(values):
+                copy.write_row((1, "train_loss", i, float(v), i))
+        cur.execute("SELECT setval('runs_id_seq', (SELECT max(id) FROM runs))")
+    with psycopg.connect(url.replace("postgresql+psycopg", "postgresql"), autocommit=True) as conn:
+        conn.execute("VACUUM ANALYZE")  # visibility map: count(*) can use an index-only scan
+
+
+def load_sqlite(path: str, runs: list[tuple], values: np.ndarray) -> None:
+    import sqlite3
+
+    c = sqlite3.connect(path)
+    c.execute("INSERT INTO sweeps (id, name, config, params, created_at) VALUES "
+              "(1, 'all', '{}', '{}', '2026-01-01'), (2, 'grid', '{}', '{}', '2026-01-01')")
+    c.executemany("INSERT INTO runs (id, sweep_id, name, status, config, overrides, created_at, attempts, "
+                  "summary, cancel_requested) VALUES (?,?,?,?,?,?,?,?,?,?)",
+                  [(*r[:6], "2026-01-01 00:00:00", *r[7:]) for r in runs])
+    c.executemany("INSERT INTO metric_points (run_id, key, step, value, seq) VALUES (1, 'train_loss', ?, ?, ?)",
+                  ((i, float(v), i) for i, v in enumerate(values)))
+    c.commit()
+    c.execute("ANALYZE")
+    c.close()
+
+
+@contextlib.contextmanager
+def database(kind: str):
+    if kind == "sqlite":
+        with tempfile.TemporaryDirectory() as d:
+            yield f"sqlite:///{d}/bench.db"
+        return
+    from sqlalchemy import create_engine, text
+
+    admin_url = os.environ.get("LIPLAB_TEST_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
+    name = f"liplab_bench_{os.getpid()}"
+    admin = create_engine(admin_url, isolation_level="AUTOCOMMIT")
+    with admin.connect() as c:
+        c.execute(text(f'CREATE DATABASE "{name}"'))
+    try:
+        yield admin_url.rsplit("/", 1)[0] + f"/{name}"
+    finally:
+        with admin.connect() as c:
+            c.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
+
+
+@contextlib.contextmanager
+def serve(url: str, workers: int):
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    env = {**os.environ, "LIPLAB_DATABASE_URL": url, "PYTHONPATH": str(ROOT),
+           "LIPLAB_HOME": tempfile.mkdtemp()}
+    proc = subprocess.Popen([sys.executable, "-m", "uvicorn", "server.main:create_app", "--factory",
+                             "--port", str(port), "--workers", str(workers), "--log-level", "warning",
+                             "--timeout-keep-alive", "120"],
+                            env=env, cwd=ROOT)
+    base = f"http://127.0.0.1:{port}/api/v1"
+    try:
+        for _ in range(300):
+            try:
+                if httpx.get(f"{base}/runs?limit=1", timeout=5).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                time.sleep(0.2)
+        yield base
+    finally:
+        proc.terminate()
+        proc.wait(20)
+
+
+async def hammer(base: str, path: str, clients: int, requests: int) -> list[float]:
+    """Per-request latencies (s) of `requests` GETs spread over `clients` concurrent clients."""
+    latencies: list[float] = []
+    limits = httpx.Limits(max_connections=clients, max_keepalive_connections=clients)
+    async with httpx.AsyncClient(base_url=base, timeout=60, limits=limits) as client:
+        async def one_client(n: int) -> None:
+            for _ in range(n):
+                t = time.perf_counter()
+                r = await client.get(path)
+                latencies.append(time.perf_counter() - t)
+                r.raise_for_status()
+
+        per = [requests // clients + (i < requests % clients) for i in range(clients)]
+        await asyncio.gather(*(one_client(n) for n in per))
+    return latencies
+
+
+def pct(xs: list[float], q: float) -> float:
+    return float(np.percentile(np.array(xs) * 1000, q))
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--db", choices=["postgres", "sqlite"], default="postgres")
+    p.add_argument("--runs", type=int, default=100_000)
+    p.add_argument("--points", type=int, default=1_000_000)
+    p.add_argument("--grid-runs", type=int, default=10_000)
+    p.add_argument("--clients", type=int, default=50)
+    p.add_argument("--requests", type=int, default=2000)
+    p.add_argument("--workers", type=int, default=2)
+    a = p.parse_args()
+    values = np.cumsum(np.random.default_rng(0).normal(size=a.points))
+    with database(a.db) as url:
+        upgrade(url)
+        t = time.perf_counter()
+        runs = run_tuples(a.runs, a.grid_runs)
+        (load_postgres if a.db == "postgres" else lambda u, r, v: load_sqlite(u.split("///", 1)[1], r, v))(
+            url, runs, values)
+        load_s = time.perf_counter() - t
+        with serve(url, a.workers) as base:
+            rows = []
+            cases = [
+                (f"GET /runs?limit=50 ({a.runs:,} runs)", "/runs?limit=50", a.clients, a.requests),
+                (f"GET /runs?limit=50&where=model.width==64&order_by=train_loss", 
+                 "/runs?limit=50&where=model.width==64&order_by=train_loss", a.clients, a.requests // 4),
+                (f"GET /runs/1/metrics?max_points=1000 ({a.points:,} points)",
+                 "/runs/1/metrics?keys=train_loss&max_points=1000", 1, 20),
+                (f"GET /sweeps/2/grid ({a.grid_runs:,} runs)",
+                 "/sweeps/2/grid?x=model.width&y=training.lr&metric=train_loss&agg=mean", 1, 20),
+            ]
+            for label, path, clients, n in cases:
+                asyncio.run(hammer(base, path, min(clients, 4), min(n, 8)))  # warm-up
+                t = time.perf_counter()
+                lat = asyncio.run(hammer(base, path, clients, n))
+                wall = time.perf_counter() - t
+                rows.append((label, clients, n, pct(lat, 50), pct(lat, 99), n / wall))
+    print(f"\nstore: {a.db}, {a.runs:,} runs, {a.points:,}-point series, loaded in {load_s:.1f} s; "
+          f"uvicorn workers: {a.workers}; machine: {os.cpu_count()} CPUs\n")
+    print("| request | clients | requests | p50 ms | p99 ms | req/s |")
+    print("| --- | ---: | ---: | ---: | ---: | ---: |")
+    for label, clients, n, p50, p99, rps in rows:
+        print(f"| `{label}` | {clients} | {n} | {p50:.1f} | {p99:.1f} | {rps:.0f} |")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,103 @@
+"""Top Hessian eigenvalues: lipcore.probes.hessian against PyHessian 0.1 and a dense oracle.
+
+    OMP_NUM_THREADS=1 python bench/hessian.py [--repeats 3]
+
+For each MLP size: the time of `top_eigenvalues` (torch.func forward-over-reverse HVPs, power
+iteration with deflation) and of PyHessian's `hessian(...).eigenvalues()` on the same model and
+batch in the same process, both at PyHessian's defaults (100 iterations, tol 1e-3), the median
+of `--repeats`; then both at a tight tolerance (1e-7, 2000 iterations) for the values, and the
+dense float64 `torch.autograd.functional.hessian` where the model is small enough. PyHessian
+(`pip install -e '.[bench]'`) is optional: without it only lipcore and the dense oracle run.
+Prints a Markdown table (docs/benchmarks.md "## Hessian" records one).
+"""
+from __future__ import annotations
+
+import argparse
+import statistics
+import time
+
+import torch
+from torch import nn
+
+from lipcore.probes.hessian import top_eigenvalues
+from lipcore.probes.params import flatten, get_params, loss_at, unflatten
+
+try:
+    from pyhessian import hessian as PyHessian
+except ImportError:  # optional `bench` extra
+    PyHessian = None
+
+
+def problem(width: int, depth: int, n: int = 512, seed: int = 0):
+    g = torch.Generator().manual_seed(seed)
+    x = torch.randn(n, 2, generator=g)
+    y = ((x[:, 0] * x[:, 1]) > 0).long()  # XOR quadrants: a non-trivial landscape
+    torch.manual_seed(seed)
+    sizes = [2] + [width] * depth + [2]
+    layers: list[nn.Module] = []
+    for i, (a, b) in enumerate(zip(sizes, sizes[1:])):
+        layers += [nn.Linear(a, b)] + ([nn.Tanh()] if i < len(sizes) - 2 else [])
+    model = nn.Sequential(*layers)
+    opt = torch.optim.Adam(model.parameters(), lr=0.01)
+    for _ in range(200):
+        loss = nn.functional.cross_entropy(model(x), y)
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+    return model, nn.CrossEntropyLoss(), x, y
+
+
+def timed(fn, repeats: int):
+    times, out = [], None
+    for _ in range(repeats):
+        t0 = time.perf_counter()
+        out = fn()
+        times.append(time.perf_counter() - t0)
+    return statistics.median(times), out
+
+
+def dense_top(model, loss_fn, x, y, k):
+    m = model.double()
+    params = get_params(m)
+    h = torch.autograd.functional.hessian(
+        lambda f: loss_at(m, unflatten(f, params), loss_fn, [(x.double(), y)]), flatten(params))
+    model.float()
+    ev = torch.linalg.eigvalsh(h)
+    return ev[ev.abs().argsort(descending=True)][:k].tolist()
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--repeats", type=int, default=3)
+    ap.add_argument("--k", type=int, default=3)
+    args = ap.parse_args()
+    k = args.k
+    print(f"torch {torch.__version__}, threads {torch.get_num_threads()}, k={k}, "
+          f"PyHessian {'0.1' if PyHessian else 'not installed'}\n")
+    print("| model | params | lipcore s | PyHessian s | lipcore λ (tight) | PyHessian λ (tight) "
+          "| max rel diff | dense λ | lipcore vs dense |")
+    print("|---|---|---|---|---|---|---|---|---|")
+    for width, depth in ((16, 2), (64, 2), (256, 3)):
+        model, loss_fn, x, y = problem(width, depth)
+        n_params = sum(p.numel() for p in model.parameters())
+        t_ours, _ = timed(lambda: top_eigenvalues(model, loss_fn, (x, y), k, 100, 1e-3), args.repeats)
+        ours = top_eigenvalues(model, loss_fn, (x, y), k, 2000, 1e-7)
+        t_py, theirs, rel = float("nan"), None, float("nan")
+        if PyHessian is not None:
+            torch.manual_seed(0)
+            t_py, _ = timed(lambda: PyHessian(model, loss_fn, data=(x, y), cuda=False)
+                            .eigenvalues(maxIter=100, tol=1e-3, top_n=k)[0], args.repeats)
+            theirs = PyHessian(model, loss_fn, data=(x, y), cuda=False).eigenvalues(
+                maxIter=2000, tol=1e-7, top_n=k)[0]
+            rel = max(abs(a - b) / abs(b) for a, b in zip(ours, theirs))
+        dense, rel_dense = None, float("nan")
+        if n_params <= 5000:
+            dense = dense_top(model, loss_fn, x, y, k)
+            rel_dense = max(abs(a - b) / abs(b) for a, b in zip(ours, dense))
+        fmt = lambda v: "–" if v is None else ", ".join(f"{e:.5g}" for e in v)  # noqa: E731
+        print(f"| MLP {depth}×{width} | {n_params} | {t_ours:.3f} | {t_py:.3f} | {fmt(ours)} | "
+              f"{fmt(theirs)} | {rel:.1e} | {fmt(dense)} | {rel_dense:.1e} |")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,71 @@
+"""Lyapunov exponents along a model's `.blocks` and the gradient-flossing loss (Engelken 2023).
+
+QR method: Q₀ (N, k) orthonormal; for each block t, Q ← J_t Q by forward-mode products
+(dual numbers of `torch.autograd.forward_ad`, the k tangents as k copies of the batch) instead of full Jacobians, then
+Q, R = qr(Q) and λ_i += log|R_ii|. Dividing by the number of blocks T gives natural-log
+growth per block. The computation is differentiable, so mean(λ²) can be minimised.
+
+The chain starts at the first block whose input has at least k features and ends before the
+first block whose output has fewer than k (e.g. a regression head), so k tangents always fit.
+"""
+from __future__ import annotations
+
+import torch
+import torch.autograd.forward_ad as fwAD
+from torch import nn
+
+
+def _block_tangents(block: nn.Module, h: torch.Tensor, q: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """(block(h), J q) for h: (B, N) and tangents q: (k, B, N) → (B, M), (k, B, M).
+
+    One forward-mode pass over the k·B rows (h repeated k times): blocks map each example
+    on its own, so row (i, b) carries J_b q_i. Cheaper than vmap over k for small widths."""
+    k, b = q.shape[0], h.shape[0]
+    with fwAD.dual_level():
+        dual = fwAD.make_dual(h.repeat(k, 1), q.reshape(k * b, -1))
+        out, tangents = fwAD.unpack_dual(block(dual))
+    return out[:b], tangents.reshape(k, b, -1)
+
+
+def lyapunov_exponents(model: nn.Module, x: torch.Tensor, k: int,
+                       generator: torch.Generator | None = None) -> torch.Tensor:
+    """The k largest finite-time Lyapunov exponents (descending), averaged over the batch x.
+
+    x: (B, in_features); returns a (k,) tensor with gradients to the model's parameters.
+    """
+    blocks = getattr(model, "blocks", None)
+    if blocks is None or len(blocks) == 0:
+        raise ValueError("lyapunov_exponents: the model has no .blocks")
+    h = x.flatten(1) if x.dim() > 2 else x
+    q = None
+    log_r = None
+    count = 0
+    for block in blocks:
+        if q is None:
+            if h.shape[1] < k:
+                h = block(h)
+                continue
+            g = generator or torch.Generator().manual_seed(0)
+            q0, _ = torch.linalg.qr(torch.randn(h.shape[1], k, generator=g, dtype=h.dtype))
+            q = q0.T.to(h.device)[:, None, :].expand(k, h.shape[0], h.shape[1])  # (k, B, N)
+            log_r = torch.zeros(h.shape[0], k, device=h.device, dtype=h.dtype)
+        out, tangents = _block_tangents(block, h, q)
+        if out.shape[1] < k:
+            break
+        mat = tangents.permute(1, 2, 0)  # (B, M, k): columns are the tangents
+        qm, r = torch.linalg.qr(mat)
+        log_r = log_r + torch.log(torch.diagonal(r, dim1=1, dim2=2).abs().clamp_min(1e-30))
+        q = qm.permute(2, 0, 1)
+        h = out
+        count += 1
+    if count == 0:
+        raise ValueError(f"lyapunov_exponents: no block keeps at least k={k} features")
+    lam = (log_r / count).mean(0)  # (k,)
+    return torch.sort(lam, descending=True).values
+
+
+def flossing_loss(model: nn.Module, x: torch.Tensor, k: int,
+                  generator: torch.Generator | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+    """(mean(λ²), λ): the penalty that drives the k exponents towards 0."""
+    lam = lyapunov_exponents(model, x, k, generator)
+    return (lam ** 2).mean(), lam

@@ -1,0 +1,74 @@
+"""Checkpoint files: everything a run needs to continue exactly where it was.
+
+`<dir>/step_<n>.pt` holds {"step", "model", "optimizer", "control", "sampler", "stoppers",
+"rng", "extra"}; `latest(dir)` finds the newest; `snapshots(dir)` yields (step, model state)
+oldest first (the trajectory probes read).
+"""
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Any
+
+import torch
+
+_NAME = re.compile(r"step_(\d+)\.pt$")
+
+
+def rng_state() -> dict[str, Any]:
+    state = {"cpu": torch.get_rng_state()}
+    if torch.cuda.is_available():
+        state["cuda"] = torch.cuda.get_rng_state_all()
+    return state
+
+
+def set_rng_state(state: dict[str, Any]) -> None:
+    torch.set_rng_state(state["cpu"])
+    if "cuda" in state and torch.cuda.is_available():
+        torch.cuda.set_rng_state_all(state["cuda"])
+
+
+def save(directory: str | Path, step: int, payload: dict[str, Any]) -> Path:
+    """Write `payload` (plus the RNG states) atomically to `<directory>/step_<step>.pt`."""
+    d = Path(directory)
+    d.mkdir(parents=True, exist_ok=True)
+    path = d / f"step_{step:08d}.pt"
+    tmp = path.with_suffix(".tmp")
+    torch.save({"step": step, "rng": rng_state(), **payload}, tmp)
+    tmp.replace(path)
+    return path
+
+
+def listing(directory: str | Path) -> list[tuple[int, Path]]:
+    d = Path(directory)
+    if not d.is_dir():
+        return []
+    found = [(int(m.group(1)), p) for p in d.iterdir() if (m := _NAME.search(p.name))]
+    return sorted(found)
+
+
+def latest(directory: str | Path) -> Path | None:
+    items = listing(directory)
+    return items[-1][1] if items else None
+
+
+def load(path: str | Path) -> dict[str, Any]:
+    """A checkpoint file, or the newest one in a directory; FileNotFoundError naming the path."""
+    p = Path(path)
+    if p.is_dir():
+        found = latest(p)
+        if found is None:
+            raise FileNotFoundError(f"resume_from: no step_*.pt checkpoint in {p}")
+        p = found
+    if not p.is_file():
+        raise FileNotFoundError(f"resume_from: checkpoint not found: {p}")
+    return torch.load(p, map_location="cpu", weights_only=False)
+
+
+def snapshots(directory: str | Path, up_to: int | None = None) -> list[tuple[int, dict]]:
+    """(step, model state_dict) of every checkpoint in `directory` (at most `up_to`)."""
+    out = []
+    for step, path in listing(directory):
+        if up_to is None or step <= up_to:
+            out.append((step, torch.load(path, map_location="cpu", weights_only=False)["model"]))
+    return out

@@ -1,0 +1,155 @@
+"""Run state transitions in the store, each one a compare-and-set so that no two workers own a run.
+
+    queued ──claim──▶ running ──finish──▶ succeeded | failed | diverged | cancelled
+       ▲                 │
+       └──requeue/reap───┘   (worker stopped with SIGTERM, or silent for `stale_s`)
+
+Every transition is a single `UPDATE … WHERE status = … [AND worker = …]`: the row count says
+whether this caller won. A redelivered Celery message therefore finds the run no longer
+`queued` and does nothing; a worker that lost its run (reaped while it was frozen) can neither
+heartbeat nor finish it. `attempts` counts claims; the reaper gives up after `max_retries`
+requeues and marks the run `failed` with the reason. Torch-free: the API may call it too.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+from sqlalchemy import func, select, update
+from sqlalchemy.orm import Session
+
+from server.models import FINISHED, Run, Sweep, utcnow
+
+
+def claim(db: Session, *, run_id: int, worker: str) -> bool:
+    """queued → running for exactly one caller; False if the run is not queued (any more)."""
+    now = utcnow()
+    won = db.execute(
+        update(Run).where(Run.id == run_id, Run.status == "queued")
+        .values(status="running", started_at=now, heartbeat_at=now,
+                worker=worker, attempts=Run.attempts + 1, error=None)
+    ).rowcount == 1
+    db.commit()
+    return won
+
+
+def heartbeat(db: Session, *, run_id: int, worker: str) -> bool | None:
+    """Touch `heartbeat_at` of a run this worker owns.
+
+    Returns None when the worker no longer owns the run (it was reaped or finished elsewhere),
+    else whether a cancel was requested.
+    """
+    won = db.execute(update(Run).where(Run.id == run_id, Run.status == "running", Run.worker == worker)
+                     .values(heartbeat_at=utcnow())).rowcount == 1
+    db.commit()
+    if not won:
+        return None
+    return bool(db.scalar(select(Run.cancel_requested).where(Run.id == run_id)))
+
+
+def finish(db: Session, *, run_id: int, worker: str, status: str, error: str | None = None) -> bool:
+    """running → a final status, only for the owning worker; then apply the sweep's fail_fast."""
+    if status not in FINISHED:
+        raise ValueError(f"status: {status!r} is not a final status; choose one of {', '.join(FINISHED)}")
+    won = db.execute(update(Run).where(Run.id == run_id, Run.status == "running", Run.worker == worker)
+                     .values(status=status, error=error, finished_at=utcnow())).rowcount == 1
+    db.commit()
+    if won and status in ("failed", "diverged"):
+        apply_fail_fast(db, run_id=run_id)
+    return won
+
+
+def requeue(db: Session, *, run_id: int, worker: str, reason: str, forgive: bool = True) -> bool:
+    """running → queued (a worker shutting down hands its run back).
+
+    `forgive` gives the attempt back: a pre-empted worker is not the run's fault.
+    """
+    won = db.execute(
+        update(Run).where(Run.id == run_id, Run.status == "running", Run.worker == worker)
+        .values(status="queued", worker=None, heartbeat_at=utcnow(), error=reason,
+                attempts=Run.attempts - (1 if forgive else 0))
+    ).rowcount == 1
+    db.commit()
+    return won
+
+
+@dataclass
+class Reaped:
+    """What one reaper pass did: runs to enqueue again, runs given up, runs cancelled."""
+
+    requeued: list[int] = field(default_factory=list)
+    failed: list[int] = field(default_factory=list)
+    cancelled: list[int] = field(default_factory=list)
+
+
+def reap(db: Session, *, stale_s: float, max_retries: int, now: datetime | None = None) -> Reaped:
+    """Settle every running run whose heartbeat is older than `stale_s` (its worker is gone).
+
+    A run with a pending cancel becomes `cancelled`; one claimed more than `max_retries` times
+    becomes `failed` with the reason; any other goes back to `queued` (the caller re-enqueues
+    `Reaped.requeued`). Each row is moved by its own compare-and-set, so concurrent reapers in
+    several workers never double-count.
+    """
+    now = now or utcnow()
+    cutoff = now - timedelta(seconds=stale_s)
+    stale = db.execute(select(Run.id, Run.heartbeat_at, Run.attempts, Run.worker, Run.cancel_requested)
+                       .where(Run.status == "running", Run.heartbeat_at < cutoff)).all()
+    out = Reaped()
+    for run_id, beat, attempts, worker, cancel in stale:
+        guard = (Run.id == run_id, Run.status == "running", Run.heartbeat_at == beat)
+        lost = f"worker {worker} stopped sending heartbeats (attempt {attempts})"
+        if cancel:
+            values, bucket = {"status": "cancelled", "finished_at": now, "error": f"cancelled; {lost}"}, out.cancelled
+        elif attempts > max_retries:
+            values = {"status": "failed", "finished_at": now,
+                      "error": f"{lost}; gave up after max_retries={max_retries} retries"}
+            bucket = out.failed
+        else:
+            values, bucket = {"status": "queued", "worker": None, "heartbeat_at": now,
+                              "error": f"requeued: {lost}"}, out.requeued
+        if db.execute(update(Run).where(*guard).values(**values)).rowcount == 1:
+            bucket.append(run_id)
+    db.commit()
+    for run_id in out.failed:
+        apply_fail_fast(db, run_id=run_id)
+    return out
+
+
+def orphans(db: Session, *, older_than_s: float, now: datetime | None = None) -> list[int]:
+    """Queued runs untouched for `older_than_s`, marked touched now.
+
+    When the broker has no message waiting, these are runs whose message was lost (a broker
+    restarted without persistence); the caller sends them again. A duplicate message is harmless:
+    `claim` lets only one through.
+    """
+    now = now or utcnow()
+    cutoff = now - timedelta(seconds=older_than_s)
+    last = func.coalesce(Run.heartbeat_at, Run.created_at)
+    ids = list(db.scalars(select(Run.id).where(Run.status == "queued", last < cutoff).order_by(Run.id)))
+    if ids:
+        db.execute(update(Run).where(Run.id.in_(ids), Run.status == "queued").values(heartbeat_at=now))
+    db.commit()
+    return ids
+
+
+def fail_fast_enabled(sweep: Sweep | None) -> bool:
+    """A sweep's `fail_fast` option (a column the server adds; absent means off)."""
+    return bool(getattr(sweep, "fail_fast", False)) if sweep is not None else False
+
+
+def apply_fail_fast(db: Session, *, run_id: int) -> list[int]:
+    """If `run_id` belongs to a fail_fast sweep, stop its siblings: queued ones are cancelled at
+    once, running ones get a cancel request. Returns the ids touched; without fail_fast, none
+    (a sweep goes on when one member fails)."""
+    run = db.get(Run, run_id)
+    if run is None or run.sweep_id is None or not fail_fast_enabled(db.get(Sweep, run.sweep_id)):
+        return []
+    reason = f"fail_fast: run {run_id} of this sweep ended {run.status}"
+    siblings = (Run.sweep_id == run.sweep_id, Run.id != run_id)
+    queued = list(db.scalars(update(Run).where(*siblings, Run.status == "queued")
+                             .values(status="cancelled", finished_at=utcnow(), error=reason)
+                             .returning(Run.id)))
+    running = list(db.scalars(update(Run).where(*siblings, Run.status == "running")
+                              .values(cancel_requested=1, error=reason).returning(Run.id)))
+    db.commit()
+    return queued + running

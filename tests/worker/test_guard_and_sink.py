@@ -1,0 +1,144 @@
+"""The run guard (heartbeat, cancel, hard stop, lost ownership) and the batching DB reporter."""
+from __future__ import annotations
+
+import threading
+import time
+
+import pytest
+from sqlalchemy import func, select
+
+from server import lifecycle
+from server.models import Artifact, MetricPoint, Run
+from worker.guard import HardCancel, RunGuard
+from worker.resume import last_stored_step
+from worker.sink import DBReporter
+
+
+@pytest.fixture
+def claimed(sessions):
+    with sessions() as db:
+        run = Run(name="r", config={}, status="queued", summary={})
+        db.add(run)
+        db.commit()
+        assert lifecycle.claim(db, run_id=run.id, worker="me")
+        return sessions, run.id
+
+
+def set_cancel(sessions, run_id):
+    with sessions() as db:
+        db.get(Run, run_id).cancel_requested = 1
+        db.commit()
+
+
+def test_guard_heartbeats_and_sees_a_cancel(claimed):
+    sessions, run_id = claimed
+    with sessions() as db:
+        first = db.get(Run, run_id).heartbeat_at
+    with RunGuard(sessions, run_id, "me", heartbeat_s=0.05, cancel_grace_s=60) as guard:
+        time.sleep(0.3)
+        assert not guard.should_stop()
+        set_cancel(sessions, run_id)
+        deadline = time.monotonic() + 5
+        while not guard.should_stop() and time.monotonic() < deadline:
+            time.sleep(0.02)
+    assert guard.reason == "cancelled"
+    with sessions() as db:
+        assert db.get(Run, run_id).heartbeat_at > first
+
+
+def test_guard_raises_hard_cancel_in_a_loop_that_ignores_should_stop(claimed):
+    sessions, run_id = claimed
+    set_cancel(sessions, run_id)
+    t0 = time.monotonic()
+    with pytest.raises(HardCancel):
+        with RunGuard(sessions, run_id, "me", heartbeat_s=0.05, cancel_grace_s=0.3):
+            while time.monotonic() - t0 < 20:  # a "step" that never checks should_stop()
+                sum(range(1000))
+    assert time.monotonic() - t0 < 10
+
+
+def test_guard_notices_when_the_run_was_taken_from_it(claimed):
+    sessions, run_id = claimed
+    with RunGuard(sessions, run_id, "me", heartbeat_s=0.05) as guard:
+        with sessions() as db:  # the reaper requeued it and another worker claimed it
+            db.get(Run, run_id).worker = "other"
+            db.commit()
+        deadline = time.monotonic() + 5
+        while not guard.should_stop() and time.monotonic() < deadline:
+            time.sleep(0.02)
+    assert guard.reason == "lost"
+
+
+def test_guard_stops_for_a_worker_shutdown(claimed):
+    sessions, run_id = claimed
+    shutdown = threading.Event()
+    with RunGuard(sessions, run_id, "me", heartbeat_s=10, shutdown=shutdown) as guard:
+        assert not guard.should_stop()
+        shutdown.set()
+        assert guard.should_stop() and guard.reason == "shutdown"
+
+
+class ListBus:
+    def __init__(self):
+        self.events = []
+
+    def publish(self, event, run_id, sweep_id=None):
+        self.events.append((event, run_id, sweep_id))
+
+
+def count(sessions, run_id):
+    with sessions() as db:
+        return db.scalar(select(func.count()).select_from(MetricPoint).where(MetricPoint.run_id == run_id))
+
+
+def test_reporter_batches_by_count_and_by_time_and_publishes(claimed):
+    sessions, run_id = claimed
+    bus = ListBus()
+    rep = DBReporter(sessions, run_id, bus=bus, sweep_id=None, max_points=4, max_wait_s=0.2,
+                     live_every_s=0.0)
+    rep.log({"a": 1.0, "b": 2.0}, 1)
+    assert count(sessions, run_id) == 0 and len(bus.events) == 1  # live before stored
+    rep.log({"a": 1.5, "b": float("nan")}, 2)  # 4 points: a batch
+    assert count(sessions, run_id) == 4
+    rep.log({"a": 3.0}, 3)
+    assert count(sessions, run_id) == 4
+    time.sleep(0.25)
+    rep.log({"a": 4.0}, 4)  # the time limit has passed: flushed
+    assert count(sessions, run_id) == 6
+    points = [p for e, _, _ in bus.events for p in e["points"]]
+    assert ["b", 2, None] in points and len(points) == 6
+    with sessions() as db:
+        assert db.get(Run, run_id).summary["a"]["last"] == 4.0
+
+
+def test_reporter_skips_stored_steps_on_resume_and_upserts_the_last(claimed):
+    sessions, run_id = claimed
+    rep = DBReporter(sessions, run_id, max_points=1)
+    for step in range(1, 6):
+        rep.log({"loss": float(step)}, step)
+    with sessions() as db:
+        done = last_stored_step(db, run_id)
+    assert done == 5
+    again = DBReporter(sessions, run_id, max_points=1, skip_until=done - 1)
+    for step in range(1, 8):  # a replay from the start, then new steps
+        again.log({"loss": float(step) * 10 if step > 5 else float(step)}, step)
+    again.flush()
+    assert again.written == 3  # steps 5 (rewritten, same value), 6 and 7
+    with sessions() as db:
+        rows = db.execute(select(MetricPoint.step, MetricPoint.value)
+                          .where(MetricPoint.run_id == run_id).order_by(MetricPoint.step)).all()
+    assert [tuple(r) for r in rows] == [(1, 1.0), (2, 2.0), (3, 3.0), (4, 4.0), (5, 5.0),
+                                        (6, 60.0), (7, 70.0)]
+    again.resumed(7)
+    again.log({"loss": 0.0}, 7)
+    again.flush()
+    assert again.written == 3
+
+
+def test_artifacts_are_recorded_once(claimed):
+    sessions, run_id = claimed
+    rep = DBReporter(sessions, run_id)
+    rep.artifact("ckpt", "/x/ckpt.pt", "checkpoint")
+    rep.artifact("ckpt", "/x/ckpt.pt", "checkpoint")
+    with sessions() as db:
+        assert db.scalar(select(func.count()).select_from(Artifact)) == 1

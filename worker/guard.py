@@ -1,0 +1,107 @@
+"""`RunGuard`: a side thread that keeps one running run honest while the task thread trains.
+
+Every `heartbeat_s` it touches the run's heartbeat (compare-and-set on the owning worker) and
+reads its cancel flag. The training loop asks `should_stop()` every step, which only reads
+flags set here, so a step costs no database round trip. Reasons to stop:
+
+- `cancelled`: someone asked (API cancel, a fail_fast sweep). If the loop has not stopped
+  `cancel_grace_s` after the request (a step stuck in a long call), the guard raises `HardCancel`
+  in the task thread; if even that does not land within another grace period, it marks the run
+  cancelled and ends the worker process (the supervisor starts a fresh one). This is the hard
+  revoke of Celery's prefork pool, done without one.
+- `shutdown`: the worker received SIGTERM/SIGINT (Celery's `worker_shutting_down`); the task
+  hands the run back to the queue after the loop stops (and checkpoints).
+- `lost`: the heartbeat found the run no longer ours (the reaper took it while this process
+  was frozen); the task must not write its outcome.
+"""
+from __future__ import annotations
+
+import ctypes
+import os
+import threading
+import time
+from typing import Any
+
+from celery.signals import worker_shutting_down
+
+from server import lifecycle
+
+SHUTDOWN = threading.Event()
+
+
+@worker_shutting_down.connect
+def _on_worker_shutdown(**_kw: Any) -> None:
+    SHUTDOWN.set()
+
+
+class HardCancel(BaseException):
+    """Raised inside the task thread when a cancelled run ignored should_stop() for too long.
+
+    A BaseException so that `except Exception` in user or library code does not swallow it.
+    """
+
+
+class RunGuard:
+    def __init__(self, sessions: Any, run_id: int, worker: str, *, heartbeat_s: float = 5.0,
+                 cancel_grace_s: float = 30.0, shutdown: threading.Event = SHUTDOWN):
+        self.sessions, self.run_id, self.worker = sessions, run_id, worker
+        self.heartbeat_s, self.cancel_grace_s, self.shutdown = heartbeat_s, cancel_grace_s, shutdown
+        self.cancelled = self.lost = False
+        self.hard_stopped = False
+        self._done = threading.Event()
+        self._target = threading.get_ident()
+        self._thread = threading.Thread(target=self._watch, name=f"guard-run-{run_id}", daemon=True)
+
+    @property
+    def reason(self) -> str | None:
+        if self.lost:
+            return "lost"
+        if self.cancelled:
+            return "cancelled"
+        return "shutdown" if self.shutdown.is_set() else None
+
+    def should_stop(self) -> bool:
+        return self.lost or self.cancelled or self.shutdown.is_set()
+
+    def __enter__(self) -> "RunGuard":
+        self._target = threading.get_ident()
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._done.set()
+        self._thread.join(timeout=10)
+
+    def beat(self) -> None:
+        """One heartbeat: update the flags from the store (errors are retried next beat)."""
+        with self.sessions() as db:
+            state = lifecycle.heartbeat(db, run_id=self.run_id, worker=self.worker)
+        if state is None:
+            self.lost = True
+        elif state:
+            self.cancelled = True
+
+    def _watch(self) -> None:
+        cancel_seen = None
+        while not self._done.wait(self.heartbeat_s):
+            try:
+                self.beat()
+            except Exception:  # noqa: BLE001 - the store may be briefly away; the reaper's stale
+                continue  # threshold is many beats long
+            if self.cancelled and cancel_seen is None:
+                cancel_seen = time.monotonic()
+            if cancel_seen is not None and time.monotonic() - cancel_seen > self.cancel_grace_s:
+                self._hard_stop()
+                cancel_seen = time.monotonic()  # one more grace, then the process ends
+
+    def _hard_stop(self) -> None:
+        if not self.hard_stopped:
+            self.hard_stopped = True
+            ctypes.pythonapi.PyThreadState_SetAsyncExc(ctypes.c_ulong(self._target),
+                                                       ctypes.py_object(HardCancel))
+            return
+        # The task thread is stuck in native code: settle the run and end this process.
+        with self.sessions() as db:
+            lifecycle.finish(db, run_id=self.run_id, worker=self.worker, status="cancelled",
+                             error="cancelled: the run did not stop; its worker process was ended")
+        os._exit(75)

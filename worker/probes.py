@@ -1,0 +1,43 @@
+"""`probe_saved_run`: the `liplab.probe` task's body: lipcore probes on a finished run's model.
+
+The run's folder (`<artifacts>/runs/<id>/`, where the run task trained and checkpointed) gets
+the run's `config.json` from the store, then `lipcore.saved.probe_saved_run` rebuilds model and
+data and runs the probes. Each result is stored through `server.probes.store_probe_result`
+(JSON under `probes/`, an artifact row, the probe job marked done); a failure marks the run's
+open probe jobs failed with the traceback, then propagates.
+"""
+from __future__ import annotations
+
+import json
+import traceback
+from typing import Any
+
+from server.models import Run
+from server.probes import fail_probe_jobs, store_probe_result
+from server.settings import Settings
+from worker.resume import run_dir
+
+
+def probe_saved_run(run_id: int, names: list[str], params: dict[str, dict], *, settings: Settings,
+                    sessions: Any) -> dict:
+    """Run probes `names` (each with `params[name]`) on run `run_id`; results by name."""
+    from lipcore.saved import probe_saved_run as probe_folder
+
+    with sessions() as db:
+        run = db.get(Run, run_id)
+        if run is None:
+            raise ValueError(f"run_id: run {run_id} does not exist")
+        config = run.config
+    specs = [{"name": n, **params.get(n, {})} for n in names]
+    workdir = run_dir(settings.artifacts, run_id)
+    (workdir / "config.json").write_text(json.dumps(config))
+    try:
+        results = probe_folder(workdir, specs, reporter=None, skip_existing=False)
+    except Exception:
+        with sessions() as db:
+            fail_probe_jobs(db, run_id, traceback.format_exc(limit=8))
+        raise
+    with sessions() as db:
+        for name, result in results.items():
+            store_probe_result(db, run_id, name, result, artifact_dir=settings.artifacts)
+    return results

@@ -1,0 +1,32 @@
+"""Where a redelivered run picks up: its working folder (checkpoints) and its last stored step.
+
+`run_experiment(config, reporter, workdir=run_dir(...))` keeps its checkpoints in the run's own
+folder under the artifact directory, so whichever worker claims the run next finds them (the
+folder must be shared storage when workers sit on several machines). The store says how far the
+metrics got: batches are written in order, so every step before `last_stored_step` is complete
+(the last one may lack points logged by a later call), and the reporter drops those steps if
+training replays them; the last one is written again, which the upsert makes harmless. When lipcore resumes from a checkpoint it
+tells the reporter (`DBReporter.resumed(step)`); when it cannot, it replays deterministically
+from the start and the store still ends with every point exactly once.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from server.models import MetricPoint
+
+
+def run_dir(artifacts: Path, run_id: int) -> Path:
+    """The run's working folder, `<artifacts>/runs/<id>/` (checkpoints under `checkpoints/`)."""
+    path = Path(artifacts) / "runs" / str(run_id)
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+def last_stored_step(db: Session, run_id: int) -> int:
+    """The highest step with stored points, -1 when none: every step before it is complete."""
+    step = db.scalar(select(func.max(MetricPoint.step)).where(MetricPoint.run_id == run_id))
+    return -1 if step is None else int(step)

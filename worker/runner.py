@@ -1,0 +1,71 @@
+"""`execute_run`: one attempt at one run, from claim to final status, whatever happens meanwhile.
+
+The steps, each safe to repeat: claim (compare-and-set, so a redelivered message is a no-op),
+find how far an earlier attempt got, train under a `RunGuard` (lipcore resumes from the newest
+checkpoint in the run's folder, `resume_from="auto"`), then either finish (final
+status), hand the run back to the queue (the worker is shutting down), or walk away (the run was
+reaped from under us). Training itself is lipcore's `run_experiment`; nothing here knows torch.
+"""
+from __future__ import annotations
+
+import traceback
+from typing import Any, Callable
+
+from server import lifecycle
+from server.models import Run
+from server.settings import Settings
+from worker.guard import HardCancel, RunGuard
+from worker.resume import last_stored_step, run_dir
+from worker.sink import DBReporter
+
+
+def short_traceback(limit: int = 8, max_chars: int = 4000) -> str:
+    return traceback.format_exc(limit=limit)[-max_chars:]
+
+
+def execute_run(run_id: int, *, worker: str, settings: Settings, sessions: Any, bus: Any,
+                enqueue: Callable[[int], None]) -> str:
+    """Returns what happened: the final status, "requeued", "lost" or "skipped"."""
+    from lipcore.experiment import run_experiment
+
+    with sessions() as db:
+        if not lifecycle.claim(db, run_id=run_id, worker=worker):
+            return "skipped"
+        run = db.get(Run, run_id)
+        config, sweep_id = run.config, run.sweep_id
+        done = last_stored_step(db, run_id)
+    publish_status(bus, run_id, sweep_id, "running")
+    guard = RunGuard(sessions, run_id, worker, heartbeat_s=settings.run_heartbeat_s,
+                     cancel_grace_s=settings.cancel_grace_s)
+    reporter = DBReporter(sessions, run_id, bus=bus, sweep_id=sweep_id, stop=guard.should_stop,
+                          skip_until=done - 1)
+    try:
+        with guard:
+            summary = run_experiment(config, reporter, workdir=run_dir(settings.artifacts, run_id),
+                                     resume_from="auto")
+        status, error = summary["status"], summary.get("error")
+    except HardCancel:
+        status, error = "cancelled", "cancelled: stopped by force after the grace period"
+    except Exception:  # noqa: BLE001 - any failure of the experiment ends the run as failed
+        status, error = "failed", short_traceback()
+    reporter.flush()  # if the store is away this raises; the reaper requeues the run later
+    if guard.reason == "lost":
+        return "lost"
+    if status == "cancelled" and guard.reason == "shutdown":
+        with sessions() as db:
+            if lifecycle.requeue(db, run_id=run_id, worker=worker, reason="requeued: worker shut down"):
+                enqueue(run_id)
+        publish_status(bus, run_id, sweep_id, "queued")
+        return "requeued"
+    with sessions() as db:
+        if not lifecycle.finish(db, run_id=run_id, worker=worker, status=status, error=error):
+            return "lost"
+    publish_status(bus, run_id, sweep_id, status, error)
+    return status
+
+
+def publish_status(bus: Any, run_id: int, sweep_id: int | None, status: str,
+                   error: str | None = None) -> None:
+    if bus is not None:
+        bus.publish({"type": "status", "run_id": run_id, "status": status, "error": error},
+                    run_id, sweep_id)
