@@ -159,15 +159,41 @@ def test_sweep_buttons_retry_and_cancel(browser_ok, sweep, app, dash_duo):
     dash_duo.wait_for_text_to_equal("#sweep-action", "cancelled 0 runs", timeout=15)  # none active
 
 
-def test_compare_page_radar_and_overlaid_curves(browser_ok, sweep, app, dash_duo):
-    ids = sweep["run_ids"][:3]
+@pytest.fixture(scope="module")
+def layers(embedded_system):
+    """Seed 004's workflow, shortened: configs/lipschitz_compare.yaml over three layer families,
+    each scored by the certified and measurement probes."""
+    import yaml
+
+    preset = yaml.safe_load((Path(__file__).parents[2] / "configs" / "lipschitz_compare.yaml").read_text())
+    preset["training"]["epochs"] = 2
+    r = embedded_system.client.post("/sweeps", json={"name": "layers", "config": preset,
+                                                     "params": {"model.layer": "aol,cpl,sll"}})
+    assert r.status_code == 201, r.text
+    runs = [embedded_system.wait_run(i, timeout=240) for i in r.json()["run_ids"]]
+    assert all(run["status"] == "succeeded" for run in runs), [run["error"] for run in runs]
+    return runs
+
+
+def test_compare_page_radar_and_overlaid_curves(browser_ok, layers, app, dash_duo):
+    ids = [r["id"] for r in layers]
     dash_duo.start_server(app)
     dash_duo.wait_for_page(f"{dash_duo.server_url}/compare?runs={','.join(map(str, ids))}")
     wait_all_plots_hold_data(dash_duo, {"compare-radar", "compare-curves"}, timeout=30)
+    radar = dash_duo.driver.execute_script(
+        "const p = document.querySelector('#compare-radar .js-plotly-plot');"
+        "return p.data.map(t => ({name: t.name, theta: Array.from(t.theta), r: Array.from(t.r)}));")
+    assert [t["name"] for t in radar] == ["model.layer=aol", "model.layer=cpl", "model.layer=sll"]
+    axes = radar[0]["theta"][:-1]
+    assert axes[0] == "test_acc" and axes[-2:] == ["time/batch_s", "memory/peak_bytes"]
+    assert sum(a.startswith("certified_acc/") for a in axes) == 5  # one axis per ε of the preset
+    for axis in range(len(axes)):  # larger is better, scaled so the best run has 1 on each axis
+        scores = [t["r"][axis] for t in radar]
+        assert max(scores) == pytest.approx(1.0) or max(scores) == 0
+        assert all(0 <= v <= 1 for v in scores)
     n = dash_duo.driver.execute_script(
-        "return ['compare-radar', 'compare-curves'].map(id =>"
-        " document.querySelector('#' + id + ' .js-plotly-plot').data.length);")
-    assert n == [3, 3]
+        "return document.querySelector('#compare-curves .js-plotly-plot').data.length;")
+    assert n == 3
     screenshot(dash_duo, "compare")
 
 
