@@ -21,6 +21,13 @@ pytestmark = [pytest.mark.browser, pytest.mark.slow]
 SWEEP_PARAMS = {"model.depth": "1,2", "model.width": "8,16", "training.batch_seed": "0,1"}
 
 
+def flat(d: dict, prefix: str = "") -> dict:
+    out = {}
+    for k, v in d.items():
+        out.update(flat(v, f"{prefix}{k}.") if isinstance(v, dict) and v else {f"{prefix}{k}": v})
+    return out
+
+
 def config(**training) -> dict:
     return {**QUICK, "training": {**QUICK["training"], **training}}
 
@@ -98,14 +105,39 @@ def test_run_page_appends_live_points_and_stops_polling(browser_ok, embedded_sys
     screenshot(dash_duo, "run")
 
 
+def test_run_page_draws_the_lyapunov_spectrum_of_a_flossing_run(browser_ok, embedded_system, app,
+                                                                 dash_duo):
+    import yaml
+
+    preset = yaml.safe_load((Path(__file__).parents[2] / "configs" / "sine_flossing.yaml").read_text())
+    preset["training"]["epochs"] = 2
+    r = embedded_system.client.post("/runs", json={"config": preset})
+    run = embedded_system.wait_run(r.json()["id"], timeout=240)
+    assert run["status"] == "succeeded", run["error"]
+    dash_duo.start_server(app)
+    dash_duo.wait_for_page(f"{dash_duo.server_url}/runs/{run['id']}")
+    wait_all_plots_hold_data(dash_duo, {"run-curves", "run-lyapunov"}, timeout=30)
+    spectrum = dash_duo.driver.execute_script(
+        "const p = document.querySelector('#run-lyapunov .js-plotly-plot');"
+        "return [Array.from(p.data[1].x), Array.from(p.data[1].y)];")
+    k = preset["flossing"]["num_exponents"]
+    assert spectrum[0] == list(range(k))
+    assert spectrum[1] == pytest.approx([run["summary"][f"lyapunov/{i}"]["last"] for i in range(k)])
+    screenshot(dash_duo, "run_flossing")
+
+
 def test_runs_page_lists_varying_keys_filters_and_links_compare(browser_ok, embedded_system, sweep,
                                                                app, dash_duo):
     dash_duo.start_server(app)
     dash_duo.wait_for_page(dash_duo.server_url + "/")
     dash_duo.wait_for_contains_text("#runs-table", "succeeded", timeout=30)
     headers = {e.text for e in dash_duo.find_elements("#runs-table th")}
-    assert {"model.depth", "model.width", "training.batch_seed"} <= headers
-    assert not {"model.activation", "data.name"} & headers  # constant keys are not columns
+    configs = [flat(r["config"]) for r in
+               embedded_system.client.get("/runs", params={"limit": 1000}).json()["items"]]
+    keys = set().union(*configs) - {"name"}
+    varying = {k for k in keys if len({json.dumps(c.get(k), sort_keys=True) for c in configs}) > 1}
+    assert {"model.depth", "model.width", "training.batch_seed"} <= varying <= headers
+    assert not (keys - varying) & headers  # keys with one value across the runs are not columns
     dash_duo.wait_for_contains_text("#runs-sweeps", "grid", timeout=20)
     boxes = dash_duo.find_elements("#runs-table input[type=checkbox]")
     boxes[0].click()
