@@ -13,7 +13,7 @@ import pytest
 
 from dashboard import client
 from dashboard.figures import landscape_figures
-from tests.dashboard.conftest import screenshot, wait_all_plots_hold_data
+from tests.dashboard.conftest import open_page, plot_data, screenshot, wait_all_plots_hold_data
 from tests.test_end_to_end import QUICK
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
@@ -26,6 +26,14 @@ def flat(d: dict, prefix: str = "") -> dict:
     for k, v in d.items():
         out.update(flat(v, f"{prefix}{k}.") if isinstance(v, dict) and v else {f"{prefix}{k}": v})
     return out
+
+
+def preset(name: str, **training) -> dict:
+    """A shipped preset from configs/, with training keys overridden (shorter runs)."""
+    import yaml
+
+    cfg = yaml.safe_load((Path(__file__).parents[2] / "configs" / f"{name}.yaml").read_text())
+    return {**cfg, "training": {**cfg["training"], **training}}
 
 
 def config(**training) -> dict:
@@ -107,20 +115,13 @@ def test_run_page_appends_live_points_and_stops_polling(browser_ok, embedded_sys
 
 def test_run_page_draws_the_lyapunov_spectrum_of_a_flossing_run(browser_ok, embedded_system, app,
                                                                  dash_duo):
-    import yaml
-
-    preset = yaml.safe_load((Path(__file__).parents[2] / "configs" / "sine_flossing.yaml").read_text())
-    preset["training"]["epochs"] = 2
-    r = embedded_system.client.post("/runs", json={"config": preset})
+    config = preset("sine_flossing", epochs=2)
+    r = embedded_system.client.post("/runs", json={"config": config})
     run = embedded_system.wait_run(r.json()["id"], timeout=240)
     assert run["status"] == "succeeded", run["error"]
-    dash_duo.start_server(app)
-    dash_duo.wait_for_page(f"{dash_duo.server_url}/runs/{run['id']}")
-    wait_all_plots_hold_data(dash_duo, {"run-curves", "run-lyapunov"}, timeout=30)
-    spectrum = dash_duo.driver.execute_script(
-        "const p = document.querySelector('#run-lyapunov .js-plotly-plot');"
-        "return [Array.from(p.data[1].x), Array.from(p.data[1].y)];")
-    k = preset["flossing"]["num_exponents"]
+    open_page(dash_duo, app, f"/runs/{run['id']}", {"run-curves", "run-lyapunov"})
+    spectrum = plot_data(dash_duo, "run-lyapunov", "[Array.from(data[1].x), Array.from(data[1].y)]")
+    k = config["flossing"]["num_exponents"]
     assert spectrum[0] == list(range(k))
     assert spectrum[1] == pytest.approx([run["summary"][f"lyapunov/{i}"]["last"] for i in range(k)])
     screenshot(dash_duo, "run_flossing")
@@ -163,19 +164,15 @@ def test_runs_page_lists_varying_keys_filters_and_links_compare(browser_ok, embe
 
 
 def test_sweep_page_heatmap_groups_and_parallel_coordinates(browser_ok, sweep, app, dash_duo):
-    dash_duo.start_server(app)
-    dash_duo.wait_for_page(f"{dash_duo.server_url}/sweeps/{sweep['id']}")
-    points = wait_all_plots_hold_data(dash_duo, {"sweep-heatmap", "sweep-status", "sweep-groups",
-                                                 "sweep-parallel"}, timeout=40)
-    heat = dash_duo.driver.execute_script(
-        "const p = document.querySelector('#sweep-heatmap .js-plotly-plot');"
-        "return {z: p.data[0].z, x: p.data[0].x, y: p.data[0].y, marks: p.data.slice(1).map(t => t.name)};")
+    points = open_page(dash_duo, app, f"/sweeps/{sweep['id']}",
+                       {"sweep-heatmap", "sweep-status", "sweep-groups", "sweep-parallel"}, timeout=40)
+    heat = plot_data(dash_duo, "sweep-heatmap",
+                     "{z: data[0].z, x: data[0].x, y: data[0].y, marks: data.slice(1).map(t => t.name)}")
     assert len(heat["x"]) == 2 and len(heat["y"]) == 2
     assert all(v is not None for row in heat["z"] for v in row)
     assert heat["marks"] == ["succeeded"]
-    groups = dash_duo.driver.execute_script(
-        "const p = document.querySelector('#sweep-groups .js-plotly-plot');"
-        "return p.data.filter(t => t.customdata).map(t => [t.name, Array.from(t.customdata)]);")
+    groups = plot_data(dash_duo, "sweep-groups",
+                       "data.filter(t => t.customdata).map(t => [t.name, Array.from(t.customdata)])")
     assert len(groups) == 2 and all(max(n) == 4 for _, n in groups)  # 2 widths × 2 seeds per depth
     assert "8 succeeded" in dash_duo.find_element("#sweep-counts").text
     screenshot(dash_duo, "sweep")
@@ -195,11 +192,8 @@ def test_sweep_buttons_retry_and_cancel(browser_ok, sweep, app, dash_duo):
 def layers(embedded_system):
     """Seed 004's workflow, shortened: configs/lipschitz_compare.yaml over three layer families,
     each scored by the certified and measurement probes."""
-    import yaml
-
-    preset = yaml.safe_load((Path(__file__).parents[2] / "configs" / "lipschitz_compare.yaml").read_text())
-    preset["training"]["epochs"] = 2
-    r = embedded_system.client.post("/sweeps", json={"name": "layers", "config": preset,
+    r = embedded_system.client.post("/sweeps", json={"name": "layers",
+                                                     "config": preset("lipschitz_compare", epochs=2),
                                                      "params": {"model.layer": "aol,cpl,sll"}})
     assert r.status_code == 201, r.text
     runs = [embedded_system.wait_run(i, timeout=240) for i in r.json()["run_ids"]]
@@ -209,12 +203,9 @@ def layers(embedded_system):
 
 def test_compare_page_radar_and_overlaid_curves(browser_ok, layers, app, dash_duo):
     ids = [r["id"] for r in layers]
-    dash_duo.start_server(app)
-    dash_duo.wait_for_page(f"{dash_duo.server_url}/compare?runs={','.join(map(str, ids))}")
-    wait_all_plots_hold_data(dash_duo, {"compare-radar", "compare-curves"}, timeout=30)
-    radar = dash_duo.driver.execute_script(
-        "const p = document.querySelector('#compare-radar .js-plotly-plot');"
-        "return p.data.map(t => ({name: t.name, theta: Array.from(t.theta), r: Array.from(t.r)}));")
+    open_page(dash_duo, app, f"/compare?runs={','.join(map(str, ids))}", {"compare-radar", "compare-curves"})
+    radar = plot_data(dash_duo, "compare-radar",
+                      "data.map(t => ({name: t.name, theta: Array.from(t.theta), r: Array.from(t.r)}))")
     assert [t["name"] for t in radar] == ["model.layer=aol", "model.layer=cpl", "model.layer=sll"]
     axes = radar[0]["theta"][:-1]
     assert axes[0] == "test_acc" and axes[-2:] == ["time/batch_s", "memory/peak_bytes"]
@@ -223,16 +214,12 @@ def test_compare_page_radar_and_overlaid_curves(browser_ok, layers, app, dash_du
         scores = [t["r"][axis] for t in radar]
         assert max(scores) == pytest.approx(1.0) or max(scores) == 0
         assert all(0 <= v <= 1 for v in scores)
-    n = dash_duo.driver.execute_script(
-        "return document.querySelector('#compare-curves .js-plotly-plot').data.length;")
-    assert n == 3
+    assert plot_data(dash_duo, "compare-curves", "data.length") == 3
     screenshot(dash_duo, "compare")
 
 
 def test_workers_page_shows_services_and_queues(browser_ok, sweep, app, dash_duo):
-    dash_duo.start_server(app)
-    dash_duo.wait_for_page(dash_duo.server_url + "/workers")
-    wait_all_plots_hold_data(dash_duo, {"workers-queues", "workers-runs"}, timeout=30)
+    open_page(dash_duo, app, "/workers", {"workers-queues", "workers-runs"})
     dash_duo.wait_for_contains_text("#workers-database", "ok", timeout=10)
     dash_duo.wait_for_contains_text("#workers-broker", "ok", timeout=10)
     dash_duo.wait_for_contains_text("#workers-table", "w0@", timeout=10)
@@ -315,8 +302,6 @@ def probe_run(embedded_system, sweep):
 
 
 def test_landscape_page_draws_each_probe(browser_ok, embedded_system, app, dash_duo, probe_run):
-    dash_duo.start_server(app)
-    dash_duo.wait_for_page(f"{dash_duo.server_url}/runs/{probe_run['id']}/landscape")
     expected = {f"landscape-{name}-{i}" for i, name in enumerate(probe_run["figures"])}
-    wait_all_plots_hold_data(dash_duo, expected, timeout=40)
+    open_page(dash_duo, app, f"/runs/{probe_run['id']}/landscape", expected, timeout=40)
     screenshot(dash_duo, "landscape")
