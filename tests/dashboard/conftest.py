@@ -61,6 +61,19 @@ def wait_all_plots_hold_data(dash_duo, expected: set[str], timeout: float = 30) 
     return seen
 
 
+def open_page(dash_duo, app, path: str, graphs: set[str] = frozenset(), timeout: float = 30) -> dict:
+    """Serve `app`, open `path` and wait until each graph in `graphs` holds data."""
+    dash_duo.start_server(app)
+    dash_duo.wait_for_page(dash_duo.server_url + path)
+    return wait_all_plots_hold_data(dash_duo, set(graphs), timeout=timeout) if graphs else {}
+
+
+def plot_data(dash_duo, graph_id: str, expression: str):
+    """Evaluate a JS expression over the graph's traces `data` (the figure as Plotly holds it)."""
+    return dash_duo.driver.execute_script(
+        f"const data = document.querySelector('#{graph_id} .js-plotly-plot').data; return {expression};")
+
+
 def screenshot(dash_duo, name: str) -> Path:
     """A full-page PNG in docs/screenshots/ (the window grows to the page's height first)."""
     driver = dash_duo.driver
