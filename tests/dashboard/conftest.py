@@ -1,11 +1,15 @@
 """Browser tests: Dash pages in headless Chromium against a live API with real runs.
 
 Skipped locally (failed in CI) without Chromium and chromedriver. Every page test checks that
-each plot on the page holds data and saves a full-page screenshot to docs/screenshots/.
+each plot on the page holds data and saves a full-page screenshot: into a temporary folder by
+default, into `docs/screenshots/` with `make screenshots` (LIPLAB_SCREENSHOTS=docs/screenshots),
+so that a test run never rewrites the committed pictures.
 """
 from __future__ import annotations
 
+import os
 import shutil
+import tempfile
 import time
 from pathlib import Path
 
@@ -13,7 +17,8 @@ import pytest
 
 from tests.services import need
 
-SCREENSHOTS = Path(__file__).parents[2] / "docs" / "screenshots"
+SCREENSHOTS = Path(os.environ.get("LIPLAB_SCREENSHOTS")
+                   or Path(tempfile.gettempdir()) / "liplab-screenshots")
 
 # Points per graph on the page: {graph id: n} (-1: the graph has no Plotly figure yet).
 POINTS_JS = """
@@ -75,7 +80,7 @@ def plot_data(dash_duo, graph_id: str, expression: str):
 
 
 def screenshot(dash_duo, name: str) -> Path:
-    """A full-page PNG in docs/screenshots/ (the window grows to the page's height first)."""
+    """A full-page PNG in SCREENSHOTS (the window grows to the page's height first)."""
     driver = dash_duo.driver
     for _ in range(2):  # growing the window can reflow the page: measure again
         height = driver.execute_script("return document.documentElement.scrollHeight")
