@@ -6,7 +6,7 @@ TORCH_SPEC ?= torch==2.13.0
 STAMP := $(VENV)/.installed
 PYTEST_ARGS ?=
 
-.PHONY: install up test bench clean
+.PHONY: install up test screenshots clean
 
 $(STAMP): pyproject.toml
 	test -x $(PY) || python3 -m venv $(VENV)
@@ -25,6 +25,10 @@ test: export OMP_NUM_THREADS ?= 1
 test: export MKL_NUM_THREADS ?= 1
 test: install
 	$(PY) -m pytest --headless -p no:cacheprovider $(PYTEST_ARGS)
+
+# Re-take the README's pictures of every dashboard page (runs the browser tests).
+screenshots: install
+	LIPLAB_SCREENSHOTS=$(CURDIR)/docs/screenshots OMP_NUM_THREADS=1 $(PY) -m pytest --headless -p no:cacheprovider tests/dashboard/test_pages.py
 
 clean:
 	rm -rf $(VENV) outputs .pytest_cache

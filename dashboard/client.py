@@ -55,8 +55,10 @@ def post(path: str, body: Any = None) -> httpx.Response:
 
 def runs(*, sweep_id: int | None = None, status: str | None = None, where: str | None = None,
          order_by: str | None = None, limit: int = 500, offset: int = 0) -> dict:
-    """{"items": [run], "total"}; `where` like "model.layer==aol", `order_by` like "-train_loss"."""
-    return get("/runs", sweep_id=sweep_id, status=status, where=where or None,
+    """{"items": [run], "total"}; `where` like "model.layer==aol; model.depth>2" (filters joined
+    by ';', all must hold), `order_by` a column or metric like "-train_loss"."""
+    filters = [w.strip() for w in (where or "").split(";") if w.strip()]
+    return get("/runs", sweep_id=sweep_id, status=status, where=filters or None,
                order_by=order_by or None, limit=limit, offset=offset)
 
 

@@ -1,4 +1,4 @@
-"""Pure views derived from API payloads: flattened configs, varying keys, per-cell status counts.
+"""Pure views derived from API payloads: flattened configs, varying keys, table rows.
 
 Kept apart from the pages so that they are unit-tested without a server.
 """
@@ -29,26 +29,6 @@ def varying_keys(configs: list[dict[str, Any]], ignore: tuple[str, ...] = ("name
     flat = [flatten(c) for c in configs]
     keys = sorted({k for f in flat for k in f} - set(ignore))
     return [k for k in keys if len({_hashable(f.get(k, "<missing>")) for f in flat}) > 1]
-
-
-def cell_label(v: Any) -> str:
-    """How grids label a key's value: the same str() the heatmap's category axes use."""
-    return str(v)
-
-
-def status_matrix(runs: list[dict], x: str, y: str, xs: list, ys: list) -> list[list[dict | None]]:
-    """status[i][j] = {status: count} of the runs with y = ys[i] and x = xs[j] (None if none)."""
-    index_x = {cell_label(v): j for j, v in enumerate(xs)}
-    index_y = {cell_label(v): i for i, v in enumerate(ys)}
-    out: list[list[dict | None]] = [[None] * len(xs) for _ in ys]
-    for r in runs:
-        flat = flatten(r["config"])
-        i, j = index_y.get(cell_label(flat.get(y))), index_x.get(cell_label(flat.get(x)))
-        if i is None or j is None:
-            continue
-        cell = out[i][j] = out[i][j] or {}
-        cell[r["status"]] = cell.get(r["status"], 0) + 1
-    return out
 
 
 def run_rows(runs: list[dict], keys: list[str], metrics: list[str]) -> list[dict]:

@@ -90,4 +90,5 @@ def lyapunov_figure(summary: dict[str, dict]) -> go.Figure:
     fig.add_trace(go.Scatter(x=stems_x, y=stems_y, mode="lines", line=dict(width=1), hoverinfo="skip"))
     fig.add_trace(go.Scatter(x=idx, y=lam, mode="markers", name="λ", marker=dict(size=9)))
     fig.add_hline(y=0, line=dict(color="#7f7f7f", dash="dot"))
+    fig.update_xaxes(dtick=1)
     return fig

@@ -116,46 +116,71 @@ def hessian(result: dict) -> list[go.Figure]:
 
 
 def sharpness(result: dict) -> list[go.Figure]:
-    """The histogram of loss increases under random perturbations, the ε-sharpness marked."""
-    samples = pick(result, "samples", "values", "increases", "losses", default=[]) or []
-    value = pick(result, "sharpness", "random", "value", "eps_sharpness")
-    ascent = pick(result, "ascent", "gradient_ascent", "adversarial")
-    if not samples:
+    """Histograms of the loss rise under random perturbations (one per ε), and the ε-sharpness
+    curves: random mean and max, and projected gradient ascent (the larger, tighter estimate)."""
+    eps = pick(result, "eps", default=[]) or []
+    rows = pick(result, "random_samples", default=None)
+    if rows is None and isinstance(pick(result, "samples"), list):  # one flat sample list
+        rows, eps = [result["samples"]], eps or ["ε"]
+    if not rows:
         return [empty_figure("no perturbation samples in the result", "sharpness")]
-    fig = go.Figure(layout=base_layout(title="ε-sharpness: loss increase under perturbation",
-                                       xaxis_title="loss increase", yaxis_title="count"))
-    fig.add_trace(go.Histogram(x=samples, name="random perturbations", marker_color=COLORWAY[0]))
-    for v, name, colour in ((value, "sharpness", COLORWAY[1]), (ascent, "gradient ascent", COLORWAY[2])):
-        if isinstance(v, (int, float)) and math.isfinite(v):
-            fig.add_vline(x=v, line=dict(color=colour, dash="dash"), annotation_text=name)
-    return [fig]
+    hist = go.Figure(layout=base_layout(title="loss rise under random perturbations",
+                                        xaxis_title="L(θ+z) − L(θ)", yaxis_title="count",
+                                        barmode="overlay"))
+    for i, row in enumerate(rows):
+        label = f"ε = {eps[i]:g}" if i < len(eps) and isinstance(eps[i], (int, float)) else str(i)
+        hist.add_trace(go.Histogram(x=row, name=label, opacity=0.6,
+                                    marker_color=COLORWAY[i % len(COLORWAY)]))
+    figs = [hist]
+    curves = {k: pick(result, k) for k in ("random_mean", "random_max", "ascent_max")}
+    curves = {k: v for k, v in curves.items() if isinstance(v, list) and len(v) == len(eps)}
+    if curves and all(isinstance(e, (int, float)) for e in eps):
+        fig = go.Figure(layout=base_layout(title="ε-sharpness", xaxis_title="ε (relative, per layer)",
+                                           yaxis_title="loss rise", xaxis_type="log"))
+        for k, v in curves.items():
+            fig.add_trace(go.Scatter(x=eps, y=v, mode="lines+markers", name=k.replace("_", " ")))
+        figs.append(fig)
+    return figs
+
+
+def _barrier_segment(alpha: list, loss: list) -> tuple[list, list] | None:
+    """Where the loss rises most above the straight line between the endpoint losses
+    (the `vs_linear` barrier): the segment from that line up to the curve."""
+    pts = [(a, v) for a, v in zip(alpha, loss) if v is not None]
+    if len(pts) < 3:
+        return None
+    (a0, v0), (a1, v1) = pts[0], pts[-1]
+    line = [(v0 + (v1 - v0) * (a - a0) / ((a1 - a0) or 1)) for a, _ in pts]
+    k = max(range(len(pts)), key=lambda i: pts[i][1] - line[i])
+    return [pts[k][0], pts[k][0]], [line[k], pts[k][1]]
 
 
 def connectivity(result: dict) -> list[go.Figure]:
-    """Loss along the path between two runs (linear, aligned, Bézier), the barrier marked."""
-    t = pick(result, "alpha", "alphas", "t")
-    if not isinstance(t, list) or not t:
-        return [empty_figure("no alpha axis in the result", "connectivity")]
-    fig = line_curves(result, ("alpha", "alphas", "t"), "mode connectivity")
-    barriers = pick(result, "barrier", "barriers", default={})
-    if isinstance(barriers, (int, float)):
-        barriers = {"barrier": barriers}
-    notes = []
-    for name, b in (barriers or {}).items():
-        if isinstance(b, dict):
-            b = pick(b, "value", "height")
-        if isinstance(b, (int, float)) and math.isfinite(b):
-            notes.append(f"{name} = {b:.4g}")
-    curves = [tr for tr in fig.data if tr.yaxis in (None, "y")]
-    if curves:
-        ys = [v for v in curves[0].y]
-        k = max(range(len(ys)), key=lambda i: -math.inf if ys[i] is None else ys[i])
-        lin = ys[0] + (ys[-1] - ys[0]) * (t[k] - t[0]) / ((t[-1] - t[0]) or 1)
-        fig.add_trace(go.Scatter(x=[t[k], t[k]], y=[lin, ys[k]], mode="lines+markers",
-                                 name="barrier", line=dict(color=COLORWAY[1], dash="dot", width=3),
-                                 marker=dict(symbol="line-ew-open", size=14)))
-    if notes:
-        fig.update_layout(title="mode connectivity — barrier: " + "; ".join(notes))
+    """Loss along each path between the two runs (straight, aligned, Bézier), each path's
+    barrier drawn as a segment and both barrier definitions named in the legend."""
+    paths = {k: result[k] for k in ("linear", "aligned", "bezier") if isinstance(result.get(k), dict)}
+    if not paths and isinstance(pick(result, "alpha", "t"), list):  # a single, flat path
+        paths = {"path": result}
+    if not paths:
+        return [empty_figure("no path in the result", "mode connectivity")]
+    fig = go.Figure(layout=base_layout(title="mode connectivity (loss along the path)",
+                                       xaxis_title="α (t for the Bézier curve)", yaxis_title="loss"))
+    for i, (name, path) in enumerate(paths.items()):
+        alpha, loss = pick(path, "alpha", "t", default=[]), pick(path, "loss", default=[])
+        if not (alpha and loss):
+            continue
+        barrier = pick(path, "loss_barrier", "barrier", default={}) or {}
+        if isinstance(barrier, (int, float)):
+            barrier = {"barrier": barrier}
+        notes = ", ".join(f"{k} {v:.3g}" for k, v in barrier.items() if isinstance(v, (int, float)))
+        colour = COLORWAY[i % len(COLORWAY)]
+        fig.add_trace(go.Scatter(x=alpha, y=loss, mode="lines+markers", name=f"{name} ({notes})"
+                                 if notes else name, line=dict(color=colour), marker=dict(size=4)))
+        seg = _barrier_segment(alpha, loss)
+        if seg:
+            fig.add_trace(go.Scatter(x=seg[0], y=seg[1], mode="lines", name=f"{name} barrier",
+                                     line=dict(color=colour, dash="dot", width=3), showlegend=False,
+                                     hovertemplate="barrier %{y:.4g}<extra></extra>"))
     return [fig]
 
 
@@ -165,12 +190,12 @@ def pca(result: dict) -> list[go.Figure]:
     if isinstance(path, list) and path and isinstance(path[0], list):
         px, py = [p[0] for p in path], [p[1] for p in path]
     else:
-        px, py = pick(path, "x", default=[]), pick(path, "y", default=[])
+        px, py = pick(path, "a", "x", default=[]), pick(path, "b", "y", default=[])
     grid = pick(result, "grid", default={}) or {}
-    gx, gy = pick(grid, "x", "alpha", default=[]), pick(grid, "y", "beta", default=[])
+    gx, gy = pick(grid, "a", "x", "alpha", default=[]), pick(grid, "b", "y", "beta", default=[])
     z = pick(grid, "loss", "z", default=[])
     ratio = pick(result, "explained_variance_ratio", "explained_variance")
-    title = "PCA trajectory" + (f" (explained {', '.join(f'{r:.2f}' for r in ratio[:2])})"
+    title = "PCA trajectory" + (f" (explained variance {', '.join(f'{r:.2g}' for r in ratio[:2])})"
                                 if isinstance(ratio, list) and ratio else "")
     if gx and gy and z:
         return surface_and_contour(gx, gy, z, title, (px, py))[1:]
@@ -181,9 +206,40 @@ def pca(result: dict) -> list[go.Figure]:
     return [empty_figure("no path in the result", "PCA trajectory")]
 
 
+def lyapunov(result: dict) -> list[go.Figure]:
+    """Each Lyapunov exponent λ_i over training (from logged metrics or checkpoints)."""
+    steps, rows = pick(result, "step", "steps", default=[]), pick(result, "exponents", default=[])
+    if not (steps and rows):
+        return [empty_figure("no exponents in the result", "Lyapunov spectrum over training")]
+    fig = go.Figure(layout=base_layout(title=f"Lyapunov exponents over training "
+                                             f"({result.get('source', '')})".replace(" ()", ""),
+                                       xaxis_title="step", yaxis_title="λ_i (per block)"))
+    for i in range(max(len(r) for r in rows)):
+        fig.add_trace(go.Scatter(x=steps, y=[r[i] if i < len(r) else None for r in rows],
+                                 mode="lines+markers", name=f"λ_{i}"))
+    fig.add_hline(y=0, line=dict(color="#7f7f7f", dash="dot"))
+    return [fig]
+
+
+def certified(result: dict) -> list[go.Figure]:
+    """Certified robust accuracy against the radius ε, clean accuracy as the reference line."""
+    eps, acc = pick(result, "eps", default=[]), pick(result, "certified_acc", default=[])
+    if not (eps and acc):
+        return [empty_figure("no certified accuracies in the result", "certified robustness")]
+    bound = pick(result, "lipschitz_bound")
+    fig = go.Figure(layout=base_layout(title="certified robust accuracy" + (
+        f" (L = {bound:.3g})" if isinstance(bound, (int, float)) else ""),
+        xaxis_title="ε (L2 radius)", yaxis_title="accuracy"))
+    fig.add_trace(go.Scatter(x=eps, y=acc, mode="lines+markers", name="certified"))
+    if isinstance(pick(result, "accuracy"), (int, float)):
+        fig.add_hline(y=result["accuracy"], line=dict(dash="dot"), annotation_text="clean")
+    return [fig]
+
+
 LANDSCAPE_FIGURES: dict[str, Callable[[dict], list[go.Figure]]] = {
     "interpolation": interpolation, "slice_1d": slice_1d, "slice_2d": slice_2d,
     "hessian": hessian, "sharpness": sharpness, "connectivity": connectivity, "pca": pca,
+    "lyapunov": lyapunov, "certified": certified,
 }
 
 

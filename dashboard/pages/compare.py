@@ -7,7 +7,7 @@ import dash
 from dash import Input, Output, State, callback, dcc, html
 
 from dashboard import client
-from dashboard.derive import summary_keys
+from dashboard.derive import flatten, summary_keys, varying_keys
 from dashboard.figures import overlay_figure, radar_figure
 
 # The radar's axes in seed 004's order; certified_acc/<eps> are found per run.
@@ -53,7 +53,13 @@ def parse_ids(text: str | None) -> list[int]:
 
 
 def labels(runs: list[dict]) -> dict[int, str]:
-    """A readable, unique label per run: its name, with its id when names repeat."""
+    """A readable, unique label per run: the config values that differ between the runs
+    (e.g. "model.layer=aol"), else the name, with the id when names repeat."""
+    keys = varying_keys([r["config"] for r in runs])[:3]
+    if keys:
+        out = {r["id"]: ", ".join(f"{k}={flatten(r['config']).get(k)}" for k in keys) for r in runs}
+        if len(set(out.values())) == len(out):
+            return out
     names = [r["name"] for r in runs]
     return {r["id"]: (r["name"] if names.count(r["name"]) == 1 else f"{r['name']} #{r['id']}")
             for r in runs}

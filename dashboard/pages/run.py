@@ -118,7 +118,7 @@ def fetch_new(run_id, keys: list[str], last: dict[str, int]) -> dict:  # noqa: A
           Output("run-lyapunov", "style"), Output("run-artifacts", "children"),
           Output("run-keys", "options", allow_duplicate=True), Input("run-tick", "n_intervals"), Input("run-keys", "value"), Input("run-log", "value"),
           Input("run-ema", "value"), State("run-id", "data"), State("run-plotted", "data"),
-          prevent_initial_call="initial_duplicate")
+          prevent_initial_call=True)  # first fired by `load` choosing the metrics
 def refresh(_n, keys, log, smoothing, run_id, state):  # noqa: ANN001
     """One callback owns the figure, so a redraw and an append never race each other.
 

@@ -17,7 +17,7 @@ def layout(**_kw) -> html.Div:
         dcc.Interval(id="runs-tick", interval=5000, max_intervals=0),  # re-armed by each answer
         html.Div([
             dcc.Dropdown(id="runs-status", options=STATUSES, multi=False, placeholder="any status"),
-            dcc.Input(id="runs-where", placeholder="where, e.g. model.layer==aol", debounce=True,
+            dcc.Input(id="runs-where", placeholder="where, e.g. model.layer==aol; model.depth>2", debounce=True,
                       className="grow"),
             dcc.Input(id="runs-order", placeholder="order by, e.g. -train_loss", debounce=True),
             dcc.Link("compare selected →", id="runs-compare", href="/compare", className="button"),

@@ -6,7 +6,7 @@ import dash
 from dash import Input, Output, State, callback, dcc, html, no_update
 
 from dashboard import client
-from dashboard.derive import flatten, status_matrix, summary_keys
+from dashboard.derive import flatten, summary_keys
 from dashboard.figures import empty_figure, grouped_figure, heatmap_figure, parallel_figure
 from dashboard.figures.health import status_counts_figure
 
@@ -50,7 +50,7 @@ def layout(sweep_id: str | None = None, **_kw) -> html.Div:
 def load(sweep_id):  # noqa: ANN001
     sweep = client.sweep(sweep_id)
     keys = list(client.sweep_params(sweep_id))
-    metrics = summary_keys(client.runs(sweep_id=sweep_id, limit=200)["items"])
+    metrics = summary_keys(client.runs(sweep_id=sweep_id, limit=50)["items"])
     metric = next((m for m in ("train_loss", "test_loss") if m in metrics), metrics[0] if metrics else None)
     x = keys[0] if keys else None
     y = keys[1] if len(keys) > 1 else x
@@ -59,32 +59,38 @@ def load(sweep_id):  # noqa: ANN001
 
 
 @callback(Output("sweep-heatmap", "figure"), Output("sweep-status", "figure"),
-          Output("sweep-parallel", "figure"), Output("sweep-counts", "children"),
-          Output("sweep-tick", "max_intervals"),
+          Output("sweep-counts", "children"), Output("sweep-tick", "max_intervals"),
           Input("sweep-tick", "n_intervals"), Input("sweep-x", "value"), Input("sweep-y", "value"),
           Input("sweep-metric", "value"), Input("sweep-agg", "value"), Input("sweep-log", "value"),
           State("sweep-id", "data"))
-def refresh(_n, x, y, metric, agg, log, sweep_id):  # noqa: ANN001
+def refresh(n, x, y, metric, agg, log, sweep_id):  # noqa: ANN001
+    """The heatmap from the grid route alone (values and per-cell status counts), so it never
+    waits for the runs listing; polling stops once no run is queued or running."""
     sweep = client.sweep(sweep_id)
     counts = sweep.get("counts") or {}
     done = not any(counts.get(s) for s in ("queued", "running"))
-    rearm = (_n or 0) if done else (_n or 0) + 1
+    rearm = (n or 0) if done else (n or 0) + 1
+    text = " · ".join(f"{k} {s}" for s, k in sorted(counts.items()))
     if not (x and y and metric):
-        msg = empty_figure("this sweep varies no key", "grid")
-        return msg, status_counts_figure(counts, "runs by status"), msg, "", rearm
-    runs = client.all_runs(sweep_id=sweep_id)
+        return empty_figure("this sweep varies no key", "grid"), status_counts_figure(counts), text, rearm
     grid = client.grid(sweep_id, x=x, y=y, metric=metric, agg=agg)
-    status = grid.get("counts") or status_matrix(runs, x, y, grid["x"], grid["y"])
-    heat = heatmap_figure(grid, status, metric=metric, agg=agg, x_key=x, y_key=y,
+    heat = heatmap_figure(grid, grid.get("counts"), metric=metric, agg=agg, x_key=x, y_key=y,
                           log_z="log" in (log or []))
+    return heat, status_counts_figure(counts), text, rearm
+
+
+@callback(Output("sweep-parallel", "figure"), Input("sweep-tick", "n_intervals"),
+          Input("sweep-metric", "value"), Input("sweep-agg", "value"), State("sweep-id", "data"))
+def draw_parallel(_n, metric, agg, sweep_id):  # noqa: ANN001
+    """One line per run over the varying keys, coloured by the metric (min/max or last)."""
+    if not metric:
+        return empty_figure("no metric yet", "parallel coordinates")
     keys = list(client.sweep_params(sweep_id))
+    stat = agg if agg in ("min", "max") else "last"
     rows = [{"params": {k: flatten(r["config"]).get(k) for k in keys},
-             "value": ((r.get("summary") or {}).get(metric) or {}).get(agg if agg in ("min", "max")
-                                                                        else "last")}
-            for r in runs]
-    text = " · ".join(f"{n} {s}" for s, n in sorted(counts.items()))
-    return (heat, status_counts_figure(counts, "runs by status"), parallel_figure(rows, keys, metric),
-            text, rearm)
+             "value": ((r.get("summary") or {}).get(metric) or {}).get(stat)}
+            for r in client.all_runs(sweep_id=sweep_id)]
+    return parallel_figure(rows, keys, metric)
 
 
 @callback(Output("sweep-groups", "figure"), Input("sweep-by", "value"), Input("sweep-metric", "value"),

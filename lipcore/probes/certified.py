@@ -58,6 +58,10 @@ def certified_probe(ctx: ProbeContext, *, eps, lipschitz, n_pairs, n_examples, s
     """CRA on the test set at each ε with the model's bound (or `lipschitz`); see module doc."""
     model = ctx.model.eval()
     x, y = ctx.test_xy(n_examples)
+    if y.is_floating_point() or y.dim() != 1:
+        raise ValueError("probes.certified: certified robust accuracy needs class labels; this "
+                         "run is a regression (choose a classification data set, e.g. "
+                         "data.name=moons or digits, or drop the certified probe)")
     source = "param"
     if lipschitz is None:
         lipschitz = getattr(model, "lipschitz_bound", None)

@@ -1,11 +1,15 @@
 """Browser tests: Dash pages in headless Chromium against a live API with real runs.
 
 Skipped locally (failed in CI) without Chromium and chromedriver. Every page test checks that
-each plot on the page holds data and saves a full-page screenshot to docs/screenshots/.
+each plot on the page holds data and saves a full-page screenshot: into a temporary folder by
+default, into `docs/screenshots/` with `make screenshots` (LIPLAB_SCREENSHOTS=docs/screenshots),
+so that a test run never rewrites the committed pictures.
 """
 from __future__ import annotations
 
+import os
 import shutil
+import tempfile
 import time
 from pathlib import Path
 
@@ -13,7 +17,8 @@ import pytest
 
 from tests.services import need
 
-SCREENSHOTS = Path(__file__).parents[2] / "docs" / "screenshots"
+SCREENSHOTS = Path(os.environ.get("LIPLAB_SCREENSHOTS")
+                   or Path(tempfile.gettempdir()) / "liplab-screenshots")
 
 # Points per graph on the page: {graph id: n} (-1: the graph has no Plotly figure yet).
 POINTS_JS = """
@@ -61,8 +66,21 @@ def wait_all_plots_hold_data(dash_duo, expected: set[str], timeout: float = 30) 
     return seen
 
 
+def open_page(dash_duo, app, path: str, graphs: set[str] = frozenset(), timeout: float = 30) -> dict:
+    """Serve `app`, open `path` and wait until each graph in `graphs` holds data."""
+    dash_duo.start_server(app)
+    dash_duo.wait_for_page(dash_duo.server_url + path)
+    return wait_all_plots_hold_data(dash_duo, set(graphs), timeout=timeout) if graphs else {}
+
+
+def plot_data(dash_duo, graph_id: str, expression: str):
+    """Evaluate a JS expression over the graph's traces `data` (the figure as Plotly holds it)."""
+    return dash_duo.driver.execute_script(
+        f"const data = document.querySelector('#{graph_id} .js-plotly-plot').data; return {expression};")
+
+
 def screenshot(dash_duo, name: str) -> Path:
-    """A full-page PNG in docs/screenshots/ (the window grows to the page's height first)."""
+    """A full-page PNG in SCREENSHOTS (the window grows to the page's height first)."""
     driver = dash_duo.driver
     for _ in range(2):  # growing the window can reflow the page: measure again
         height = driver.execute_script("return document.documentElement.scrollHeight")

@@ -1,7 +1,9 @@
 """Figure builders as pure functions, against values worked out by hand or by numpy."""
 from __future__ import annotations
 
+import json
 import math
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -154,41 +156,74 @@ def test_queue_bars_keep_zero_lengths():
     assert list(fig.data[0].x) == ["cpu", "gpu"] and list(fig.data[0].y) == [3, 0]
 
 
-def test_landscape_figures_for_each_probe():
-    alpha = [0.0, 0.5, 1.0]
-    probes = {
-        "interpolation": {"alpha": alpha, "loss": [1.0, 0.7, 0.2], "acc": [0.1, 0.5, 0.9]},
-        "slice_1d": {"alpha": alpha, "loss": [[1, 0, 1], [2, 0, 2]]},
-        "slice_2d": {"alpha": alpha, "beta": alpha, "loss": [[1, 2, 3], [4, 5, 6], [7, 8, 9]]},
-        "hessian": {"eigenvalues": [5.0, 2.0, -0.5], "trace": 7.5,
-                    "density": {"grid": [-1, 0, 1, 5], "density": [0.1, 0.5, 0.3, 0.1]}},
-        "sharpness": {"samples": [0.01, 0.02, 0.05], "sharpness": 0.05},
-        "connectivity": {"alpha": [0, 0.25, 0.5, 0.75, 1], "loss": [0.1, 0.5, 0.9, 0.4, 0.3],
-                         "barrier": {"loss_vs_linear": 0.7}},
-        "pca": {"path": {"x": [3, 1, 0], "y": [2, 1, 0]},
-                "grid": {"x": alpha, "y": alpha, "loss": [[1, 2, 3], [4, 5, 6], [7, 8, 9]]}},
-        "certified": {"eps": [0.1]},
-    }
-    figs = landscape_figures(probes)
+PROBES = json.loads((Path(__file__).parent / "data" / "probe_results.json").read_text())
+
+
+def test_every_probe_result_of_the_documented_shapes_becomes_figures_with_data():
+    # real outputs of the probes branch (see the file's _provenance), not shapes made up here
+    figs = landscape_figures(PROBES)
     names = [n for n, _ in figs]
     assert names == ["interpolation", "slice_1d", "slice_2d", "slice_2d", "hessian", "sharpness",
-                     "connectivity", "pca"]
+                     "sharpness", "connectivity", "pca", "lyapunov", "certified"]
     for name, fig in figs:
-        assert fig.data, name
-    by = dict(figs)
-    interp = by["interpolation"]
-    assert [t.yaxis for t in interp.data] == ["y", "y2"]  # accuracy on the right axis
-    assert len(by["slice_1d"].data) == 2
-    assert {t.type for _, t in [(n, f.data[0]) for n, f in figs if n == "slice_2d"]} == {"surface", "contour"}
-    hess = by["hessian"]
-    assert list(hess.data[-1].x) == [5.0, 2.0, -0.5] and "7.5" in hess.layout.title.text
-    # the barrier segment: from the straight line between the endpoints up to the curve's peak
-    conn = by["connectivity"]
-    barrier = next(t for t in conn.data if t.name == "barrier")
-    assert list(barrier.x) == [0.5, 0.5] and list(barrier.y) == pytest.approx([0.2, 0.9])
-    assert "0.7" in conn.layout.title.text
-    pca = by["pca"]
-    assert pca.data[0].type == "contour" and list(pca.data[1].x) == [3, 1, 0]
+        assert fig.data and all(len(t.x if t.x is not None else t.z) for t in fig.data), name
+
+
+def test_interpolation_puts_losses_left_and_accuracies_right():
+    fig = landscape_figures({"interpolation": PROBES["interpolation"]})[0][1]
+    axes = {t.name: t.yaxis for t in fig.data}
+    assert axes["train_loss"] == "y" and axes["test_loss"] == "y"
+    assert list(fig.data[0].x) == PROBES["interpolation"]["alpha"]
+
+
+def test_slice_2d_surface_and_contour_keep_the_grid_orientation():
+    r = {"alpha": [0, 1, 2], "beta": [10, 20], "loss": [[1, 2, 3], [4, 5, 6]]}  # loss[i][j] at (α_j, β_i)
+    surface, contour = [f for _, f in landscape_figures({"slice_2d": r})]
+    assert surface.data[0].type == "surface" and contour.data[0].type == "contour"
+    assert list(contour.data[0].x) == [0, 1, 2] and list(contour.data[0].y) == [10, 20]
+    assert [list(row) for row in contour.data[0].z] == r["loss"]
+
+
+def test_hessian_stems_at_each_eigenvalue_over_the_density():
+    r = PROBES["hessian"]
+    fig = landscape_figures({"hessian": r})[0][1]
+    density, stems, marks = fig.data
+    assert list(density.x) == r["density"]["grid"] and list(marks.x) == r["eigenvalues"]
+    assert list(stems.x) == [v for e in r["eigenvalues"] for v in (e, e, None)]
+    assert f"{r['trace']:.4g}" in fig.layout.title.text
+
+
+def test_sharpness_histograms_per_eps_and_the_curves():
+    hist, curves = [f for _, f in landscape_figures({"sharpness": PROBES["sharpness"]})]
+    assert [list(t.x) for t in hist.data] == PROBES["sharpness"]["random_samples"]
+    assert [t.name for t in curves.data] == ["random mean", "random max", "ascent max"]
+
+
+def test_connectivity_marks_each_paths_barrier_against_the_straight_line():
+    # a hand-made path: endpoints 0.2 and 0.4, peak 1.0 at α = 0.5, the line there is 0.3
+    r = {"linear": {"alpha": [0, 0.25, 0.5, 0.75, 1], "loss": [0.2, 0.6, 1.0, 0.5, 0.4],
+                    "loss_barrier": {"vs_mean": 0.7, "vs_linear": 0.7}}}
+    fig = landscape_figures({"connectivity": r})[0][1]
+    curve, barrier = fig.data
+    assert "vs_linear 0.7" in curve.name
+    assert list(barrier.x) == [0.5, 0.5] and list(barrier.y) == pytest.approx([0.3, 1.0])
+    real = landscape_figures({"connectivity": PROBES["connectivity"]})[0][1]
+    assert {t.name.split(" ")[0] for t in real.data} == {"linear", "aligned", "bezier"}
+
+
+def test_pca_draws_the_path_over_the_loss_grid():
+    fig = landscape_figures({"pca": PROBES["pca"]})[0][1]
+    contour, path, final = fig.data
+    assert contour.type == "contour" and list(path.x) == PROBES["pca"]["path"]["a"]
+    assert list(final.x) == PROBES["pca"]["path"]["a"][-1:]
+
+
+def test_lyapunov_and_certified_probes():
+    lyap = landscape_figures({"lyapunov": PROBES["lyapunov"]})[0][1]
+    assert len(lyap.data) == len(PROBES["lyapunov"]["exponents"][0])
+    assert list(lyap.data[1].y) == [row[1] for row in PROBES["lyapunov"]["exponents"]]
+    cert = landscape_figures({"certified": PROBES["certified"]})[0][1]
+    assert list(cert.data[0].y) == [0.9, 0.7, 0.2]
 
 
 def test_landscape_tolerates_a_result_without_its_fields():

@@ -1,7 +1,7 @@
 """The submit form's pure parts and the derived table views."""
 from __future__ import annotations
 
-from dashboard.derive import flatten, run_rows, status_matrix, varying_keys
+from dashboard.derive import flatten, run_rows, varying_keys
 from dashboard.forms import annotate, key_lines, line_for, parse_overrides, parse_yaml, parse_zip
 from dashboard.client import issues_from_detail
 
@@ -65,11 +65,6 @@ def test_varying_keys_only_lists_keys_that_differ():
     assert flatten(RUNS[0]["config"])["model.depth"] == 2
     assert varying_keys([r["config"] for r in RUNS]) == ["model.depth", "probes"]
     assert varying_keys([RUNS[1]["config"], RUNS[2]["config"]]) == []
-
-
-def test_status_matrix_counts_runs_per_cell():
-    m = status_matrix(RUNS, "model.width", "model.depth", [16], [2, 4])
-    assert m == [[{"succeeded": 1}], [{"failed": 1, "succeeded": 1}]]
 
 
 def test_run_rows_show_links_and_rounded_metrics():

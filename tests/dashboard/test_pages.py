@@ -5,17 +5,35 @@ waits until every plot holds data, checks what the page must show, and saves a s
 """
 from __future__ import annotations
 
+import json
 import time
+from pathlib import Path
 
 import pytest
 
 from dashboard import client
-from tests.dashboard.conftest import screenshot, wait_all_plots_hold_data
+from dashboard.figures import landscape_figures
+from tests.dashboard.conftest import open_page, plot_data, screenshot, wait_all_plots_hold_data
 from tests.test_end_to_end import QUICK
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
 SWEEP_PARAMS = {"model.depth": "1,2", "model.width": "8,16", "training.batch_seed": "0,1"}
+
+
+def flat(d: dict, prefix: str = "") -> dict:
+    out = {}
+    for k, v in d.items():
+        out.update(flat(v, f"{prefix}{k}.") if isinstance(v, dict) and v else {f"{prefix}{k}": v})
+    return out
+
+
+def preset(name: str, **training) -> dict:
+    """A shipped preset from configs/, with training keys overridden (shorter runs)."""
+    import yaml
+
+    cfg = yaml.safe_load((Path(__file__).parents[2] / "configs" / f"{name}.yaml").read_text())
+    return {**cfg, "training": {**cfg["training"], **training}}
 
 
 def config(**training) -> dict:
@@ -95,13 +113,32 @@ def test_run_page_appends_live_points_and_stops_polling(browser_ok, embedded_sys
     screenshot(dash_duo, "run")
 
 
-def test_runs_page_lists_varying_keys_and_links_compare(browser_ok, sweep, app, dash_duo):
+def test_run_page_draws_the_lyapunov_spectrum_of_a_flossing_run(browser_ok, embedded_system, app,
+                                                                 dash_duo):
+    config = preset("sine_flossing", epochs=2)
+    r = embedded_system.client.post("/runs", json={"config": config})
+    run = embedded_system.wait_run(r.json()["id"], timeout=240)
+    assert run["status"] == "succeeded", run["error"]
+    open_page(dash_duo, app, f"/runs/{run['id']}", {"run-curves", "run-lyapunov"})
+    spectrum = plot_data(dash_duo, "run-lyapunov", "[Array.from(data[1].x), Array.from(data[1].y)]")
+    k = config["flossing"]["num_exponents"]
+    assert spectrum[0] == list(range(k))
+    assert spectrum[1] == pytest.approx([run["summary"][f"lyapunov/{i}"]["last"] for i in range(k)])
+    screenshot(dash_duo, "run_flossing")
+
+
+def test_runs_page_lists_varying_keys_filters_and_links_compare(browser_ok, embedded_system, sweep,
+                                                               app, dash_duo):
     dash_duo.start_server(app)
     dash_duo.wait_for_page(dash_duo.server_url + "/")
     dash_duo.wait_for_contains_text("#runs-table", "succeeded", timeout=30)
     headers = {e.text for e in dash_duo.find_elements("#runs-table th")}
-    assert {"model.depth", "model.width", "training.batch_seed"} <= headers
-    assert not {"model.activation", "data.name"} & headers  # constant keys are not columns
+    configs = [flat(r["config"]) for r in
+               embedded_system.client.get("/runs", params={"limit": 1000}).json()["items"]]
+    keys = set().union(*configs) - {"name"}
+    varying = {k for k in keys if len({json.dumps(c.get(k), sort_keys=True) for c in configs}) > 1}
+    assert {"model.depth", "model.width", "training.batch_seed"} <= varying <= headers
+    assert not (keys - varying) & headers  # keys with one value across the runs are not columns
     dash_duo.wait_for_contains_text("#runs-sweeps", "grid", timeout=20)
     boxes = dash_duo.find_elements("#runs-table input[type=checkbox]")
     boxes[0].click()
@@ -109,22 +146,33 @@ def test_runs_page_lists_varying_keys_and_links_compare(browser_ok, sweep, app, 
     dash_duo._wait_for(lambda _d: "runs=" in dash_duo.find_element("#runs-compare").get_attribute("href"),
                        timeout=10, msg="compare link never got the selected runs")
     screenshot(dash_duo, "runs")
+    # a server-side filter: exactly the API's depth-2 runs remain (depth no longer varies among
+    # them, so its column goes away)
+    want = embedded_system.client.get("/runs", params={"where": "model.depth==2", "limit": 1000}).json()
+    want_ids = sorted(str(r["id"]) for r in want["items"])
+    dash_duo.find_element("#runs-where").send_keys("model.depth==2\n")
+
+    def shown() -> tuple[list[str], list[str]]:
+        return tuple(dash_duo.driver.execute_script(
+            "const t = document.querySelector('#runs-table');"
+            "return [Array.from(t.querySelectorAll('th')).map(e => e.innerText.trim()),"
+            " Array.from(t.querySelectorAll('td[data-dash-column=link]')).map(e => e.innerText.trim())];"))
+
+    dash_duo._wait_for(lambda _d: sorted(shown()[1]) == want_ids, timeout=20,
+                       msg=lambda _d: f"filtered ids {shown()[1]} != the API's {want_ids}")
+    assert len(want_ids) >= 4 and "model.depth" not in shown()[0]
 
 
 def test_sweep_page_heatmap_groups_and_parallel_coordinates(browser_ok, sweep, app, dash_duo):
-    dash_duo.start_server(app)
-    dash_duo.wait_for_page(f"{dash_duo.server_url}/sweeps/{sweep['id']}")
-    points = wait_all_plots_hold_data(dash_duo, {"sweep-heatmap", "sweep-status", "sweep-groups",
-                                                 "sweep-parallel"}, timeout=40)
-    heat = dash_duo.driver.execute_script(
-        "const p = document.querySelector('#sweep-heatmap .js-plotly-plot');"
-        "return {z: p.data[0].z, x: p.data[0].x, y: p.data[0].y, marks: p.data.slice(1).map(t => t.name)};")
+    points = open_page(dash_duo, app, f"/sweeps/{sweep['id']}",
+                       {"sweep-heatmap", "sweep-status", "sweep-groups", "sweep-parallel"}, timeout=40)
+    heat = plot_data(dash_duo, "sweep-heatmap",
+                     "{z: data[0].z, x: data[0].x, y: data[0].y, marks: data.slice(1).map(t => t.name)}")
     assert len(heat["x"]) == 2 and len(heat["y"]) == 2
     assert all(v is not None for row in heat["z"] for v in row)
     assert heat["marks"] == ["succeeded"]
-    groups = dash_duo.driver.execute_script(
-        "const p = document.querySelector('#sweep-groups .js-plotly-plot');"
-        "return p.data.filter(t => t.customdata).map(t => [t.name, Array.from(t.customdata)]);")
+    groups = plot_data(dash_duo, "sweep-groups",
+                       "data.filter(t => t.customdata).map(t => [t.name, Array.from(t.customdata)])")
     assert len(groups) == 2 and all(max(n) == 4 for _, n in groups)  # 2 widths × 2 seeds per depth
     assert "8 succeeded" in dash_duo.find_element("#sweep-counts").text
     screenshot(dash_duo, "sweep")
@@ -140,22 +188,38 @@ def test_sweep_buttons_retry_and_cancel(browser_ok, sweep, app, dash_duo):
     dash_duo.wait_for_text_to_equal("#sweep-action", "cancelled 0 runs", timeout=15)  # none active
 
 
-def test_compare_page_radar_and_overlaid_curves(browser_ok, sweep, app, dash_duo):
-    ids = sweep["run_ids"][:3]
-    dash_duo.start_server(app)
-    dash_duo.wait_for_page(f"{dash_duo.server_url}/compare?runs={','.join(map(str, ids))}")
-    wait_all_plots_hold_data(dash_duo, {"compare-radar", "compare-curves"}, timeout=30)
-    n = dash_duo.driver.execute_script(
-        "return ['compare-radar', 'compare-curves'].map(id =>"
-        " document.querySelector('#' + id + ' .js-plotly-plot').data.length);")
-    assert n == [3, 3]
+@pytest.fixture(scope="module")
+def layers(embedded_system):
+    """Seed 004's workflow, shortened: configs/lipschitz_compare.yaml over three layer families,
+    each scored by the certified and measurement probes."""
+    r = embedded_system.client.post("/sweeps", json={"name": "layers",
+                                                     "config": preset("lipschitz_compare", epochs=2),
+                                                     "params": {"model.layer": "aol,cpl,sll"}})
+    assert r.status_code == 201, r.text
+    runs = [embedded_system.wait_run(i, timeout=240) for i in r.json()["run_ids"]]
+    assert all(run["status"] == "succeeded" for run in runs), [run["error"] for run in runs]
+    return runs
+
+
+def test_compare_page_radar_and_overlaid_curves(browser_ok, layers, app, dash_duo):
+    ids = [r["id"] for r in layers]
+    open_page(dash_duo, app, f"/compare?runs={','.join(map(str, ids))}", {"compare-radar", "compare-curves"})
+    radar = plot_data(dash_duo, "compare-radar",
+                      "data.map(t => ({name: t.name, theta: Array.from(t.theta), r: Array.from(t.r)}))")
+    assert [t["name"] for t in radar] == ["model.layer=aol", "model.layer=cpl", "model.layer=sll"]
+    axes = radar[0]["theta"][:-1]
+    assert axes[0] == "test_acc" and axes[-2:] == ["time/batch_s", "memory/peak_bytes"]
+    assert sum(a.startswith("certified_acc/") for a in axes) == 5  # one axis per ε of the preset
+    for axis in range(len(axes)):  # larger is better, scaled so the best run has 1 on each axis
+        scores = [t["r"][axis] for t in radar]
+        assert max(scores) == pytest.approx(1.0) or max(scores) == 0
+        assert all(0 <= v <= 1 for v in scores)
+    assert plot_data(dash_duo, "compare-curves", "data.length") == 3
     screenshot(dash_duo, "compare")
 
 
 def test_workers_page_shows_services_and_queues(browser_ok, sweep, app, dash_duo):
-    dash_duo.start_server(app)
-    dash_duo.wait_for_page(dash_duo.server_url + "/workers")
-    wait_all_plots_hold_data(dash_duo, {"workers-queues", "workers-runs"}, timeout=30)
+    open_page(dash_duo, app, "/workers", {"workers-queues", "workers-runs"})
     dash_duo.wait_for_contains_text("#workers-database", "ok", timeout=10)
     dash_duo.wait_for_contains_text("#workers-broker", "ok", timeout=10)
     dash_duo.wait_for_contains_text("#workers-table", "w0@", timeout=10)
@@ -191,31 +255,14 @@ def test_submit_page_validates_next_to_the_key_previews_and_submits(browser_ok, 
     dash_duo.wait_for_contains_text("#submit-result", "queued 6 runs in sweep", timeout=20)
 
 
-LANDSCAPE = ["interpolation", "slice_1d", "slice_2d", "hessian", "sharpness", "connectivity", "pca"]
-
-
-def seeded_results() -> dict[str, dict]:
-    """Probe results in the shapes of docs/probes.md, for when lipcore has no probes registered."""
-    a = [i / 10 for i in range(-5, 16)]
-    g = [i / 5 for i in range(-5, 6)]
-    bowl = [[x * x + 2 * y * y for x in g] for y in g]
-    return {
-        "interpolation": {"alpha": a, "loss": [(x - 1) ** 2 + 0.1 for x in a]},
-        "slice_1d": {"alpha": g, "loss": [[x * x for x in g], [2 * x * x for x in g]]},
-        "slice_2d": {"alpha": g, "beta": g, "loss": bowl},
-        "hessian": {"eigenvalues": [4.0, 2.0, -0.5], "trace": 5.5,
-                    "density": {"grid": g, "density": [1 / (1 + x * x) for x in g]}},
-        "sharpness": {"samples": [0.01 * i for i in range(20)], "sharpness": 0.19},
-        "connectivity": {"alpha": g, "loss": [1 - x * x for x in g], "barrier": {"loss": 1.0}},
-        "pca": {"path": {"x": [1.0, 0.5, 0.0], "y": [0.8, 0.2, 0.0]},
-                "grid": {"x": g, "y": g, "loss": bowl}},
-    }
+# Probes that run on a single finished run without checkpoints or a peer.
+STANDALONE = ["interpolation", "slice_1d", "slice_2d", "hessian"]
+SAMPLE = json.loads((Path(__file__).parent / "data" / "probe_results.json").read_text())
+SAMPLE.pop("_provenance")
 
 
 def attach_results(system, run_id: int, results: dict[str, dict]) -> None:
     """Store probe results the way the worker does: a JSON file and an artifact row per probe."""
-    import json
-
     from sqlalchemy import create_engine
     from sqlalchemy.orm import Session
 
@@ -235,29 +282,26 @@ def attach_results(system, run_id: int, results: dict[str, dict]) -> None:
 
 @pytest.fixture
 def probe_run(embedded_system, sweep):
-    """A finished run with landscape probe results: computed by the real probes when lipcore
-    registers them, otherwise stored by hand in the documented shapes (the page is what's tested)."""
+    """A finished run with every landscape probe's result. The standalone probes are computed
+    by a real run when lipcore registers them; the others (which need checkpoints or a second
+    run) come from tests/dashboard/data/probe_results.json, real outputs of the probes code."""
     from lipcore import catalog
 
-    from dashboard.figures import landscape_figures
-
-    present = [p for p in LANDSCAPE if p in catalog.PROBES]
-    if present:
+    real = [p for p in STANDALONE if p in catalog.PROBES]
+    if real:
         r = embedded_system.client.post("/runs", json={"config": {
-            **config(epochs=3), "probes": [{"name": p} for p in present]}})
+            **config(epochs=3), "probes": [{"name": p} for p in real]}})
         run = embedded_system.wait_run(r.json()["id"], timeout=240)
         assert run["status"] == "succeeded", run["error"]
     else:
         run = embedded_system.client.get(f"/runs/{sweep['run_ids'][0]}").json()
-        attach_results(embedded_system, run["id"], seeded_results())
+    attach_results(embedded_system, run["id"], {k: v for k, v in SAMPLE.items() if k not in real})
     results = embedded_system.client.get(f"/runs/{run['id']}/probes").json()["results"]
-    assert set(present or LANDSCAPE) <= set(results)
+    assert set(SAMPLE) <= set(results)
     return {"id": run["id"], "figures": [name for name, _ in landscape_figures(results)]}
 
 
 def test_landscape_page_draws_each_probe(browser_ok, embedded_system, app, dash_duo, probe_run):
-    dash_duo.start_server(app)
-    dash_duo.wait_for_page(f"{dash_duo.server_url}/runs/{probe_run['id']}/landscape")
     expected = {f"landscape-{name}-{i}" for i, name in enumerate(probe_run["figures"])}
-    wait_all_plots_hold_data(dash_duo, expected, timeout=40)
+    open_page(dash_duo, app, f"/runs/{probe_run['id']}/landscape", expected, timeout=40)
     screenshot(dash_duo, "landscape")

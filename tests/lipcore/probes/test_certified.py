@@ -49,3 +49,13 @@ def test_certified_probe_without_a_bound_certifies_nothing_above_zero():
     assert out["bound_source"] == "none" and out["lipschitz_bound"] is None
     assert out["certified_acc"][1] == 0.0 and out["certified_acc"][0] > 0
     assert math.isfinite(out["empirical_lipschitz"]["jacobian"])
+
+
+def test_certified_on_a_regression_run_says_it_needs_class_labels():
+    from lipcore.data.base import Dataset
+
+    x = torch.randn(16, 2, dtype=torch.float64)
+    data = Dataset(x, x.sum(1, keepdim=True), x, x.sum(1, keepdim=True), "regression", 1)
+    ctx = context(mlp([2, 4, 1]), data)
+    with pytest.raises(ValueError, match="probes.certified: .*class labels"):
+        run_probe("certified", ctx, eps=[0.1])

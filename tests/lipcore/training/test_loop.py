@@ -117,3 +117,13 @@ def test_probes_read_the_checkpoint_folder(tmp_path):
     summary, r = run(cfg, workdir=tmp_path)
     assert summary["probes"] == ["pca"] and (tmp_path / "probes" / "pca.json").is_file()
     assert ("pca", str(tmp_path / "probes" / "pca.json"), "probe") in r.artifacts
+
+
+def test_the_gpt_model_learns_the_text_set():
+    cfg = config(data={"name": "text", "n_train": 256, "n_test": 64, "seq_len": 8},
+                 model={"name": "gpt", "width": 32, "depth": 1, "activation": "relu"},
+                 training={"lr": 0.003, "batch_size": 32, "epochs": 12})
+    summary, r = run(cfg)
+    losses = r.series("train_loss")
+    assert summary["status"] == "succeeded" and losses[-1] < 0.8 * losses[0]
+    assert "test_acc" in summary["final"]
