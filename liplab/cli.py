@@ -29,6 +29,7 @@ def cmd_submit(args: argparse.Namespace) -> int:
     return submit(args.config, args.overrides, api_url=os.environ.get("LIPLAB_URL", "http://127.0.0.1:8000"),
                   token=os.environ.get("LIPLAB_TOKEN"), name=args.name, zip_groups=args.zip,
                   random_n=args.random, random_seed=args.random_seed, overwrite=args.overwrite,
+                  fail_fast=args.fail_fast,
                   wait=args.wait, dashboard_url=get_settings().dashboard_url)
 
 
@@ -127,6 +128,8 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--random-seed", type=int, default=0)
     s.add_argument("--name")
     s.add_argument("--overwrite", action="store_true", help="re-run members that already succeeded")
+    s.add_argument("--fail-fast", action="store_true",
+                   help="cancel the sweep's other members as soon as one fails or diverges")
     s.add_argument("--wait", action="store_true", help="show a progress bar until all runs end")
     s.set_defaults(fn=cmd_submit)
 

@@ -45,7 +45,7 @@ def explain(response: httpx.Response) -> str:
 
 def submit(config_path: str, overrides: list[str], *, api_url: str, token: str | None,
            name: str | None = None, zip_groups: list[str] | None = None, random_n: int | None = None,
-           random_seed: int = 0, overwrite: bool = False, wait: bool = False,
+           random_seed: int = 0, overwrite: bool = False, fail_fast: bool = False, wait: bool = False,
            dashboard_url: str = "http://127.0.0.1:8050") -> int:
     try:
         fixed, swept = split_overrides(overrides)
@@ -56,7 +56,7 @@ def submit(config_path: str, overrides: list[str], *, api_url: str, token: str |
     headers = {"Authorization": f"Bearer {token}"} if token else {}
     body: dict[str, Any] = {"name": name, "config": config}
     if swept or random_n:
-        body |= {"params": swept, "overwrite": overwrite}
+        body |= {"params": swept, "overwrite": overwrite, "fail_fast": fail_fast}
         if zip_groups:
             body["zip"] = [g.split(",") for g in zip_groups]
         if random_n:

@@ -46,7 +46,7 @@ def create_run(db: Session, *, config: dict[str, Any], name: str | None = None,
 
 def reset_run(db: Session, *, run: Run, clear: bool = False) -> None:
     """Back to queued; with `clear` its metric points and summary are deleted too (overwrite)."""
-    run.status, run.error, run.cancel_requested = "queued", None, 0
+    run.status, run.error, run.cancel_requested, run.attempts = "queued", None, 0, 0
     run.started_at = run.finished_at = run.heartbeat_at = None
     run.worker = None
     if clear:
@@ -57,7 +57,8 @@ def reset_run(db: Session, *, run: Run, clear: bool = False) -> None:
 def create_sweep(db: Session, *, config: dict[str, Any], params: dict[str, Any],
                  name: str | None = None, zip: list[list[str]] | None = None,  # noqa: A002
                  random: dict[str, int] | None = None, max_runs: int = 10_000,
-                 overwrite: bool = False) -> tuple[Sweep, list[Run], list[Run]]:
+                 overwrite: bool = False,
+                 fail_fast: bool = False) -> tuple[Sweep, list[Run], list[Run]]:
     """Expand and validate every member before writing anything, then store the sweep.
 
     A sweep submitted again under an existing name is the same sweep: members whose config
@@ -76,11 +77,11 @@ def create_sweep(db: Session, *, config: dict[str, Any], params: dict[str, Any],
     sweep = db.scalar(select(Sweep).where(Sweep.name == sweep_name).order_by(Sweep.id.desc()).limit(1))
     old: dict[str, list[Run]] = defaultdict(list)
     if sweep is None:
-        sweep = Sweep(name=sweep_name, config=base, params=params)
+        sweep = Sweep(name=sweep_name, config=base, params=params, fail_fast=fail_fast)
         db.add(sweep)
         db.flush()
     else:
-        sweep.config, sweep.params = base, params
+        sweep.config, sweep.params, sweep.fail_fast = base, params, fail_fast
         for run in db.scalars(select(Run).where(Run.sweep_id == sweep.id).order_by(Run.id)):
             old[run.config_hash].append(run)
     n_before = sum(len(v) for v in old.values())

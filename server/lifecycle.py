@@ -133,8 +133,8 @@ def orphans(db: Session, *, older_than_s: float, now: datetime | None = None) ->
 
 
 def fail_fast_enabled(sweep: Sweep | None) -> bool:
-    """A sweep's `fail_fast` option (a column the server adds; absent means off)."""
-    return bool(getattr(sweep, "fail_fast", False)) if sweep is not None else False
+    """A sweep's `fail_fast` option (`sweeps.fail_fast`, set at submission)."""
+    return bool(sweep.fail_fast) if sweep is not None else False
 
 
 def apply_fail_fast(db: Session, *, run_id: int) -> list[int]:

@@ -4,9 +4,10 @@ from __future__ import annotations
 from datetime import datetime, timezone
 from typing import Any
 
-from sqlalchemy import JSON, DateTime, Float, ForeignKey, Index, Integer, MetaData, String, Text
+from sqlalchemy import JSON, Boolean, DateTime, Float, ForeignKey, Index, Integer, MetaData, String, Text
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+from sqlalchemy.sql.expression import false as sa_false
 
 NAMING = {
     "ix": "ix_%(column_0_label)s",
@@ -41,6 +42,8 @@ class Sweep(Base):
     config: Mapped[dict[str, Any]] = mapped_column(JSONV)
     params: Mapped[dict[str, Any]] = mapped_column(JSONV, default=dict)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    # When one member fails or diverges, cancel the rest (server/lifecycle.apply_fail_fast).
+    fail_fast: Mapped[bool] = mapped_column(Boolean, default=False, server_default=sa_false())
 
 
 class Run(Base):

@@ -52,6 +52,7 @@ class SweepCreate(BaseModel):
     zip: list[list[str]] | None = None
     random: RandomSpec | None = None
     overwrite: bool = False
+    fail_fast: bool = Field(False, description="cancel the other members when one fails or diverges")
 
 
 class SweepCreated(BaseModel):
@@ -67,6 +68,7 @@ class SweepPublic(BaseModel):
     name: str
     n_runs: int
     counts: dict[str, int]
+    fail_fast: bool = False
     created_at: datetime | None = None
     params: dict[str, Any] = {}
 

@@ -169,3 +169,35 @@ def test_groups_mean_std_stderr_n_per_step_against_numpy(client, db):
     whole = client.get(f"/sweeps/{body['id']}/groups", params={"metric": "train_loss"}).json()["groups"]
     assert len(whole) == 1 and whole[0]["n"][0] == 8
     assert client.get(f"/sweeps/{body['id']}/groups", params={"by": "model.x"}).status_code == 422
+
+
+@pytest.mark.parametrize("fail_fast", [False, True])
+def test_fail_fast_submitted_over_the_api_cancels_the_rest(client, db, fail_fast):
+    from server import lifecycle
+
+    body = post_sweep(client, {"training.lr": "0.1,0.01,0.001"}, fail_fast=fail_fast).json()
+    failing, running, queued = body["run_ids"]
+    assert client.get(f"/sweeps/{body['id']}").json()["fail_fast"] is fail_fast
+    lifecycle.claim(db, run_id=failing, worker="a")
+    lifecycle.claim(db, run_id=running, worker="b")
+    assert lifecycle.finish(db, run_id=failing, worker="a", status="failed", error="boom")
+    statuses = [client.get(f"/runs/{i}").json()["status"] for i in (running, queued)]
+    assert statuses == (["running", "cancelled"] if fail_fast else ["running", "queued"])
+
+
+def test_retry_gives_a_reaped_run_a_fresh_attempt_budget(client, db):
+    from server import lifecycle
+    from server.models import Run
+
+    run_id = post_sweep(client, {"training.lr": "0.1,0.01"}).json()["run_ids"][0]
+    for attempt in range(3):  # two stale heartbeats requeued (counted), then a failure
+        assert lifecycle.claim(db, run_id=run_id, worker=f"w{attempt}")
+        if attempt < 2:
+            assert lifecycle.requeue(db, run_id=run_id, worker=f"w{attempt}", reason="stale",
+                                     forgive=False)
+    assert lifecycle.finish(db, run_id=run_id, worker="w2", status="failed", error="reaped")
+    db.expire_all()
+    assert db.get(Run, run_id).attempts == 3
+    assert client.post(f"/runs/{run_id}/retry").status_code == 202
+    db.expire_all()
+    assert db.get(Run, run_id).attempts == 0

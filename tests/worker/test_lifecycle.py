@@ -127,7 +127,7 @@ def test_a_failed_member_stops_its_sweep_only_with_fail_fast(sessions, fail_fast
     (other,) = add_runs(sessions, 1)
     with sessions() as db:
         sweep = db.get(Sweep, sweep_id)  # held: the identity map keeps the instance with it
-        sweep.fail_fast = fail_fast  # the server's column to come; a plain attribute here
+        sweep.fail_fast = fail_fast
         lifecycle.claim(db, run_id=failing, worker="a")
         lifecycle.claim(db, run_id=running, worker="b")
         assert lifecycle.finish(db, run_id=failing, worker="a", status="failed", error="boom")

@@ -44,7 +44,8 @@ def submit_sweep(body: SweepCreate, db: SessionDep, queue: QueueDep,
         sweep, runs, to_queue = crud.create_sweep(
             db, config=body.config, params=body.params, name=body.name, zip=body.zip,
             random=body.random.model_dump() if body.random else None,
-            max_runs=settings.max_runs_per_sweep, overwrite=body.overwrite)
+            max_runs=settings.max_runs_per_sweep, overwrite=body.overwrite,
+            fail_fast=body.fail_fast)
     except SweepTooLarge as e:
         raise body_422(e.key, f"{e} (LIPLAB_MAX_RUNS_PER_SWEEP)") from None
     except SweepError as e:
@@ -61,7 +62,8 @@ def submit_sweep(body: SweepCreate, db: SessionDep, queue: QueueDep,
 def _public(db, sweep: Sweep) -> SweepPublic:  # noqa: ANN001
     counts = crud.status_counts(db, sweep_id=sweep.id)
     return SweepPublic(id=sweep.id, name=sweep.name, n_runs=sum(counts.values()), counts=counts,
-                       created_at=sweep.created_at, params=sweep.params)
+                       created_at=sweep.created_at, params=sweep.params,
+                       fail_fast=bool(sweep.fail_fast))
 
 
 @router.get("", response_model=SweepsPublic, dependencies=[ReadAuth])
