@@ -254,7 +254,9 @@ class Engine:
                 "optimizers": [m.optimizer.state_dict() for m in self.members],
                 "control": self.control.state_dict(), "sampler": self.sampler.state_dict(),
                 "stoppers": [s.state_dict() for s in self.stoppers],
-                "next_checkpoint": self.next_checkpoint, "last": self.last}
+                "next_checkpoint": self.next_checkpoint, "last": self.last,
+                # running train loss/accuracy since the last evaluation (a stop can fall mid-window)
+                "running": [(m.loss_sum, m.correct, m.count) for m in self.members]}
 
     def save_checkpoint(self) -> Path | None:
         """Write a checkpoint; first flush the reporter (when it buffers), so a checkpoint never
@@ -279,6 +281,8 @@ class Engine:
         for s, state in zip(self.stoppers, ckpt["stoppers"]):
             s.load_state_dict(state)
         self.step, self.next_checkpoint, self.last = ckpt["step"], ckpt["next_checkpoint"], ckpt["last"]
+        for m, (loss_sum, correct, count) in zip(self.members, ckpt.get("running", [])):
+            m.loss_sum, m.correct, m.count = loss_sum, correct, count
         checkpoints.set_rng_state(ckpt["rng"])
         if hasattr(self.reporter, "resumed"):
             self.reporter.resumed(self.step)
@@ -327,7 +331,9 @@ class Engine:
                         break
                 if self.progress:
                     self.progress(self.step, self.total)
-                if self.reporter.should_stop():
+                if self.reporter.should_stop():  # cancelled or handed back: keep the work done
+                    if self.checkpoint_dir is not None:
+                        self.save_checkpoint()
                     return TrainResult("cancelled", self.step, self.last)
         except DivergedError as e:
             return TrainResult("diverged", e.step, self.last, str(e),

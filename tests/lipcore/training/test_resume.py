@@ -112,3 +112,30 @@ def test_a_buffering_sink_is_flushed_before_each_checkpoint(tmp_path):
     run_experiment(cfg, resumed, workdir=tmp_path, resume_from="auto")
     resumed.flush()
     assert resumed.points == full.points
+
+
+class StopAt(ListReporter):
+    """Asks the loop to stop after `steps` steps, as a worker handing its run back (SIGTERM)."""
+
+    def __init__(self, steps):
+        super().__init__()
+        self.calls, self.steps_before_stop = 0, steps
+
+    def should_stop(self):
+        self.calls += 1
+        return self.calls >= self.steps_before_stop
+
+
+@pytest.mark.parametrize("case", ["minibatch", "sgd_schedule"])
+def test_a_stopped_run_checkpoints_where_it_stopped_and_resumes_equal(case, tmp_path):
+    cfg = CASES[case]
+    full = ListReporter()
+    expected = run_experiment(cfg, full)
+    stopped = StopAt(steps=11)  # not a checkpoint step (checkpoint_every 8 or 4)
+    run_experiment(cfg, stopped, workdir=tmp_path)
+    assert checkpoints.listing(tmp_path / "checkpoints")[-1][0] == 11
+    resumed = ListReporter()
+    resumed.points = list(stopped.points)
+    summary = run_experiment(cfg, resumed, workdir=tmp_path, resume_from="auto")
+    assert summary["resumed_from"] == 11 and summary["final"] == expected["final"]
+    assert resumed.points == full.points
