@@ -236,10 +236,33 @@ def certified(result: dict) -> list[go.Figure]:
     return [fig]
 
 
+def measurement(result: dict) -> list[go.Figure]:
+    """Time per training phase (box of every timed step) and the memory it took (bars, MiB)."""
+    times, memory = pick(result, "time_s", default={}) or {}, pick(result, "memory", default={}) or {}
+    phases = [p for p in ("forward", "backward", "step", "batch") if isinstance(times.get(p), dict)]
+    if not phases:
+        return [empty_figure("no timings in the result", "time per training step")]
+    device = result.get("device", "")
+    box = go.Figure(layout=base_layout(title=f"time per phase ({device}, batch "
+                                             f"{result.get('batch_size', '?')})",
+                                       yaxis_title="seconds", showlegend=False))
+    for phase in phases:
+        samples = times[phase].get("all") or [times[phase].get("median")]
+        box.add_trace(go.Box(y=samples, name=phase, boxpoints="all"))
+    parts = {k: memory[k] for k in ("peak_bytes", "param_bytes", "activation_bytes")
+             if isinstance(memory.get(k), (int, float))}
+    if not parts:
+        return [box]
+    bars = go.Figure(layout=base_layout(
+        title=f"memory ({memory.get('method', 'unknown method')})", yaxis_title="MiB"))
+    bars.add_trace(go.Bar(x=list(parts), y=[v / 2**20 for v in parts.values()]))
+    return [box, bars]
+
+
 LANDSCAPE_FIGURES: dict[str, Callable[[dict], list[go.Figure]]] = {
     "interpolation": interpolation, "slice_1d": slice_1d, "slice_2d": slice_2d,
     "hessian": hessian, "sharpness": sharpness, "connectivity": connectivity, "pca": pca,
-    "lyapunov": lyapunov, "certified": certified,
+    "lyapunov": lyapunov, "certified": certified, "measurement": measurement,
 }
 
 

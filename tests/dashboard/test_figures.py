@@ -229,3 +229,15 @@ def test_lyapunov_and_certified_probes():
 def test_landscape_tolerates_a_result_without_its_fields():
     (name, fig), = landscape_figures({"hessian": {"something": 1}})
     assert name == "hessian" and not fig.data and fig.layout.annotations
+
+
+def test_measurement_probe_shows_each_phase_and_memory_in_mib():
+    result = {"device": "cpu", "batch_size": 32,
+              "time_s": {"forward": {"median": 0.002, "all": [0.001, 0.002, 0.004]},
+                         "backward": {"median": 0.003, "all": [0.003, 0.003]}},
+              "memory": {"peak_bytes": 3 * 2**20, "param_bytes": 2**20, "method": "cpu_rss_sampled"}}
+    (_, box), (_, bars) = landscape_figures({"measurement": result})
+    assert [t.name for t in box.data] == ["forward", "backward"]
+    assert list(box.data[0].y) == [0.001, 0.002, 0.004]
+    assert list(bars.data[0].x) == ["peak_bytes", "param_bytes"] and list(bars.data[0].y) == [3, 1]
+    assert "cpu_rss_sampled" in bars.layout.title.text
