@@ -114,15 +114,18 @@ def _take(x: torch.Tensor, y: torch.Tensor, n: int | None, device: str):
 
 def run_probes(specs: list[dict], ctx: ProbeContext, reporter: Any = None,
                workdir: str | Path | None = None, skip_existing: bool = True,
-               step: int = 0) -> dict[str, dict]:
+               step: int | None = None) -> dict[str, dict]:
     """Run each `{name: ..., **params}` in `specs`; results by name (JSON files in workdir).
 
     Idempotent: with `skip_existing`, a probe whose `<workdir>/probes/<name>.json` already exists
     is read back instead of recomputed, so an interrupted analysis resumes where it stopped. Each
     file is written atomically. A result's optional `metrics` ({key: float}) are also logged to
-    the reporter at `step` (e.g. `certified_acc/<eps>`, `time/batch_s`). A failing probe raises a
-    ValueError naming it and writes nothing.
+    the reporter at `step` (default: the newest checkpoint's step, i.e. the trained model's; e.g.
+    `certified_acc/<eps>`, `time/batch_s`). A failing probe raises a ValueError naming it and
+    writes nothing.
     """
+    if step is None:
+        step = ctx.checkpoints[-1][0] if ctx.checkpoints else 0
     results = {}
     for spec in specs:
         params = dict(spec)

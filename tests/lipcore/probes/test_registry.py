@@ -86,3 +86,12 @@ def test_probe_list_issues_name_each_entry_and_key():
     assert len(issues) == 4
     code = "import lipcore.config.probes, sys; sys.exit('torch' in sys.modules)"
     assert subprocess.run([sys.executable, "-c", code]).returncode == 0  # server-safe
+
+
+def test_probe_metrics_are_logged_at_the_trained_models_step():
+    model = mlp([2, 4, 2])
+    final = {k: v.clone() for k, v in model.state_dict().items()}
+    ctx = context(model, blobs(n=16), checkpoints=[(0, final), (120, final)])
+    rep = ListReporter()
+    run_probes([{"name": "certified", "eps": [0.0]}], ctx, rep)
+    assert rep.steps("certified_acc/0") == [120]
