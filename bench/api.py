@@ -188,6 +188,7 @@ def main() -> None:
         with serve(url, a.workers) as base:
             rows = []
             cases = [
+                (f"GET /runs?limit=50 ({a.runs:,} runs)", "/runs?limit=50", 1, 100),
                 (f"GET /runs?limit=50 ({a.runs:,} runs)", "/runs?limit=50", a.clients, a.requests),
                 (f"GET /runs?limit=50&where=model.width==64&order_by=train_loss", 
                  "/runs?limit=50&where=model.width==64&order_by=train_loss", a.clients, a.requests // 4),

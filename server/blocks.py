@@ -121,11 +121,12 @@ def append(session: Session, run_id: int, key: str, rows: list[tuple[int, int, f
 
 def block_stats(session: Session, run_id: int, keys: list[str] | None) -> dict[str, list]:
     """{key: block rows in block order}; only for series whose blocks tile 0..n-1 exactly."""
-    q = select(MetricBlock).where(MetricBlock.run_id == run_id)
+    cols = [MetricBlock.key, *(getattr(MetricBlock, c) for c in _COLS)]
+    q = select(*cols).where(MetricBlock.run_id == run_id)  # plain rows: no ORM objects for 4k blocks
     if keys:
         q = q.where(MetricBlock.key.in_(keys))
     by_key: dict[str, list] = {}
-    for b in session.scalars(q.order_by(MetricBlock.key, MetricBlock.block)):
+    for b in session.execute(q.order_by(MetricBlock.key, MetricBlock.block)):
         by_key.setdefault(b.key, []).append(b)
     ok = {}
     for key, bl in by_key.items():
