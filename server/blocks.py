@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from typing import Any, Iterable
 
-from sqlalchemy import delete, select
+from sqlalchemy import delete, select, text
 from sqlalchemy.orm import Session
 
 from server.models import MetricBlock, MetricPoint
@@ -119,48 +119,73 @@ def append(session: Session, run_id: int, key: str, rows: list[tuple[int, int, f
     _upsert(session, run_id, key, out.values())
 
 
-def block_stats(session: Session, run_id: int, keys: list[str] | None) -> dict[str, list]:
-    """{key: block rows in block order}; only for series whose blocks tile 0..n-1 exactly."""
-    cols = [MetricBlock.key, *(getattr(MetricBlock, c) for c in _COLS)]
-    q = select(*cols).where(MetricBlock.run_id == run_id)  # plain rows: no ORM objects for 4k blocks
-    if keys:
-        q = q.where(MetricBlock.key.in_(keys))
-    by_key: dict[str, list] = {}
-    for b in session.execute(q.order_by(MetricBlock.key, MetricBlock.block)):
-        by_key.setdefault(b.key, []).append(b)
-    ok = {}
-    for key, bl in by_key.items():
-        if all(b.block == i and b.first_seq == i * BLOCK and b.last_seq == i * BLOCK + b.n - 1
-               and (b.n == BLOCK or i == len(bl) - 1) for i, b in enumerate(bl)):
-            ok[key] = bl
-    return ok
+_STATS = text(f"""
+SELECT key, count(*) AS blocks, min(block) AS lo, max(block) AS hi, sum(n) AS n, max(last_seq) AS top,
+       sum(CASE WHEN first_seq <> block * {BLOCK} OR last_seq <> first_seq + n - 1 OR n > {BLOCK}
+           THEN 1 ELSE 0 END) AS bad
+FROM metric_blocks WHERE run_id = :run_id GROUP BY key
+""")
+_WHERE = "FROM metric_blocks WHERE run_id = :run_id AND key = :key"
+# PostgreSQL: arrays compare element by element, so the bucket's minimum comes with its first
+# row (smallest seq) and, for the maximum, -seq makes the first row win ties too.
+_PG = text(f"""
+SELECT block / :g, min(ARRAY[min_value, min_seq::float8, min_step::float8]) FILTER (WHERE min_value IS NOT NULL),
+       max(ARRAY[max_value, -max_seq::float8, max_step::float8]) FILTER (WHERE max_value IS NOT NULL),
+       min(first_step)
+{_WHERE} GROUP BY block / :g
+""")
+# SQLite: a bare column next to one min()/max() comes from the row holding it (blocks in order).
+_SQLITE = (text(f"SELECT block / :g, min(min_value), min_step {_WHERE} AND min_value IS NOT NULL GROUP BY block / :g"),
+           text(f"SELECT block / :g, max(max_value), max_step {_WHERE} AND max_value IS NOT NULL GROUP BY block / :g"),
+           text(f"SELECT block / :g, min(first_step) {_WHERE} GROUP BY block / :g"))
 
 
-def downsample(blocks: list, max_points: int) -> dict[str, list] | None:
-    """Min-max by whole blocks: None when the series is short (< LONG_ROWS rows or fewer blocks
-    than buckets), which the caller then reads from the points.
+def tiled(session: Session, run_id: int) -> dict[str, int]:
+    """{key: rows} for the run's series whose blocks tile rows 0..n-1 exactly (trustworthy)."""
+    out = {}
+    for r in session.execute(_STATS, {"run_id": run_id}):
+        # blocks 0..hi, each self-consistent and at most BLOCK rows, holding top + 1 rows: all full
+        # but the last, so every row 0..top is summarised exactly once.
+        if r.lo == 0 and r.hi == r.blocks - 1 and not r.bad and r.n == r.top + 1:
+            out[r.key] = int(r.n)
+    return out
+
+
+def downsample(session: Session, run_id: int, key: str, n: int, max_points: int) -> dict[str, list] | None:
+    """Min-max by whole blocks, in SQL over the block rows: None when the series is short
+    (< LONG_ROWS rows or fewer blocks than buckets), which the caller then reads from the points.
 
     `nb = (max_points - 2) // 2` buckets at most, each `g = ceil(n_blocks / nb)` consecutive
     blocks; each bucket keeps its first minimum and first maximum row (a bucket of non-finite
     values only keeps its first row, as None), plus the series' first and last row.
     """
     nb = (max_points - 2) // 2
-    n = blocks[-1].last_seq + 1 if blocks else 0
-    if max_points < 4 or len(blocks) < nb or n < LONG_ROWS or n <= max_points:
+    n_blocks = -(-n // BLOCK)
+    if max_points < 4 or n_blocks < nb or n < LONG_ROWS or n <= max_points:
         return None
-    g = -(-len(blocks) // nb)
-    kept: dict[int, float | None] = {blocks[0].first_step: blocks[0].first_value,
-                                     blocks[-1].last_step: blocks[-1].last_value}
-    for i in range(0, len(blocks), g):
-        lo = hi = None
-        for b in blocks[i:i + g]:
-            if b.min_value is not None and (lo is None or b.min_value < lo.min_value):
-                lo = b
-            if b.max_value is not None and (hi is None or b.max_value > hi.max_value):
-                hi = b
-        if lo is None:
-            kept.setdefault(blocks[i].first_step, None)
-        else:
-            kept[lo.min_step], kept[hi.max_step] = lo.min_value, hi.max_value
+    g = -(-n_blocks // nb)
+    p = {"run_id": run_id, "key": key, "g": g}
+    kept: dict[int, float | None] = {}
+    ends = session.execute(text(f"SELECT first_step, first_value, last_step, last_value {_WHERE} "
+                                "AND block IN (0, :last) ORDER BY block"), {**p, "last": n_blocks - 1}).all()
+    kept[ends[0][0]], kept[ends[-1][2]] = ends[0][1], ends[-1][3]
+    firsts: dict[int, int] = {}
+    found: set[int] = set()
+    if session.get_bind().dialect.name == "postgresql":
+        for bucket, lo, hi, first in session.execute(_PG, p):
+            firsts[bucket] = first
+            if lo is not None:
+                found.add(bucket)
+                kept[int(lo[2])], kept[int(hi[2])] = lo[0], hi[0]
+    else:
+        q_min, q_max, q_first = _SQLITE
+        for query in (q_min, q_max):
+            for bucket, value, step in session.execute(query, p):
+                found.add(bucket)
+                kept[step] = value
+        firsts = {bucket: first for bucket, first in session.execute(q_first, p)}
+    for bucket, first in firsts.items():
+        if bucket not in found:  # only non-finite values: keep a marker at the bucket's first row
+            kept.setdefault(first, None)
     steps = sorted(kept)
     return {"step": steps, "value": [kept[s] for s in steps]}

@@ -192,8 +192,8 @@ def metric_series(session: Session, *, run_id: int, keys: list[str] | None = Non
     after_ = -(2**31) if after is None else int(after)
     out: dict[str, dict[str, list]] = {}
     if max_points and after is None:  # long series: whole blocks, never the points
-        for key, bl in blocks.block_stats(session, run_id, keys).items():
-            ds = blocks.downsample(bl, max_points)
+        for key, n in blocks.tiled(session, run_id).items():
+            ds = blocks.downsample(session, run_id, key, n, max_points) if not keys or key in keys else None
             if ds is not None:
                 out[key] = ds
     wanted = keys
