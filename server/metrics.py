@@ -19,7 +19,8 @@ from typing import Iterable
 from sqlalchemy import bindparam, func, select, text
 from sqlalchemy.orm import Session
 
-from server.models import MetricPoint, Run, utcnow
+from server import blocks
+from server.models import MetricBlock, MetricPoint, Run, utcnow
 
 CHUNK = 1000  # rows per executemany batch
 
@@ -36,12 +37,14 @@ WHERE metric_points.run_id = :run_id AND metric_points.key = :key AND metric_poi
 """)
 
 
-def _existing_steps(session: Session, run_id: int, key: str, steps: list[int]) -> set[int]:
-    found: set[int] = set()
+def _existing_steps(session: Session, run_id: int, key: str, steps: list[int]) -> dict[int, int | None]:
+    """{step: seq} of the given steps already stored."""
+    found: dict[int, int | None] = {}
     for i in range(0, len(steps), CHUNK):
-        found |= set(session.scalars(select(MetricPoint.step).where(
-            MetricPoint.run_id == run_id, MetricPoint.key == key,
-            MetricPoint.step.in_(steps[i:i + CHUNK]))))
+        for step, seq in session.execute(select(MetricPoint.step, MetricPoint.seq).where(
+                MetricPoint.run_id == run_id, MetricPoint.key == key,
+                MetricPoint.step.in_(steps[i:i + CHUNK]))):
+            found[step] = seq
     return found
 
 
@@ -69,7 +72,7 @@ def write_points(session: Session, run_id: int, points: Iterable[tuple[str, int,
         session.rollback()
         raise LookupError(f"run {run_id} not found")
     summary = {k: dict(v) for k, v in (run.summary or {}).items()}
-    rows, renumber = [], []
+    rows, renumber, appended, rewritten = [], [], {}, {}
     for key, pts in by_key.items():
         s = summary.get(key)
         if s is not None and "n" not in s:  # a summary written before `n` was kept
@@ -78,14 +81,16 @@ def write_points(session: Session, run_id: int, points: Iterable[tuple[str, int,
         n, top = (s["n"], s["step"]) if s else (0, None)
         steps = sorted(pts)
         older = [st for st in steps if top is not None and st <= top]
-        new_older = [st for st in older if st not in _existing_steps(session, run_id, key, older)] \
-            if older else []
+        existing = _existing_steps(session, run_id, key, older) if older else {}
+        new_older = [st for st in older if st not in existing]
         if new_older:
-            renumber.append(key)
+            renumber.append((key, new_older[0]))
+        rewritten[key] = {q // blocks.BLOCK for q in existing.values() if q is not None}
         seq = n + len(new_older)
         for st in steps:
             if top is None or st > top:
                 rows.append({"run_id": run_id, "key": key, "step": st, "value": _finite(pts[st]), "seq": seq})
+                appended.setdefault(key, []).append((seq, st, _finite(pts[st])))
                 seq += 1
             else:
                 rows.append({"run_id": run_id, "key": key, "step": st, "value": _finite(pts[st]), "seq": None})
@@ -103,8 +108,17 @@ def write_points(session: Session, run_id: int, points: Iterable[tuple[str, int,
                                       set_={"value": stmt.excluded.value})  # seq stays
     for i in range(0, len(rows), CHUNK):
         session.execute(stmt, rows[i:i + CHUNK])  # executemany: compiled once
-    for key in renumber:
-        session.execute(_RENUMBER, {"run_id": run_id, "key": key})
+    renumbered = dict(renumber)
+    for key in by_key:  # keep the block summaries (server.blocks) current
+        if key in renumbered:
+            session.execute(_RENUMBER, {"run_id": run_id, "key": key})
+            first = session.scalar(select(MetricPoint.seq).where(
+                MetricPoint.run_id == run_id, MetricPoint.key == key, MetricPoint.step == renumbered[key]))
+            last = (summary[key]["n"] - 1) // blocks.BLOCK
+            blocks.recompute(session, run_id, key, rewritten[key] | set(range(first // blocks.BLOCK, last + 1)))
+        else:
+            blocks.append(session, run_id, key, appended.get(key, []))
+            blocks.recompute(session, run_id, key, rewritten[key])
     run.summary = summary
     run.heartbeat_at = utcnow()
     session.commit()
@@ -141,6 +155,7 @@ def _downsample(session: Session, run_id: int, key: str, max_points: int,
                func.count() - func.count(MetricPoint.seq)).where(*where)).one()
     if unordered or s1 - s0 != n - 1:  # rows written before seq existed: number them once
         session.execute(_RENUMBER, {"run_id": run_id, "key": key})
+        blocks.rebuild(session, run_id, key)
         session.commit()
         n, s0, s1 = session.execute(select(func.count(), func.min(MetricPoint.seq),
                                            func.max(MetricPoint.seq)).where(*where)).one()
@@ -175,12 +190,26 @@ def metric_series(session: Session, *, run_id: int, keys: list[str] | None = Non
     row (not by step) and each bucket keeps its extremes, so a spike is never averaged away.
     """
     after_ = -(2**31) if after is None else int(after)
+    out: dict[str, dict[str, list]] = {}
+    if max_points and after is None:  # long series: whole blocks, never the points
+        for key, n in blocks.tiled(session, run_id).items():
+            ds = blocks.downsample(session, run_id, key, n, max_points) if not keys or key in keys else None
+            if ds is not None:
+                out[key] = ds
+    wanted = keys
+    if not wanted:  # the run's keys without scanning its points: summary and blocks know them
+        run = session.get(Run, run_id)
+        known = set((run.summary or {}) if run is not None else ()) | set(session.scalars(
+            select(MetricBlock.key).where(MetricBlock.run_id == run_id).distinct()))
+        wanted = sorted(known) or None
     counts = select(MetricPoint.key, func.count()).where(MetricPoint.run_id == run_id,
                                                           MetricPoint.step > after_)
-    if keys:
-        counts = counts.where(MetricPoint.key.in_(keys))
+    if wanted is not None:
+        rest = [k for k in wanted if k not in out]
+        if not rest:
+            return dict(sorted(out.items()))
+        counts = counts.where(MetricPoint.key.in_(rest))
     sizes = dict(session.execute(counts.group_by(MetricPoint.key)).all())
-    out: dict[str, dict[str, list]] = {}
     small = [k for k, n in sizes.items() if not max_points or n <= max_points]
     if small:
         q = (select(MetricPoint.key, MetricPoint.step, MetricPoint.value)

@@ -75,12 +75,36 @@ class MetricPoint(Base):
     """One value of one metric at one step; (run, key, step) is unique, so writes are upserts."""
 
     __tablename__ = "metric_points"
+    __table_args__ = (Index("ix_metric_points_run_id_key_seq", "run_id", "key", "seq"),)
 
     run_id: Mapped[int] = mapped_column(ForeignKey("runs.id", ondelete="CASCADE"), primary_key=True)
     key: Mapped[str] = mapped_column(String(200), primary_key=True)
     step: Mapped[int] = mapped_column(Integer, primary_key=True)
     value: Mapped[float | None] = mapped_column(Float)  # None: the value was non-finite
     seq: Mapped[int | None] = mapped_column(Integer)  # row number in step order (server.metrics)
+
+
+class MetricBlock(Base):
+    """Summary of `server.blocks.BLOCK` consecutive rows of one series (server.blocks)."""
+
+    __tablename__ = "metric_blocks"
+
+    run_id: Mapped[int] = mapped_column(ForeignKey("runs.id", ondelete="CASCADE"), primary_key=True)
+    key: Mapped[str] = mapped_column(String(200), primary_key=True)
+    block: Mapped[int] = mapped_column(Integer, primary_key=True)  # seq // BLOCK
+    n: Mapped[int] = mapped_column(Integer)
+    first_seq: Mapped[int] = mapped_column(Integer)
+    first_step: Mapped[int] = mapped_column(Integer)
+    first_value: Mapped[float | None] = mapped_column(Float)
+    last_seq: Mapped[int] = mapped_column(Integer)
+    last_step: Mapped[int] = mapped_column(Integer)
+    last_value: Mapped[float | None] = mapped_column(Float)
+    min_value: Mapped[float | None] = mapped_column(Float)  # None: every value non-finite
+    min_seq: Mapped[int | None] = mapped_column(Integer)
+    min_step: Mapped[int | None] = mapped_column(Integer)
+    max_value: Mapped[float | None] = mapped_column(Float)
+    max_seq: Mapped[int | None] = mapped_column(Integer)
+    max_step: Mapped[int | None] = mapped_column(Integer)
 
 
 class Artifact(Base):

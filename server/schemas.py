@@ -37,7 +37,11 @@ class RunPublic(BaseModel):
 
 class RunsPublic(BaseModel):
     items: list[RunPublic]
-    total: int
+    total: int = Field(description="matching runs; exact unless `estimated`")
+    estimated: bool = Field(False, description=(
+        "true when more runs match than an exact count is kept for (server.api.routes.runs."
+        "EXACT_TOTAL): `total` is then PostgreSQL's row estimate (unfiltered listings) or a lower "
+        "bound, and always exceeds offset + limit, so paging on until an empty page never stops early"))
 
 
 class RandomSpec(BaseModel):

@@ -16,7 +16,7 @@ from server.main import create_app
 from server.migrate import upgrade
 from server.settings import Settings
 
-TABLES = "probe_jobs, artifacts, metric_points, runs, sweeps, workers"
+TABLES = "probe_jobs, artifacts, metric_blocks, metric_points, runs, sweeps, workers"
 
 
 class RecordingQueue:

@@ -79,3 +79,35 @@ def test_upgrade_numbers_existing_points(kind, tmp_path):
             rows = c.execute(text("SELECT key, step, seq FROM metric_points ORDER BY key, step")).all()
         engine.dispose()
         assert [tuple(r) for r in rows] == [("a", 1, 0), ("a", 3, 1), ("a", 5, 2), ("b", 0, 0), ("b", 2, 1)]
+
+
+@pytest.mark.parametrize("kind", ["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def test_upgrade_backfills_metric_blocks(kind, tmp_path):
+    """0004 summarises existing points per block: checked against the rows themselves."""
+    from sqlalchemy import text
+
+    from server.blocks import BLOCK
+
+    values = [((i * 37) % 101) / 7 for i in range(BLOCK + 10)]
+    values[3] = None  # a non-finite point (stored NULL)
+    with fresh(kind, tmp_path) as url:
+        upgrade(url, "0003_sweep_fail_fast")
+        engine = create_engine(url)
+        with engine.begin() as c:
+            c.execute(text("INSERT INTO runs (id, name, status, config, overrides, created_at, attempts, "
+                           "summary, cancel_requested) VALUES (1, 'r', 'succeeded', '{}', '{}', "
+                           "CURRENT_TIMESTAMP, 1, '{}', 0)"))
+            c.execute(text("INSERT INTO metric_points (run_id, key, step, value, seq) VALUES (1, 'x', :s, :v, :q)"),
+                      [{"s": 2 * i, "v": v, "q": i} for i, v in enumerate(values)])
+        upgrade(url)
+        with engine.connect() as c:
+            got = c.execute(text("SELECT block, n, first_step, last_step, min_value, min_step, max_value, max_step "
+                                 "FROM metric_blocks ORDER BY block")).all()
+        downgrade(url, "0003_sweep_fail_fast")
+        engine.dispose()
+    for b, row in enumerate(got):
+        idx = range(b * BLOCK, min(len(values), (b + 1) * BLOCK))
+        fin = [i for i in idx if values[i] is not None]
+        lo, hi = min(fin, key=lambda i: (values[i], i)), min(fin, key=lambda i: (-values[i], i))
+        assert tuple(row) == (b, len(idx), 2 * idx[0], 2 * idx[-1], values[lo], 2 * lo, values[hi], 2 * hi)
+    assert len(got) == 2

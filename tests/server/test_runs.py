@@ -111,3 +111,24 @@ def test_cancel_and_retry(client, db, queue):
     from server.models import Run
     db.expire_all()
     assert db.get(Run, run_id).cancel_requested == 1
+
+
+def test_listing_total_is_exact_up_to_the_cap_then_flagged(client, db, monkeypatch):
+    """Past EXACT_TOTAL matches the count stops (estimated), yet never ends paging early."""
+    from server.api.routes import runs as routes
+
+    monkeypatch.setattr(routes, "EXACT_TOTAL", 3)
+    ids = [client.post("/runs", json={"config": QUICK}).json()["id"] for _ in range(6)]
+    page = client.get("/runs", params={"limit": 2}).json()
+    assert page["estimated"] and page["total"] >= 4  # > offset + limit: a pager goes on
+    assert client.get("/runs", params={"limit": 2, "offset": 4}).json() | {"items": None} == \
+        {"items": None, "total": 6, "estimated": False}  # upto = offset + limit = 6: exact
+    assert client.get("/runs", params={"limit": 10}).json()["total"] == 6
+    seen, offset = [], 0
+    while True:  # the dashboard's pager (dashboard/client.all_runs)
+        p = client.get("/runs", params={"limit": 2, "offset": offset}).json()
+        seen += [r["id"] for r in p["items"]]
+        offset += len(p["items"])
+        if not p["items"] or offset >= p["total"]:
+            break
+    assert sorted(seen) == sorted(ids)

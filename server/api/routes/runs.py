@@ -4,7 +4,8 @@ from __future__ import annotations
 from typing import Literal
 
 from fastapi import APIRouter, HTTPException, Query
-from sqlalchemy import func, select
+from fastapi.responses import JSONResponse, Response
+from sqlalchemy import func, select, text
 
 from lipcore.config import ConfigError
 from server import crud, metrics
@@ -56,9 +57,32 @@ def list_runs(db: SessionDep, sweep_id: int | None = Query(None, ge=0, le=MAX_ID
         ordered = apply_order(q, order_by, order_stat)
     except QueryError as e:
         raise query_422(e) from None
-    total = db.scalar(select(func.count()).select_from(q.with_only_columns(Run.id).subquery()))
     rows = db.scalars(ordered.limit(limit).offset(offset)).all()
-    return RunsPublic(items=[RunPublic.model_validate(r) for r in rows], total=total or 0)
+    if 0 < len(rows) < limit or (not rows and offset == 0):  # the last page: the total is known
+        total, estimated = offset + len(rows), False
+    else:
+        total, estimated = count_runs(db, q, unfiltered=sweep_id is None and status is None and not where,
+                                      upto=max(EXACT_TOTAL, offset + limit))
+    page = RunsPublic(items=[RunPublic.model_validate(r) for r in rows], total=total, estimated=estimated)
+    # Serialised once, in pydantic's Rust core: FastAPI would dump, re-validate and dump it again.
+    return Response(page.model_dump_json(), media_type="application/json")  # type: ignore[return-value]
+
+
+EXACT_TOTAL = 10_000  # a listing counts exactly up to this many matches (or offset + limit)
+
+
+def count_runs(db, q, *, unfiltered: bool, upto: int) -> tuple[int, bool]:  # noqa: ANN001
+    """(total, estimated): an exact count while at most `upto` runs match, read through a LIMIT so
+    it never scans a 100k-run table per page; past it PostgreSQL's row estimate of the table
+    (unfiltered) or the lower bound `upto + 1`, flagged as estimated."""
+    capped = db.scalar(select(func.count()).select_from(  # by id: an index-only scan when unfiltered
+        q.with_only_columns(Run.id).order_by(Run.id).limit(upto + 1).subquery())) or 0
+    if capped <= upto:
+        return capped, False
+    estimate = 0
+    if unfiltered and db.get_bind().dialect.name == "postgresql":
+        estimate = int(db.scalar(text("SELECT reltuples FROM pg_class WHERE oid = 'runs'::regclass")) or 0)
+    return max(estimate, upto + 1), True
 
 
 @router.get("/{run_id}", response_model=RunPublic, dependencies=[ReadAuth])
@@ -74,7 +98,8 @@ def read_metrics(run_id: IdPath, db: SessionDep, keys: str | None = None,
     """Metric series by key: at most max_points rows each (each window's extremes), steps > after."""
     get_run_or_404(db, run_id)
     key_list = [k for k in keys.split(",") if k] if keys else None
-    return metrics.metric_series(db, run_id=run_id, keys=key_list, max_points=max_points, after=after)
+    series = metrics.metric_series(db, run_id=run_id, keys=key_list, max_points=max_points, after=after)
+    return JSONResponse(series)  # type: ignore[return-value]  # plain lists: no jsonable_encoder walk
 
 
 @router.post("/{run_id}/cancel", status_code=202, dependencies=[WriteAuth])

@@ -1,0 +1,191 @@
+"""Per-block summaries of metric series, so a 1M-point series downsamples without reading it.
+
+A series' rows (ordered by step, numbered by `seq` in server.metrics) are cut into blocks of
+`BLOCK` consecutive rows (block = seq // BLOCK). Each block keeps its row count, its first and
+last row (step, value) and its minimum and maximum (value, seq, step; ties: the first row, as in
+the row-by-row definition; NULL = non-finite values are skipped). `server.metrics.write_points`
+keeps them current: appends fold into the last block, rewrites and out-of-order inserts
+recompute the blocks they touch from the points.
+
+A long series' downsampled read then groups whole blocks into at most `(max_points - 2) // 2`
+buckets (`g` consecutive blocks each) and keeps per bucket its min and max row plus the series'
+first and last row: exact by row, from a few thousand block rows instead of a million points.
+"""
+from __future__ import annotations
+
+from typing import Any, Iterable
+
+from sqlalchemy import delete, select, text
+from sqlalchemy.orm import Session
+
+from server.models import MetricBlock, MetricPoint
+
+BLOCK = 256  # rows per block: 1M points → 3,907 block rows
+LONG_ROWS = 65_536  # shorter series are scanned (cheap) with exact equal-row buckets instead
+
+
+def summarise(rows: Iterable[tuple[int, int, float | None]]) -> dict[int, dict[str, Any]]:
+    """{block: summary} from `(seq, step, value)` rows in seq order (None value = non-finite)."""
+    out: dict[int, dict[str, Any]] = {}
+    for seq, step, value in rows:
+        b = seq // BLOCK
+        s = out.get(b)
+        if s is None:
+            s = out[b] = {"block": b, "n": 0, "first_seq": seq, "first_step": step, "first_value": value,
+                          "min_value": None, "min_seq": None, "min_step": None,
+                          "max_value": None, "max_seq": None, "max_step": None}
+        fold(s, seq, step, value)
+    return out
+
+
+def fold(s: dict[str, Any], seq: int, step: int, value: float | None) -> None:
+    """Append one row (later in seq than every row of the block) to a block summary."""
+    s["n"] += 1
+    s["last_seq"], s["last_step"], s["last_value"] = seq, step, value
+    if value is None:
+        return
+    if s["min_value"] is None or value < s["min_value"]:  # strict: ties keep the first row
+        s["min_value"], s["min_seq"], s["min_step"] = value, seq, step
+    if s["max_value"] is None or value > s["max_value"]:
+        s["max_value"], s["max_seq"], s["max_step"] = value, seq, step
+
+
+_COLS = ("block", "n", "first_seq", "first_step", "first_value", "last_seq", "last_step", "last_value",
+         "min_value", "min_seq", "min_step", "max_value", "max_seq", "max_step")
+
+
+def _upsert(session: Session, run_id: int, key: str, summaries: Iterable[dict[str, Any]]) -> None:
+    rows = [{"run_id": run_id, "key": key, **{c: s[c] for c in _COLS}} for s in summaries]
+    if not rows:
+        return
+    if session.get_bind().dialect.name == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert
+    else:
+        from sqlalchemy.dialects.sqlite import insert
+    stmt = insert(MetricBlock)
+    stmt = stmt.on_conflict_do_update(index_elements=["run_id", "key", "block"],
+                                      set_={c: stmt.excluded[c] for c in _COLS if c != "block"})
+    for i in range(0, len(rows), 1000):
+        session.execute(stmt, rows[i:i + 1000])
+
+
+def recompute(session: Session, run_id: int, key: str, blocks: Iterable[int]) -> None:
+    """Rebuild the given blocks from the points (after rewrites or a renumbering)."""
+    todo = sorted(set(blocks))
+    i = 0
+    while i < len(todo):  # contiguous runs of blocks: one range read each
+        j = i
+        while j + 1 < len(todo) and todo[j + 1] == todo[j] + 1:
+            j += 1
+        lo, hi = todo[i] * BLOCK, (todo[j] + 1) * BLOCK
+        rows = session.execute(
+            select(MetricPoint.seq, MetricPoint.step, MetricPoint.value)
+            .where(MetricPoint.run_id == run_id, MetricPoint.key == key,
+                   MetricPoint.seq >= lo, MetricPoint.seq < hi).order_by(MetricPoint.seq))
+        fresh = summarise(rows)
+        gone = [b for b in todo[i:j + 1] if b not in fresh]
+        if gone:
+            session.execute(delete(MetricBlock).where(MetricBlock.run_id == run_id, MetricBlock.key == key,
+                                                      MetricBlock.block.in_(gone)))
+        _upsert(session, run_id, key, fresh.values())
+        i = j + 1
+
+
+def rebuild(session: Session, run_id: int, key: str) -> None:
+    """Drop and rebuild every block of one series (bulk loads that bypass write_points)."""
+    session.execute(delete(MetricBlock).where(MetricBlock.run_id == run_id, MetricBlock.key == key))
+    rows = session.execute(select(MetricPoint.seq, MetricPoint.step, MetricPoint.value)
+                           .where(MetricPoint.run_id == run_id, MetricPoint.key == key)
+                           .order_by(MetricPoint.seq))
+    _upsert(session, run_id, key, summarise(rows).values())
+
+
+def append(session: Session, run_id: int, key: str, rows: list[tuple[int, int, float | None]]) -> None:
+    """Fold rows appended at the end of a series (seq above every existing row) into its blocks."""
+    if not rows:
+        return
+    first_block = rows[0][0] // BLOCK
+    last = session.scalars(select(MetricBlock).where(MetricBlock.run_id == run_id, MetricBlock.key == key,
+                                                     MetricBlock.block == first_block)).one_or_none()
+    out: dict[int, dict[str, Any]] = {}
+    if last is not None:
+        out[first_block] = {c: getattr(last, c) for c in _COLS}
+    for seq, step, value in rows:
+        b = seq // BLOCK
+        if b not in out:
+            out[b] = summarise([(seq, step, value)])[b]
+        else:
+            fold(out[b], seq, step, value)
+    _upsert(session, run_id, key, out.values())
+
+
+_STATS = text(f"""
+SELECT key, count(*) AS blocks, min(block) AS lo, max(block) AS hi, sum(n) AS n, max(last_seq) AS top,
+       sum(CASE WHEN first_seq <> block * {BLOCK} OR last_seq <> first_seq + n - 1 OR n > {BLOCK}
+           THEN 1 ELSE 0 END) AS bad
+FROM metric_blocks WHERE run_id = :run_id GROUP BY key
+""")
+_WHERE = "FROM metric_blocks WHERE run_id = :run_id AND key = :key"
+# PostgreSQL: arrays compare element by element, so the bucket's minimum comes with its first
+# row (smallest seq) and, for the maximum, -seq makes the first row win ties too.
+_PG = text(f"""
+SELECT block / :g, min(ARRAY[min_value, min_seq::float8, min_step::float8]) FILTER (WHERE min_value IS NOT NULL),
+       max(ARRAY[max_value, -max_seq::float8, max_step::float8]) FILTER (WHERE max_value IS NOT NULL),
+       min(first_step)
+{_WHERE} GROUP BY block / :g
+""")
+# SQLite: a bare column next to one min()/max() comes from the row holding it (blocks in order).
+_SQLITE = (text(f"SELECT block / :g, min(min_value), min_step {_WHERE} AND min_value IS NOT NULL GROUP BY block / :g"),
+           text(f"SELECT block / :g, max(max_value), max_step {_WHERE} AND max_value IS NOT NULL GROUP BY block / :g"),
+           text(f"SELECT block / :g, min(first_step) {_WHERE} GROUP BY block / :g"))
+
+
+def tiled(session: Session, run_id: int) -> dict[str, int]:
+    """{key: rows} for the run's series whose blocks tile rows 0..n-1 exactly (trustworthy)."""
+    out = {}
+    for r in session.execute(_STATS, {"run_id": run_id}):
+        # blocks 0..hi, each self-consistent and at most BLOCK rows, holding top + 1 rows: all full
+        # but the last, so every row 0..top is summarised exactly once.
+        if r.lo == 0 and r.hi == r.blocks - 1 and not r.bad and r.n == r.top + 1:
+            out[r.key] = int(r.n)
+    return out
+
+
+def downsample(session: Session, run_id: int, key: str, n: int, max_points: int) -> dict[str, list] | None:
+    """Min-max by whole blocks, in SQL over the block rows: None when the series is short
+    (< LONG_ROWS rows or fewer blocks than buckets), which the caller then reads from the points.
+
+    `nb = (max_points - 2) // 2` buckets at most, each `g = ceil(n_blocks / nb)` consecutive
+    blocks; each bucket keeps its first minimum and first maximum row (a bucket of non-finite
+    values only keeps its first row, as None), plus the series' first and last row.
+    """
+    nb = (max_points - 2) // 2
+    n_blocks = -(-n // BLOCK)
+    if max_points < 4 or n_blocks < nb or n < LONG_ROWS or n <= max_points:
+        return None
+    g = -(-n_blocks // nb)
+    p = {"run_id": run_id, "key": key, "g": g}
+    kept: dict[int, float | None] = {}
+    ends = session.execute(text(f"SELECT first_step, first_value, last_step, last_value {_WHERE} "
+                                "AND block IN (0, :last) ORDER BY block"), {**p, "last": n_blocks - 1}).all()
+    kept[ends[0][0]], kept[ends[-1][2]] = ends[0][1], ends[-1][3]
+    firsts: dict[int, int] = {}
+    found: set[int] = set()
+    if session.get_bind().dialect.name == "postgresql":
+        for bucket, lo, hi, first in session.execute(_PG, p):
+            firsts[bucket] = first
+            if lo is not None:
+                found.add(bucket)
+                kept[int(lo[2])], kept[int(hi[2])] = lo[0], hi[0]
+    else:
+        q_min, q_max, q_first = _SQLITE
+        for query in (q_min, q_max):
+            for bucket, value, step in session.execute(query, p):
+                found.add(bucket)
+                kept[step] = value
+        firsts = {bucket: first for bucket, first in session.execute(q_first, p)}
+    for bucket, first in firsts.items():
+        if bucket not in found:  # only non-finite values: keep a marker at the bucket's first row
+            kept.setdefault(first, None)
+    steps = sorted(kept)
+    return {"step": steps, "value": [kept[s] for s in steps]}
