@@ -306,7 +306,7 @@ def main() -> None:
     fmt = lambda v: "n/a" if v is None else f"{v:,.0f}"  # noqa: E731
     print(f"\n| metric points/s, {ingest['writers']} writers × {ingest['points_per_writer']:,} points "
           "| points/s |\n| --- | --- |")
-    print(f"| liplab DBReporter → PostgreSQL (upsert batches of 500) | {fmt(ingest['liplab_pg'])} |")
+    print(f"| liplab DBReporter → PostgreSQL (upsert batches of up to 5,000, or 1 s) | {fmt(ingest['liplab_pg'])} |")
     print(f"| raw COPY → PostgreSQL (ceiling) | {fmt(ingest['copy_pg'])} |")
     print(f"| MLflow log_batch → SQLite store | {fmt(ingest['mlflow_sqlite'])} |")
     print(f"| MLflow log_batch → PostgreSQL store | {fmt(ingest['mlflow_pg'])} |")
