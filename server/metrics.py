@@ -101,13 +101,26 @@ def write_points(session: Session, run_id: int, points: Iterable[tuple[str, int,
     stmt = insert(MetricPoint)
     stmt = stmt.on_conflict_do_update(index_elements=["run_id", "key", "step"],
                                       set_={"value": stmt.excluded.value})  # seq stays
-    for i in range(0, len(rows), CHUNK):
-        session.execute(stmt, rows[i:i + CHUNK])  # executemany: compiled once
+    if dialect == "postgresql":  # one statement of five arrays, not one INSERT per point
+        session.execute(_UNNEST, {c: [r[c] for r in rows] for c in ("run_id", "key", "step", "value", "seq")})
+    else:
+        for i in range(0, len(rows), CHUNK):
+            session.execute(stmt, rows[i:i + CHUNK])  # executemany: compiled once
     for key in renumber:
         session.execute(_RENUMBER, {"run_id": run_id, "key": key})
     run.summary = summary
     run.heartbeat_at = utcnow()
     session.commit()
+
+
+# The same upsert as `stmt` for PostgreSQL, its rows as arrays: psycopg's executemany pipelines
+# one INSERT per point, which cost more client CPU and server work than the rows themselves.
+_UNNEST = text("""
+INSERT INTO metric_points (run_id, key, step, value, seq)
+SELECT * FROM unnest(CAST(:run_id AS integer[]), CAST(:key AS varchar[]), CAST(:step AS integer[]),
+                     CAST(:value AS float8[]), CAST(:seq AS integer[]))
+ON CONFLICT (run_id, key, step) DO UPDATE SET value = excluded.value
+""")
 
 
 # Bucket of a row from its ordinal: -1 first row, -2 last row, else equal runs of rows.
