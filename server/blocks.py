@@ -22,6 +22,9 @@ from server.models import MetricBlock, MetricPoint
 
 BLOCK = 256  # rows per block: 1M points → 3,907 block rows
 LONG_ROWS = 65_536  # shorter series are scanned (cheap) with exact equal-row buckets instead
+# Series shorter than this keep no blocks at all (reads never use them below LONG_ROWS), so the
+# many short runs of a sweep pay nothing for them; the write that crosses it builds them once.
+EAGER_ROWS = 16_384
 
 
 def summarise(rows: Iterable[tuple[int, int, float | None]]) -> dict[int, dict[str, Any]]:

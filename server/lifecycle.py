@@ -18,19 +18,40 @@ from datetime import datetime, timedelta
 from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
-from server.models import FINISHED, Run, Sweep, utcnow
+from server.models import FINISHED, MetricPoint, Run, Sweep, utcnow
+
+
+@dataclass
+class Claimed:
+    """What a worker needs after winning a run: its config, its sweep, how far the store got
+    (the highest step with stored points, -1 when none)."""
+
+    config: dict
+    sweep_id: int | None
+    last_step: int
+
+
+def claim_run(db: Session, *, run_id: int, worker: str) -> Claimed | None:
+    """queued → running for exactly one caller, returning the run's config, sweep and last
+    stored step in the same statement (`UPDATE … RETURNING`, one round trip, one commit);
+    None if the run is not queued (any more)."""
+    now = utcnow()
+    last = select(func.max(MetricPoint.step)).where(MetricPoint.run_id == run_id).scalar_subquery()
+    row = db.execute(
+        update(Run).where(Run.id == run_id, Run.status == "queued")
+        .values(status="running", started_at=now, heartbeat_at=now,
+                worker=worker, attempts=Run.attempts + 1, error=None)
+        .returning(Run.config, Run.sweep_id, last)
+    ).first()
+    db.commit()
+    if row is None:
+        return None
+    return Claimed(row[0], row[1], -1 if row[2] is None else int(row[2]))
 
 
 def claim(db: Session, *, run_id: int, worker: str) -> bool:
     """queued → running for exactly one caller; False if the run is not queued (any more)."""
-    now = utcnow()
-    won = db.execute(
-        update(Run).where(Run.id == run_id, Run.status == "queued")
-        .values(status="running", started_at=now, heartbeat_at=now,
-                worker=worker, attempts=Run.attempts + 1, error=None)
-    ).rowcount == 1
-    db.commit()
-    return won
+    return claim_run(db, run_id=run_id, worker=worker) is not None
 
 
 def heartbeat(db: Session, *, run_id: int, worker: str) -> bool | None:
@@ -39,24 +60,34 @@ def heartbeat(db: Session, *, run_id: int, worker: str) -> bool | None:
     Returns None when the worker no longer owns the run (it was reaped or finished elsewhere),
     else whether a cancel was requested.
     """
-    won = db.execute(update(Run).where(Run.id == run_id, Run.status == "running", Run.worker == worker)
-                     .values(heartbeat_at=utcnow())).rowcount == 1
-    db.commit()
-    if not won:
-        return None
-    return bool(db.scalar(select(Run.cancel_requested).where(Run.id == run_id)))
+    cancel = db.scalar(update(Run).where(Run.id == run_id, Run.status == "running", Run.worker == worker)
+                       .values(heartbeat_at=utcnow()).returning(Run.cancel_requested))
+    db.commit()  # one round trip: the touch and the cancel flag (`UPDATE … RETURNING`)
+    return None if cancel is None else bool(cancel)
 
 
 def finish(db: Session, *, run_id: int, worker: str, status: str, error: str | None = None) -> bool:
     """running → a final status, only for the owning worker; then apply the sweep's fail_fast."""
+    won = mark_finished(db, run_id=run_id, worker=worker, status=status, error=error)
+    db.commit()
+    if won:
+        after_finish(db, run_id=run_id, status=status)
+    return won
+
+
+def mark_finished(db: Session, *, run_id: int, worker: str, status: str, error: str | None = None) -> bool:
+    """`finish` without the commit, so a worker can settle a run in the transaction that
+    writes its last points and artifact rows; the caller commits, then calls `after_finish`."""
     if status not in FINISHED:
         raise ValueError(f"status: {status!r} is not a final status; choose one of {', '.join(FINISHED)}")
-    won = db.execute(update(Run).where(Run.id == run_id, Run.status == "running", Run.worker == worker)
-                     .values(status=status, error=error, finished_at=utcnow())).rowcount == 1
-    db.commit()
-    if won and status in ("failed", "diverged"):
+    return db.execute(update(Run).where(Run.id == run_id, Run.status == "running", Run.worker == worker)
+                      .values(status=status, error=error, finished_at=utcnow())).rowcount == 1
+
+
+def after_finish(db: Session, *, run_id: int, status: str) -> None:
+    """What follows a committed final status: a failed or diverged run stops a fail_fast sweep."""
+    if status in ("failed", "diverged"):
         apply_fail_fast(db, run_id=run_id)
-    return won
 
 
 def requeue(db: Session, *, run_id: int, worker: str, reason: str, forgive: bool = True) -> bool:
@@ -64,13 +95,18 @@ def requeue(db: Session, *, run_id: int, worker: str, reason: str, forgive: bool
 
     `forgive` gives the attempt back: a pre-empted worker is not the run's fault.
     """
-    won = db.execute(
+    won = mark_requeued(db, run_id=run_id, worker=worker, reason=reason, forgive=forgive)
+    db.commit()
+    return won
+
+
+def mark_requeued(db: Session, *, run_id: int, worker: str, reason: str, forgive: bool = True) -> bool:
+    """`requeue` without the commit (the caller's transaction also holds the last points)."""
+    return db.execute(
         update(Run).where(Run.id == run_id, Run.status == "running", Run.worker == worker)
         .values(status="queued", worker=None, heartbeat_at=utcnow(), error=reason,
                 attempts=Run.attempts - (1 if forgive else 0))
     ).rowcount == 1
-    db.commit()
-    return won
 
 
 @dataclass

@@ -13,6 +13,12 @@ flags set here, so a step costs no database round trip. Reasons to stop:
   hands the run back to the queue after the loop stops (and checkpoints).
 - `lost`: the heartbeat found the run no longer ours (the reaper took it while this process
   was frozen); the task must not write its outcome.
+
+The side thread is one per process (`_Watcher`), started once and shared by every guard, so a
+run costs no thread start and no join: on a loaded machine each of those waits for the OS to
+schedule a thread, several milliseconds a run for a tiny run. Leaving a guard waits only for a
+beat of that guard already in flight, so after `__exit__` the guard never touches its run or
+its task thread again.
 """
 from __future__ import annotations
 
@@ -41,6 +47,43 @@ class HardCancel(BaseException):
     """
 
 
+class _Watcher:
+    """The process's one guard thread: ticks each active guard every `heartbeat_s`."""
+
+    def __init__(self) -> None:
+        self.cond = threading.Condition()
+        self.guards: dict[RunGuard, float] = {}  # guard → when its next beat is due
+        self.thread: threading.Thread | None = None
+
+    def add(self, guard: "RunGuard") -> None:
+        with self.cond:
+            self.guards[guard] = time.monotonic() + guard.heartbeat_s
+            if self.thread is None or not self.thread.is_alive():
+                self.thread = threading.Thread(target=self._run, name="run-guard", daemon=True)
+                self.thread.start()
+            self.cond.notify()
+
+    def remove(self, guard: "RunGuard") -> None:
+        with self.cond:
+            self.guards.pop(guard, None)
+
+    def _run(self) -> None:
+        while True:
+            with self.cond:
+                now = time.monotonic()
+                due = [g for g, t in self.guards.items() if t <= now]
+                for g in due:
+                    self.guards[g] = now + g.heartbeat_s
+                if not due:
+                    self.cond.wait(min(self.guards.values(), default=now + 60.0) - now)
+                    continue
+            for g in due:
+                g._tick()
+
+
+_WATCHER = _Watcher()
+
+
 class RunGuard:
     def __init__(self, sessions: Any, run_id: int, worker: str, *, heartbeat_s: float = 5.0,
                  cancel_grace_s: float = 30.0, shutdown: threading.Event = SHUTDOWN):
@@ -48,9 +91,10 @@ class RunGuard:
         self.heartbeat_s, self.cancel_grace_s, self.shutdown = heartbeat_s, cancel_grace_s, shutdown
         self.cancelled = self.lost = False
         self.hard_stopped = False
-        self._done = threading.Event()
+        self._active = False
+        self._busy = threading.Lock()  # held by a tick; __exit__ waits for one in flight
+        self._cancel_seen: float | None = None
         self._target = threading.get_ident()
-        self._thread = threading.Thread(target=self._watch, name=f"guard-run-{run_id}", daemon=True)
 
     @property
     def reason(self) -> str | None:
@@ -65,12 +109,14 @@ class RunGuard:
 
     def __enter__(self) -> "RunGuard":
         self._target = threading.get_ident()
-        self._thread.start()
+        self._active = True
+        _WATCHER.add(self)
         return self
 
     def __exit__(self, *exc: object) -> None:
-        self._done.set()
-        self._thread.join(timeout=10)
+        _WATCHER.remove(self)
+        with self._busy:  # a beat in flight ends before the guard is left
+            self._active = False
 
     def beat(self) -> None:
         """One heartbeat: update the flags from the store (errors are retried next beat)."""
@@ -81,18 +127,20 @@ class RunGuard:
         elif state:
             self.cancelled = True
 
-    def _watch(self) -> None:
-        cancel_seen = None
-        while not self._done.wait(self.heartbeat_s):
+    def _tick(self) -> None:
+        """One beat of the watcher thread, then the hard stop if a cancel has waited too long."""
+        with self._busy:
+            if not self._active:
+                return
             try:
                 self.beat()
             except Exception:  # noqa: BLE001 - the store may be briefly away; the reaper's stale
-                continue  # threshold is many beats long
-            if self.cancelled and cancel_seen is None:
-                cancel_seen = time.monotonic()
-            if cancel_seen is not None and time.monotonic() - cancel_seen > self.cancel_grace_s:
+                return  # threshold is many beats long
+            if self.cancelled and self._cancel_seen is None:
+                self._cancel_seen = time.monotonic()
+            if self._cancel_seen is not None and time.monotonic() - self._cancel_seen > self.cancel_grace_s:
                 self._hard_stop()
-                cancel_seen = time.monotonic()  # one more grace, then the process ends
+                self._cancel_seen = time.monotonic()  # one more grace, then the process ends
 
     def _hard_stop(self) -> None:
         if not self.hard_stopped:

@@ -5,6 +5,11 @@ find how far an earlier attempt got, train under a `RunGuard` (lipcore resumes f
 checkpoint in the run's folder, `resume_from="auto"`), then either finish (final
 status), hand the run back to the queue (the worker is shutting down), or walk away (the run was
 reaped from under us). Training itself is lipcore's `run_experiment`; nothing here knows torch.
+
+Round trips of a run, kept few because a tiny run is dominated by them: the claim returns the
+config, the sweep and the last stored step in one `UPDATE … RETURNING`; the last points, the
+artifact rows and the final status (or the requeue) are one transaction. A tiny run costs
+three commits: the claim, the points flushed before its checkpoint, the outcome.
 """
 from __future__ import annotations
 
@@ -12,10 +17,9 @@ import traceback
 from typing import Any, Callable
 
 from server import lifecycle
-from server.models import Run
 from server.settings import Settings
 from worker.guard import HardCancel, RunGuard
-from worker.resume import last_stored_step, run_dir
+from worker.resume import run_dir
 from worker.sink import DBReporter
 
 
@@ -28,12 +32,11 @@ def execute_run(run_id: int, *, worker: str, settings: Settings, sessions: Any, 
     """Returns what happened: the final status, "requeued", "lost" or "skipped"."""
     from lipcore.experiment import run_experiment
 
-    with sessions() as db:
-        if not lifecycle.claim(db, run_id=run_id, worker=worker):
-            return "skipped"
-        run = db.get(Run, run_id)
-        config, sweep_id = run.config, run.sweep_id
-        done = last_stored_step(db, run_id)
+    with sessions() as db:  # one statement: claim, config, sweep and last stored step
+        claimed = lifecycle.claim_run(db, run_id=run_id, worker=worker)
+    if claimed is None:
+        return "skipped"
+    config, sweep_id, done = claimed.config, claimed.sweep_id, claimed.last_step
     publish_status(bus, run_id, sweep_id, "running")
     guard = RunGuard(sessions, run_id, worker, heartbeat_s=settings.run_heartbeat_s,
                      cancel_grace_s=settings.cancel_grace_s)
@@ -48,18 +51,23 @@ def execute_run(run_id: int, *, worker: str, settings: Settings, sessions: Any, 
         status, error = "cancelled", "cancelled: stopped by force after the grace period"
     except Exception:  # noqa: BLE001 - any failure of the experiment ends the run as failed
         status, error = "failed", short_traceback()
-    reporter.flush()  # if the store is away this raises; the reaper requeues the run later
+    # The last points, the artifact rows and the outcome are one transaction; if the store is
+    # away this raises and the reaper requeues the run later.
     if guard.reason == "lost":
+        reporter.flush()
         return "lost"
     if status == "cancelled" and guard.reason == "shutdown":
-        with sessions() as db:
-            if lifecycle.requeue(db, run_id=run_id, worker=worker, reason="requeued: worker shut down"):
-                enqueue(run_id)
+        if reporter.flush(lambda db: lifecycle.mark_requeued(db, run_id=run_id, worker=worker,
+                                                             reason="requeued: worker shut down")):
+            enqueue(run_id)
         publish_status(bus, run_id, sweep_id, "queued")
         return "requeued"
-    with sessions() as db:
-        if not lifecycle.finish(db, run_id=run_id, worker=worker, status=status, error=error):
-            return "lost"
+    if not reporter.flush(lambda db: lifecycle.mark_finished(db, run_id=run_id, worker=worker,
+                                                            status=status, error=error)):
+        return "lost"
+    if status in ("failed", "diverged"):
+        with sessions() as db:
+            lifecycle.after_finish(db, run_id=run_id, status=status)
     publish_status(bus, run_id, sweep_id, status, error)
     return status
 

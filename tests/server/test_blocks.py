@@ -18,8 +18,9 @@ B = blocks.BLOCK
 
 @pytest.fixture(autouse=True)
 def long_from_zero(monkeypatch):
-    """Every series counts as long here, so small series exercise the block path."""
+    """Every series counts as long here and keeps blocks, so small series exercise the block path."""
     monkeypatch.setattr(blocks, "LONG_ROWS", 0)
+    monkeypatch.setattr(blocks, "EAGER_ROWS", 0)
 
 
 def new_run(client) -> int:  # noqa: ANN001
@@ -147,3 +148,15 @@ def test_rebuild_matches_incremental(client, db):
              db.scalars(select(MetricBlock).order_by(MetricBlock.block)).all()]
     assert before == after and len(after) == 4
     stored_blocks_match_points(db, run_id, "x")
+
+
+def test_blocks_are_built_once_a_series_crosses_the_threshold(client, db, monkeypatch):
+    monkeypatch.setattr(blocks, "EAGER_ROWS", 2 * B)
+    run_id = new_run(client)
+    values = np.random.default_rng(3).normal(size=3 * B).tolist()
+    metrics.write_points(db, run_id, [("x", s, v) for s, v in enumerate(values[:B])])
+    assert db.scalar(select(MetricBlock.block).where(MetricBlock.run_id == run_id)) is None
+    metrics.write_points(db, run_id, [("x", s, v) for s, v in enumerate(values[:2 * B]) if s >= B])
+    metrics.write_points(db, run_id, [("x", s, v) for s, v in enumerate(values) if s >= 2 * B])
+    stored_blocks_match_points(db, run_id, "x")
+    assert read(client, run_id, 6) == brute_blocks(dict(enumerate(values)), 6)
