@@ -88,13 +88,11 @@ def _run_probes(cfg: dict[str, Any], engine: Any, reporter: Any, workdir: Any,
     if not snaps or snaps[-1][0] != engine.step:
         snaps.append((engine.step, {k: v.detach().cpu().clone()
                                     for k, v in member.model.state_dict().items()}))
-    extra = {}
-    fields = getattr(ProbeContext, "__dataclass_fields__", {})
-    if "metrics" in fields and workdir is not None:
-        from lipcore.figures import read_metrics
+    metrics = {}
+    if workdir is not None:
+        from lipcore.reporting import read_jsonl_metrics
 
-        extra["metrics"] = {k: {"step": s, "value": v}
-                            for k, (s, v) in read_metrics(Path(workdir) / "metrics.jsonl").items()}
+        metrics = read_jsonl_metrics(Path(workdir) / "metrics.jsonl")
     ctx = ProbeContext(model=member.model, data=engine.data_dev, loss_fn=member.loss_fn,
-                       checkpoints=snaps, config=cfg, device=str(engine.device), **extra)
+                       checkpoints=snaps, config=cfg, device=str(engine.device), metrics=metrics)
     return run_probes(cfg["probes"], ctx, reporter, workdir)

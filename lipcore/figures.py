@@ -7,39 +7,23 @@ plotting order) before matplotlib's defaults.
 from __future__ import annotations
 
 import json
-from collections import defaultdict
 from pathlib import Path
 
+from lipcore.reporting import read_jsonl_metrics
+
 COLORS = ["black", "red", "blue", "brown", "purple", "green"]
-
-
-def read_metrics(path: str | Path) -> dict[str, tuple[list[int], list[float]]]:
-    """metrics.jsonl → {key: (steps, values)}."""
-    series: dict[str, tuple[list[int], list[float]]] = defaultdict(lambda: ([], []))
-    p = Path(path)
-    if not p.exists():
-        return {}
-    for line in p.read_text().splitlines():
-        if not line.strip():
-            continue
-        row = json.loads(line)
-        step = row.pop("step")
-        for key, value in row.items():
-            series[key][0].append(step)
-            series[key][1].append(value)
-    return dict(series)
 
 
 def _plot(ax, series: dict, keys: list[str], log: bool = False) -> bool:
     drawn = False
     for i, key in enumerate(keys):
         if key in series:
-            steps, values = series[key]
+            steps, values = series[key]["step"], series[key]["value"]
             ax.plot(steps, values, color=COLORS[i % len(COLORS)] if i < len(COLORS) else None,
                     label=key)
             drawn = True
     if drawn:
-        if log and all(v > 0 for k in keys if k in series for v in series[k][1]):
+        if log and all(v > 0 for k in keys if k in series for v in series[k]["value"]):
             ax.set_yscale("log")
         ax.set_xlabel("step")
         ax.legend(fontsize=8)
@@ -55,7 +39,7 @@ def write_figures(run_dir: str | Path) -> list[Path]:
     import matplotlib.pyplot as plt
 
     run_dir = Path(run_dir)
-    series = read_metrics(run_dir / "metrics.jsonl")
+    series = read_jsonl_metrics(run_dir / "metrics.jsonl")
     out = run_dir / "figures"
     out.mkdir(exist_ok=True)
     written = []

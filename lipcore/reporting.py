@@ -91,6 +91,24 @@ class JsonlReporter(NullReporter):
         self.path.write_text("".join(line + "\n" for line in keep))
 
 
+def read_jsonl_metrics(path: str | Path) -> dict[str, dict[str, list]]:
+    """What `JsonlReporter` wrote, as {key: {"step": [...], "value": [...]}} (missing file → {})."""
+    series: dict[str, dict[str, list]] = {}
+    p = Path(path)
+    if not p.is_file():
+        return series
+    for line in p.read_text().splitlines():
+        if not line.strip():
+            continue
+        row = json.loads(line)
+        step = row.pop("step")
+        for key, value in row.items():
+            s = series.setdefault(key, {"step": [], "value": []})
+            s["step"].append(step)
+            s["value"].append(value)
+    return series
+
+
 class MultiReporter(NullReporter):
     """Fans every call out to several reporters; stops when any of them says stop."""
 

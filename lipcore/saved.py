@@ -10,7 +10,6 @@ seeds), so probes can run "standalone on saved checkpoints", long after training
 """
 from __future__ import annotations
 
-import json
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -19,6 +18,8 @@ from typing import Any, Callable
 import torch
 import yaml
 from torch import nn
+
+from lipcore.reporting import read_jsonl_metrics
 
 _STEP = re.compile(r"(\d+)")
 
@@ -67,29 +68,12 @@ def read_checkpoints(path: str | Path) -> list[tuple[int, dict]]:
     out = []
     for i, f in enumerate(files):
         obj = _load_file(f)
-        step = obj.get("step") if isinstance(obj, dict) and "step" in obj else None
+        step = obj.get("step") if isinstance(obj, dict) else None
         if not isinstance(step, int):
             digits = _STEP.findall(f.stem)
             step = int(digits[-1]) if digits else i
         out.append((step, model_state(obj, f)))
     return sorted(out, key=lambda item: item[0])
-
-
-def read_metrics(path: Path) -> dict[str, dict[str, list]]:
-    """{key: {"step": [...], "value": [...]}} from a metrics.jsonl file (missing → {})."""
-    series: dict[str, dict[str, list]] = {}
-    if not path.is_file():
-        return series
-    for line in path.read_text().splitlines():
-        if not line.strip():
-            continue
-        row = json.loads(line)
-        step = row.pop("step")
-        for k, v in row.items():
-            s = series.setdefault(k, {"step": [], "value": []})
-            s["step"].append(step)
-            s["value"].append(v)
-    return series
 
 
 def read_config(run_dir: Path) -> dict:
@@ -130,7 +114,7 @@ def load_run(path: str | Path, device: str = "cpu", config: dict | None = None) 
     loss_fn = LOSSES.get(cfg["training"].get("loss") or default_loss(data.task),
                          key="training.loss")()
     return SavedRun(run_dir, cfg, model.to(device), data, loss_fn, ckpts,
-                    read_metrics(run_dir / "metrics.jsonl"))
+                    read_jsonl_metrics(run_dir / "metrics.jsonl"))
 
 
 def context_for(run: SavedRun, device: str = "cpu", peers: list[nn.Module] | None = None):

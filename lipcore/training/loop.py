@@ -183,7 +183,8 @@ class Engine:
         if member.cfg["grad_clip"]:
             nn.utils.clip_grad_norm_(member.model.parameters(), member.cfg["grad_clip"])
         member.optimizer.step()
-        member.loss_sum += float(loss.detach()) * len(y)
+        # one host sync when the objective is the loss itself (no flossing this step)
+        member.loss_sum += (value if objective is loss else float(loss.detach())) * len(y)
         member.correct += n_correct(out.detach(), y) if self.data.task != "regression" else 0.0
         member.count += len(y)
 
@@ -206,8 +207,9 @@ class Engine:
             while sampler.epoch < epochs:
                 x, _, _ = sampler.next()
                 penalty = self._floss_penalty(member.model, x)
-                if not math.isfinite(float(penalty.detach())):
-                    raise DivergedError(0, float(penalty.detach()))
+                value = float(penalty.detach())
+                if not math.isfinite(value):
+                    raise DivergedError(0, value)
                 member.optimizer.zero_grad(set_to_none=True)
                 penalty.backward()
                 member.optimizer.step()

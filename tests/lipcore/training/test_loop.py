@@ -1,4 +1,5 @@
 """The loop: bit-identical reruns, divergence, cancellation, evaluation cadence, devices."""
+import json
 import math
 
 import pytest
@@ -127,3 +128,14 @@ def test_the_gpt_model_learns_the_text_set():
     losses = r.series("train_loss")
     assert summary["status"] == "succeeded" and losses[-1] < 0.8 * losses[0]
     assert "test_acc" in summary["final"]
+
+
+def test_probes_see_the_logged_metrics(tmp_path):
+    # a run folder's metrics.jsonl reaches the probes: lyapunov reuses the logged series
+    from lipcore.local import run_local
+
+    cfg = config(training={"metrics": ["lyapunov"]}, flossing={"num_exponents": 2},
+                 probes=[{"name": "lyapunov", "k": 2}])
+    out, summary = run_local(cfg, out_root=tmp_path, progress=False)
+    assert summary["probes"] == ["lyapunov"]
+    assert json.loads((out / "probes" / "lyapunov.json").read_text())["source"] == "metrics"
