@@ -96,6 +96,26 @@ class RSSSampler(threading.Thread):
         return self.peak
 
 
+def peak_memory(step: Callable[[], Any], device: torch.device, n_steps: int) -> tuple[int, str]:
+    """(peak bytes above the baseline, method) over `n_steps` calls of `step` on `device`:
+    the CUDA allocator's peak, or the sampled RSS peak on the CPU (see the module doc)."""
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+        base = torch.cuda.memory_allocated(device)
+        torch.cuda.reset_peak_memory_stats(device)
+        for _ in range(n_steps):
+            step()
+        torch.cuda.synchronize(device)
+        return int(torch.cuda.max_memory_allocated(device) - base), "cuda_max_memory_allocated"
+    _release_free_memory()
+    base = rss_bytes()
+    sampler = RSSSampler()
+    sampler.start()
+    for _ in range(n_steps):
+        step()
+    return int(max(sampler.stop() - base, 0)), "cpu_rss_sampled"
+
+
 def measure(module: nn.Module, x: torch.Tensor, y: Any = None, loss_fn: Callable | None = None,
             n_batches: int = MIN_BATCHES, warmup: int = 3, memory_steps: int = 3) -> dict[str, Any]:
     """Measure `module` on the batch `x` (and targets `y` for `loss_fn(out, y)`, default mean
@@ -108,8 +128,7 @@ def measure(module: nn.Module, x: torch.Tensor, y: Any = None, loss_fn: Callable
     if memory_steps < 2:
         raise ValueError(f"memory_steps: at least 2, got {memory_steps}")
     loss_fn = loss_fn or _default_loss
-    cuda = x.is_cuda
-    sync = torch.cuda.synchronize if cuda else (lambda: None)
+    sync = torch.cuda.synchronize if x.is_cuda else (lambda: None)
     was_training = module.training
     module.train()
     for _ in range(warmup):
@@ -127,23 +146,8 @@ def measure(module: nn.Module, x: torch.Tensor, y: Any = None, loss_fn: Callable
                               "time/batch_s": statistics.median(times), "time/batch_s_iqr": q[2] - q[0],
                               "time/batch_s_min": min(times), "time/batch_s_max": max(times)}
     module.zero_grad(set_to_none=True)
-    if cuda:
-        sync()
-        base = torch.cuda.memory_allocated(x.device)
-        torch.cuda.reset_peak_memory_stats(x.device)
-        for _ in range(memory_steps):
-            _step(module, x, y, loss_fn)
-        sync()
-        peak, method = torch.cuda.max_memory_allocated(x.device) - base, "cuda_max_memory_allocated"
-    else:
-        _release_free_memory()
-        base = rss_bytes()
-        sampler = RSSSampler()
-        sampler.start()
-        for _ in range(memory_steps):
-            _step(module, x, y, loss_fn)
-        peak, method = max(sampler.stop() - base, 0), "cpu_rss_sampled"
-    result["memory/peak_bytes"] = int(peak)
+    peak, method = peak_memory(lambda: _step(module, x, y, loss_fn), x.device, memory_steps)
+    result["memory/peak_bytes"] = peak
     result["memory/method"] = method
     result["memory/saved_activations_bytes"] = saved_activation_bytes(module, x, y, loss_fn)
     module.train(was_training)

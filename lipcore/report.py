@@ -16,6 +16,7 @@ from __future__ import annotations
 import math
 import os
 import statistics
+from collections import Counter
 from pathlib import Path
 from typing import Any, Callable
 
@@ -285,9 +286,7 @@ def connectivity_study(w: ReportWriter, runs: list[dict]) -> None:
 def summary(w: ReportWriter, runs: list[dict], title: str) -> None:
     from lipcore import report_plots as plots
 
-    counts: dict[str, int] = {}
-    for r in runs:
-        counts[r.get("status", "?")] = counts.get(r.get("status", "?"), 0) + 1
+    counts = Counter(r.get("status", "?") for r in runs)
     varying = varying_keys(runs)
     scalars = present_scalars(runs)
     parts = [f"# {title}\n", f"{len(runs)} runs: " + ", ".join(
@@ -303,7 +302,7 @@ def summary(w: ReportWriter, runs: list[dict], title: str) -> None:
                     + ["–" if v is None else f"{v:.4g}" for v in vals])
     parts.append(table(["run", "status"] + varying + scalars, rows) + "\n")
     primary = _primary(runs)
-    scored = [(last(r, primary), r) for r in runs if last(r, primary) is not None]
+    scored = [(v, r) for r in runs if (v := last(r, primary)) is not None]
     if scored:
         best = (max if primary.endswith("acc") else min)(scored, key=lambda t: t[0])
         parts.append(f"Best run by {primary}: **{best[1]['id']}** ({best[0]:.4g}).\n")

@@ -31,6 +31,13 @@ def _save(fig, path: str | Path) -> Path:
     return path
 
 
+def _log_loss_contour(fig, ax, x, y, loss):
+    """Filled contours of log10(loss) (floored at 1e-12) with a colour bar; returns log10(loss)."""
+    z = np.log10(np.maximum(np.array(loss, dtype=float), 1e-12))
+    fig.colorbar(ax.contourf(x, y, z, levels=20, cmap="viridis"), ax=ax, label="log10 train loss")
+    return z
+
+
 @PROBE_FIGURES.register("interpolation")
 def interpolation(r: dict, path) -> Path:
     fig, ax = plt.subplots(figsize=(5, 3.5))
@@ -58,10 +65,8 @@ def slice_1d(r: dict, path) -> Path:
 @PROBE_FIGURES.register("slice_2d")
 def slice_2d(r: dict, path) -> Path:
     fig, ax = plt.subplots(figsize=(4.5, 4))
-    z = np.log10(np.maximum(np.array(r["loss"], dtype=float), 1e-12))
-    cs = ax.contourf(r["alpha"], r["beta"], z, levels=20, cmap="viridis")
+    z = _log_loss_contour(fig, ax, r["alpha"], r["beta"], r["loss"])
     ax.contour(r["alpha"], r["beta"], z, levels=10, colors="white", linewidths=0.4)
-    fig.colorbar(cs, ax=ax, label="log10 train loss")
     ax.plot(0, 0, "r*")
     ax.set(xlabel="alpha", ylabel="beta")
     return _save(fig, path)
@@ -114,9 +119,7 @@ def connectivity(r: dict, path) -> Path:
 def pca(r: dict, path) -> Path:
     fig, ax = plt.subplots(figsize=(4.5, 4))
     g = r["grid"]
-    z = np.log10(np.maximum(np.array(g["loss"], dtype=float), 1e-12))
-    cs = ax.contourf(g["x"], g["y"], z, levels=20, cmap="viridis")
-    fig.colorbar(cs, ax=ax, label="log10 train loss")
+    _log_loss_contour(fig, ax, g["x"], g["y"], g["loss"])
     ax.plot(r["path"]["x"], r["path"]["y"], "w.-")
     ax.plot(r["path"]["x"][-1], r["path"]["y"][-1], "r*")
     ev = r["explained_variance"]

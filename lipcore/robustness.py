@@ -36,7 +36,7 @@ def certified(scores: torch.Tensor, labels: torch.Tensor, eps: float,
 
 def certified_accuracy(scores: torch.Tensor, labels: torch.Tensor,
                        epsilons: Iterable[float] = EPSILONS, lipschitz: float = 1.0) -> dict[str, float]:
-    """{'certified_acc/<ε>': fraction} with ε printed to 4 decimals (CONTRACT §5 metric names)."""
+    """{'certified_acc/<ε>': fraction} with ε to 4 significant digits (CONTRACT §5 metric names)."""
     return {f"certified_acc/{eps:.4g}": certified(scores, labels, eps, lipschitz).float().mean().item()
             for eps in epsilons}
 

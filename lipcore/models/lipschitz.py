@@ -98,10 +98,6 @@ def _layer_block(layer: str, a: int, b: int, act: str | None) -> tuple[nn.Module
     return nn.Sequential(lin, ACTIVATIONS[act]()), lin.lipschitz_bound
 
 
-def _product(bounds: list[float]) -> float:
-    return math.prod(bounds)
-
-
 @MODELS.register("lipschitz_sequential")
 def build_sequential(cfg: dict[str, Any]) -> LipschitzNet:
     n_in, n_out = require(cfg, "in_features", "out_features")
@@ -115,7 +111,7 @@ def build_sequential(cfg: dict[str, Any]) -> LipschitzNet:
         block, bound = _layer_block(layer, a, b, act if i < len(sizes) - 2 else None)
         blocks.append(nn.Sequential(Scale(lip), block) if i == 0 else block)
         bounds.append(bound)
-    return LipschitzNet(blocks, _product(bounds))
+    return LipschitzNet(blocks, math.prod(bounds))
 
 
 def _embed_head(cfg: dict[str, Any], layer: str, lip: float, width: int):
@@ -140,7 +136,7 @@ def build_residual(cfg: dict[str, Any]) -> LipschitzNet:
             inner = nn.Sequential(first, ACTIVATIONS[act](), second)
             bounds.append(max(1.0, first.lipschitz_bound * second.lipschitz_bound))
         blocks.append(Residual(inner))
-    return LipschitzNet(blocks + [head], _product(bounds))
+    return LipschitzNet(blocks + [head], math.prod(bounds))
 
 
 @MODELS.register("lipschitz_stacked")
@@ -158,4 +154,4 @@ def build_stacked(cfg: dict[str, Any]) -> LipschitzNet:
             parts = [_layer_block(layer, width, width, act) for _ in range(interior)]
             blocks.append(nn.Sequential(*(p for p, _ in parts)))
             bounds += [b for _, b in parts]
-    return LipschitzNet(blocks + [head], _product(bounds))
+    return LipschitzNet(blocks + [head], math.prod(bounds))

@@ -54,11 +54,10 @@ class ProbeContext:
                              "(enable checkpoints in training, or pick a run that saved them)")
         return self.checkpoints
 
-
     def trajectory(self, probe: str, at_least: int = 1) -> list[tuple[int, dict]]:
         """The checkpoints, with θ_init (rebuilt from the config) first when the run saved no
         step-0 checkpoint; a ValueError when fewer than `at_least` states result."""
-        rebuilt = self._rebuilt_init() if self.checkpoints else None
+        rebuilt = self._rebuilt_init()
         states = ([(0, rebuilt)] if rebuilt is not None else []) + list(self.checkpoints)
         if len(states) < at_least:
             self.require_checkpoints(probe, at_least)

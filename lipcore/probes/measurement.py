@@ -7,8 +7,9 @@ over 2–5 further steps (kept apart so the sampler cannot perturb the timings):
 `max_memory_allocated` delta after `reset_peak_memory_stats`; on
 the CPU, where torch keeps no such counter, the peak resident-set growth sampled every 0.5 ms
 from /proc (labelled `cpu_rss_sampled`), and on every device the bytes autograd saves for the
-backward pass (counted exactly with saved-tensor hooks). The samplers are `lipcore.measure`'s
-(the layer-cost measurement); this probe adds the forward / backward / optimizer-step split.
+backward pass (counted exactly with saved-tensor hooks). The memory part is
+`lipcore.measure.peak_memory` (the layer-cost measurement's); this probe adds the
+forward / backward / optimizer-step split.
 """
 from __future__ import annotations
 
@@ -21,8 +22,9 @@ import torch
 from torch import nn
 
 from lipcore.budget import batches_per_epoch, epoch_budget, steady_step_time
-from lipcore.measure import rss_bytes, RSSSampler, saved_activation_bytes
+from lipcore.measure import peak_memory, saved_activation_bytes
 from lipcore.probes.base import PROBES, ProbeContext
+
 
 def _summary(values: list[float]) -> dict:
     q = statistics.quantiles(values, n=4) if len(values) > 1 else [values[0]] * 3
@@ -35,8 +37,7 @@ def measure(model: nn.Module, loss_fn: Callable, x: torch.Tensor, y: torch.Tenso
     """Times and memory of `n_steps` training steps on a copy of `model` (see module doc)."""
     model = copy.deepcopy(model).train()
     opt = make_optimizer(model.parameters())
-    cuda = x.is_cuda
-    sync = torch.cuda.synchronize if cuda else (lambda: None)
+    sync = torch.cuda.synchronize if x.is_cuda else (lambda: None)
     phases = {"forward": [], "backward": [], "step": [], "batch": []}
 
     def one_step(record: bool):
@@ -61,18 +62,7 @@ def measure(model: nn.Module, loss_fn: Callable, x: torch.Tensor, y: torch.Tenso
     for _ in range(n_steps):  # timed alone: the memory sampler below would perturb the clock
         one_step(True)
     n_mem = max(2, min(n_steps, 5))
-    if cuda:
-        torch.cuda.reset_peak_memory_stats(x.device)
-        base = torch.cuda.memory_allocated(x.device)
-        for _ in range(n_mem):
-            one_step(False)
-        peak, method = torch.cuda.max_memory_allocated(x.device) - base, "cuda_max_allocated"
-    else:
-        sampler, base = RSSSampler(), rss_bytes()
-        sampler.start()
-        for _ in range(n_mem):
-            one_step(False)
-        peak, method = max(sampler.stop() - base, 0), "cpu_rss_sampled"
+    peak, method = peak_memory(lambda: one_step(False), x.device, n_mem)
     params = sum(p.numel() * p.element_size() for p in model.parameters())
     return {"device": str(x.device), "batch_size": int(x.shape[0]),
             "time_s": {k: _summary(v) for k, v in phases.items()},

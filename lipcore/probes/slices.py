@@ -20,14 +20,21 @@ def orthogonal_pair(d1: dict, d2: dict) -> dict:
     return {n: t * (norm(d1) / norm(d2)) for n, t in d2.items()}
 
 
-@PROBES.register("slice_1d")
-def slice_1d(ctx: ProbeContext, *, distance, n_points, normalization, n_examples, seed) -> dict:
-    """{"alpha", "loss", "accuracy"} along one random direction."""
+def _setup(ctx: ProbeContext, probe: str, n_dirs: int, normalization, n_examples, seed):
+    """(model, θ, n_dirs normalised random directions, x, y): the common start of both slices."""
     model = ctx.model.eval()
     theta = get_params(model)
     g = torch.Generator().manual_seed(seed)
-    d = normalise(random_direction(theta, g), theta, normalization, "slice_1d.normalization")
+    dirs = [normalise(random_direction(theta, g), theta, normalization, f"{probe}.normalization")
+            for _ in range(n_dirs)]
     x, y = ctx.train_xy(n_examples)
+    return model, theta, dirs, x, y
+
+
+@PROBES.register("slice_1d")
+def slice_1d(ctx: ProbeContext, *, distance, n_points, normalization, n_examples, seed) -> dict:
+    """{"alpha", "loss", "accuracy"} along one random direction."""
+    model, theta, (d,), x, y = _setup(ctx, "slice_1d", 1, normalization, n_examples, seed)
     alphas = torch.linspace(-distance, distance, n_points).tolist()
     evals = [evaluate_at(model, axpy(theta, (a, d)), ctx.loss_fn, x, y) for a in alphas]
     return {"alpha": alphas, "loss": [e[0] for e in evals],
@@ -38,13 +45,8 @@ def slice_1d(ctx: ProbeContext, *, distance, n_points, normalization, n_examples
 @PROBES.register("slice_2d")
 def slice_2d(ctx: ProbeContext, *, distance, n_points, normalization, n_examples, seed) -> dict:
     """{"alpha", "beta", "loss": [[...]]} with loss[i][j] at (alpha[j], beta[i])."""
-    model = ctx.model.eval()
-    theta = get_params(model)
-    g = torch.Generator().manual_seed(seed)
-    d1 = normalise(random_direction(theta, g), theta, normalization, "slice_2d.normalization")
-    d2 = normalise(random_direction(theta, g), theta, normalization, "slice_2d.normalization")
+    model, theta, (d1, d2), x, y = _setup(ctx, "slice_2d", 2, normalization, n_examples, seed)
     d2 = orthogonal_pair(d1, d2)
-    x, y = ctx.train_xy(n_examples)
     axis = torch.linspace(-distance, distance, n_points).tolist()
     loss, acc = [], []
     for b in axis:

@@ -28,6 +28,7 @@ def test_saved_activations_by_hand():
 
 def test_measure_returns_the_documented_dict():
     model, x = mlp(), torch.randn(32, 10)
+    model.eval()
     r = measure(model, x, torch.randint(0, 3, (32,)), nn.CrossEntropyLoss(), n_batches=20, warmup=2)
     assert r["n_batches"] == 20 and r["batch_size"] == 32 and r["device"] == "cpu"
     assert r["params"] == 283
@@ -36,6 +37,7 @@ def test_measure_returns_the_documented_dict():
     assert r["memory/method"] == "cpu_rss_sampled" and r["memory/peak_bytes"] >= 0
     assert r["memory/saved_activations_bytes"] >= (32 * 10 + 32 * 20) * 4
     assert all(p.grad is None for p in model.parameters())
+    assert not model.training  # the caller's mode is restored
 
 
 def test_measure_refuses_too_few_batches():

@@ -6,7 +6,7 @@ import statistics
 from fastapi.testclient import TestClient
 
 from liplab.report import report
-from server import crud
+from server import crud, metrics
 from server.main import create_app
 from server.migrate import upgrade
 from server.models import Artifact
@@ -35,8 +35,8 @@ def test_report_of_a_stored_sweep(tmp_path):
                 depth = client.get(f"/api/v1/runs/{rid}").json()["config"]["model"]["depth"]
                 accs.setdefault(depth, []).append(0.1 * i)
                 crud.claim_run(db, run_id=rid, worker="test")
-                crud.write_points(db, run_id=rid, points=[("test_loss", 5, 1.0), ("train_loss", 5, 2.0),
-                                                          ("test_loss", 10, 0.1 * i)])
+                metrics.write_points(db, rid, [("test_loss", 5, 1.0), ("train_loss", 5, 2.0),
+                                               ("test_loss", 10, 0.1 * i)])
                 db.commit()
                 crud.finish_run(db, run_id=rid, status="succeeded")
             result = tmp_path / "artifacts" / "hessian.json"
