@@ -105,19 +105,10 @@ def database(kind: str):
         with tempfile.TemporaryDirectory() as d:
             yield f"sqlite:///{d}/bench.db"
         return
-    from sqlalchemy import create_engine, text
+    from tests.services import pg_database  # the tests' throwaway database (LIPLAB_TEST_PG_URL)
 
-    admin_url = os.environ.get("LIPLAB_TEST_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
-    name = f"liplab_bench_{os.getpid()}"
-    admin = create_engine(admin_url, isolation_level="AUTOCOMMIT")
-    with admin.connect() as c:
-        c.execute(text(f'CREATE DATABASE "{name}"'))
-    try:
-        yield admin_url.rsplit("/", 1)[0] + f"/{name}"
-    finally:
-        with admin.connect() as c:
-            c.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
+    with pg_database() as url:
+        yield url
 
 
 @contextlib.contextmanager

@@ -12,7 +12,6 @@ from sqlalchemy.orm import Session
 
 from lipcore.config import apply_overrides, validate
 from lipcore.sweep import SweepError, SweepTooLarge, expand
-from server import metrics
 from server.models import FINISHED, MetricPoint, Run, Sweep, utcnow
 
 RETRYABLE = ("failed", "diverged", "cancelled")
@@ -143,16 +142,6 @@ def finish_run(db: Session, *, run_id: int, status: str, error: str | None = Non
     db.execute(update(Run).where(Run.id == run_id)
                .values(status=status, error=error, finished_at=utcnow()))
     db.commit()
-
-
-def write_points(db: Session, *, run_id: int, points: list[tuple[str, int, float]]) -> None:
-    """Kept for callers of the skeleton; see `server.metrics.write_points`."""
-    metrics.write_points(db, run_id, points)
-
-
-def metric_series(db: Session, *, run_id: int, keys: list[str] | None, max_points: int | None,
-                  after: int | None = None) -> dict[str, dict[str, list]]:
-    return metrics.metric_series(db, run_id=run_id, keys=keys, max_points=max_points, after=after)
 
 
 def status_counts(db: Session, *, sweep_id: int) -> dict[str, int]:

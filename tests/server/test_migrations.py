@@ -23,6 +23,11 @@ def fresh(kind: str, tmp_path):  # noqa: ANN001
             yield url
 
 
+# Run 1, inserted as the schema of 0001-0003 has it (no models: they follow the newest schema).
+ONE_RUN = ("INSERT INTO runs (id, name, status, config, overrides, created_at, attempts, summary, "
+           "cancel_requested) VALUES (1, 'r', 'succeeded', '{}', '{}', CURRENT_TIMESTAMP, 1, '{}', 0)")
+
+
 def diffs(url: str) -> list:
     engine = create_engine(url)
     with engine.connect() as c:
@@ -67,9 +72,7 @@ def test_upgrade_numbers_existing_points(kind, tmp_path):
         upgrade(url, "0001")
         engine = create_engine(url)
         with engine.begin() as c:
-            c.execute(text("INSERT INTO runs (id, name, status, config, overrides, created_at, attempts, "
-                           "summary, cancel_requested) VALUES (1, 'r', 'succeeded', '{}', '{}', "
-                           "CURRENT_TIMESTAMP, 1, '{}', 0)"))
+            c.execute(text(ONE_RUN))
             for key, steps in (("a", [5, 1, 3]), ("b", [2, 0])):
                 for s in steps:
                     c.execute(text("INSERT INTO metric_points (run_id, key, step, value) "
@@ -94,9 +97,7 @@ def test_upgrade_backfills_metric_blocks(kind, tmp_path):
         upgrade(url, "0003_sweep_fail_fast")
         engine = create_engine(url)
         with engine.begin() as c:
-            c.execute(text("INSERT INTO runs (id, name, status, config, overrides, created_at, attempts, "
-                           "summary, cancel_requested) VALUES (1, 'r', 'succeeded', '{}', '{}', "
-                           "CURRENT_TIMESTAMP, 1, '{}', 0)"))
+            c.execute(text(ONE_RUN))
             c.execute(text("INSERT INTO metric_points (run_id, key, step, value, seq) VALUES (1, 'x', :s, :v, :q)"),
                       [{"s": 2 * i, "v": v, "q": i} for i, v in enumerate(values)])
         upgrade(url)

@@ -169,28 +169,30 @@ def _exists(sessions, model, key: int) -> bool:  # noqa: ANN001
 _HEADERS = {"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
 
 
+async def _poller(request: Request, model, what: str, key: int, make):  # noqa: ANN001
+    """The poller of one run or sweep; 404 if it does not exist."""
+    sessions = request.app.state.sessionmaker
+    if not await run_in_threadpool(_exists, sessions, model, key):
+        raise HTTPException(404, f"{what} {key} not found")
+    return make(sessions, key)
+
+
+def _response(request: Request, poller, channel: str, done) -> StreamingResponse:  # noqa: ANN001
+    return StreamingResponse(_stream(request, poller, channel, done),
+                             media_type="text/event-stream", headers=_HEADERS)
+
+
 @router.get("/runs/{run_id}/events", dependencies=[ReadAuth],
             response_class=StreamingResponse, responses={200: {"content": {"text/event-stream": {}}}})
 async def run_events(run_id: IdPath, request: Request) -> StreamingResponse:
     """Server-Sent Events: the run's metric points and status changes as they happen."""
-    sessions = request.app.state.sessionmaker
-    exists = await run_in_threadpool(_exists, sessions, Run, run_id)
-    if not exists:
-        raise HTTPException(404, f"run {run_id} not found")
-    poller = RunPoller(sessions, run_id)
-    return StreamingResponse(_stream(request, poller, run_channel(run_id),
-                                     lambda: poller.status in FINISHED + ("deleted",)),
-                             media_type="text/event-stream", headers=_HEADERS)
+    poller = await _poller(request, Run, "run", run_id, RunPoller)
+    return _response(request, poller, run_channel(run_id), lambda: poller.status in FINISHED + ("deleted",))
 
 
 @router.get("/sweeps/{sweep_id}/events", dependencies=[ReadAuth],
             response_class=StreamingResponse, responses={200: {"content": {"text/event-stream": {}}}})
 async def sweep_events(sweep_id: IdPath, request: Request) -> StreamingResponse:
     """Server-Sent Events: status changes of the sweep's runs and the counts by status."""
-    sessions = request.app.state.sessionmaker
-    exists = await run_in_threadpool(_exists, sessions, Sweep, sweep_id)
-    if not exists:
-        raise HTTPException(404, f"sweep {sweep_id} not found")
-    poller = SweepPoller(sessions, sweep_id)
-    return StreamingResponse(_stream(request, poller, sweep_channel(sweep_id), lambda: poller.finished),
-                             media_type="text/event-stream", headers=_HEADERS)
+    poller = await _poller(request, Sweep, "sweep", sweep_id, SweepPoller)
+    return _response(request, poller, sweep_channel(sweep_id), lambda: poller.finished)
