@@ -19,6 +19,10 @@ class Missing(RuntimeError):
     """The API has no such route (404 on the route itself, not on an id)."""
 
 
+class Unreachable(RuntimeError):
+    """The API is down or not at the configured URL (no HTTP answer at all)."""
+
+
 def configure(api_url: str, token: str | None = None) -> None:
     _state["url"], _state["token"] = api_url.rstrip("/"), token
     _state["http"] = None
@@ -31,24 +35,27 @@ def _http() -> httpx.Client:
     return _state["http"]
 
 
-def _check(r: httpx.Response, path: str) -> httpx.Response:
-    if r.status_code == 404 and r.json().get("detail") == "Not Found":
-        raise Missing(f"the API has no route {r.request.method} /api/v1{path}")
-    r.raise_for_status()
+def _send(method: str, path: str, **kwargs: Any) -> httpx.Response:
+    """One request; `Unreachable` when nothing answers, `Missing` when the route does not exist."""
+    try:
+        r = _http().request(method, path, **kwargs)
+    except httpx.TransportError as e:
+        raise Unreachable(f"cannot reach the liplab API at {_state['url']} ({e}); is it running "
+                          "(`liplab api`), and is `--api-url` / LIPLAB_URL right?") from e
+    if r.status_code == 404 and r.headers.get("content-type", "").startswith("application/json") \
+            and r.json().get("detail") == "Not Found":
+        raise Missing(f"the API has no route {method} /api/v1{path}")
     return r
 
 
 def get(path: str, **params: Any) -> Any:
     params = {k: v for k, v in params.items() if v is not None}
-    return _check(_http().get(path, params=params), path).json()
+    return _send("GET", path, params=params).raise_for_status().json()
 
 
 def post(path: str, body: Any = None) -> httpx.Response:
     """POST without raising: callers show 4xx answers (validation issues) to the user."""
-    r = _http().post(path, json=body)
-    if r.status_code == 404 and r.json().get("detail") == "Not Found":
-        raise Missing(f"the API has no route POST /api/v1{path}")
-    return r
+    return _send("POST", path, json=body)
 
 
 # --- runs -------------------------------------------------------------------------------------

@@ -3,7 +3,7 @@
 Long tasks: acknowledged late and rejected (requeued) if the worker process is lost, one message
 prefetched at a time, a broker visibility timeout (settings: 7 days) above the longest run so
 Redis does not hand a running task to a second worker. None of this is what makes a run happen
-exactly once: `server.lifecycle.claim` is (a compare-and-set in the store), with the reaper for
+exactly once: `server.lifecycle.claim_run` is (a compare-and-set in the store), with the reaper for
 workers that vanish. Queues: `gpu` (runs) and `cpu` (runs that need no accelerator, probes, when
 the server routes them there). The DB engine is created lazily in `worker.store`, never at import.
 """

@@ -9,13 +9,13 @@ open probe jobs failed with the traceback, then propagates.
 from __future__ import annotations
 
 import json
-import traceback
 from typing import Any
 
 from server.models import Run
 from server.probes import fail_probe_jobs, store_probe_result
 from server.settings import Settings
 from worker.resume import run_dir
+from worker.runner import short_traceback
 
 
 def probe_saved_run(run_id: int, names: list[str], params: dict[str, dict], *, settings: Settings,
@@ -35,7 +35,7 @@ def probe_saved_run(run_id: int, names: list[str], params: dict[str, dict], *, s
         results = probe_folder(workdir, specs, reporter=None, skip_existing=False)
     except Exception:
         with sessions() as db:
-            fail_probe_jobs(db, run_id, traceback.format_exc(limit=8))
+            fail_probe_jobs(db, run_id, short_traceback())
         raise
     with sessions() as db:
         for name, result in results.items():

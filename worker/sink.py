@@ -55,7 +55,8 @@ class DBReporter:
         points = [(k, int(step), float(v)) for k, v in values.items()]
         with self.lock:
             self.buffer += points
-            self.live += points
+            if self.bus is not None:  # nothing to publish to: do not keep a second copy
+                self.live += points
         now = time.monotonic()
         if len(self.buffer) >= self.max_points or now - self.last_flush >= self.max_wait_s:
             self.flush()

@@ -22,11 +22,14 @@ def visible_gpus() -> list[str]:
 
 
 def parse_gpus(spec: str | None) -> list[str]:
-    """"0,1" → ["0", "1"]; "all" → every visible GPU; None or "" → none."""
+    """"0,1" → ["0", "1"]; "all" → every visible GPU (an error if none); None or "" → none."""
     if not spec:
         return []
     if spec == "all":
-        return visible_gpus()
+        gpus = visible_gpus()
+        if not gpus:  # not silently CPU workers on the gpu queue
+            raise ValueError("--gpus all: nvidia-smi lists no GPU; give --cpu N for CPU workers")
+        return gpus
     gpus = [g.strip() for g in spec.split(",") if g.strip()]
     bad = [g for g in gpus if not g.isdigit()]
     if bad:

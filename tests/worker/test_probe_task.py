@@ -17,6 +17,17 @@ CONFIG = validate({"name": "p", "data": {"name": "sine", "n_train": 32, "n_test"
                    "training": {"epochs": 3, "batch_size": 16, "device": "cpu"}})
 
 
+def finished_run_with_probe_job(sessions) -> int:
+    """A succeeded run (no checkpoints yet) with one queued interpolation ProbeJob; its id."""
+    with sessions() as db:
+        run = Run(name="p", config=CONFIG, status="succeeded", summary={})
+        db.add(run)
+        db.flush()
+        db.add(ProbeJob(run_id=run.id, probes=["interpolation"], params={}, status="queued"))
+        db.commit()
+        return run.id
+
+
 def test_interpolation_probe_on_a_saved_run_matches_the_final_model(sessions, tmp_path):
     import torch
 
@@ -25,13 +36,7 @@ def test_interpolation_probe_on_a_saved_run_matches_the_final_model(sessions, tm
     from lipcore.models import build_model
 
     settings = Settings(home=tmp_path)
-    with sessions() as db:
-        run = Run(name="p", config=CONFIG, status="succeeded", summary={})
-        db.add(run)
-        db.flush()
-        db.add(ProbeJob(run_id=run.id, probes=["interpolation"], params={}, status="queued"))
-        db.commit()
-        run_id = run.id
+    run_id = finished_run_with_probe_job(sessions)
     workdir = run_dir(settings.artifacts, run_id)
     run_experiment(CONFIG, workdir=workdir)  # what the run task left behind: its checkpoints
     params = {"interpolation": {"alpha_min": 0.0, "alpha_max": 1.0, "n_points": 3, "n_examples": None}}
@@ -55,14 +60,9 @@ def test_interpolation_probe_on_a_saved_run_matches_the_final_model(sessions, tm
 
 
 def test_probe_on_a_run_without_checkpoints_says_so(sessions, tmp_path):
-    with sessions() as db:
-        run = Run(name="p", config=CONFIG, status="succeeded", summary={})
-        db.add(run)
-        db.commit()
-        db.add(ProbeJob(run_id=run.id, probes=["interpolation"], params={}, status="queued"))
-        db.commit()
+    run_id = finished_run_with_probe_job(sessions)
     with pytest.raises((FileNotFoundError, ValueError), match="checkpoint"):
-        probe_saved_run(run.id, ["interpolation"], {}, settings=Settings(home=tmp_path),
+        probe_saved_run(run_id, ["interpolation"], {}, settings=Settings(home=tmp_path),
                         sessions=sessions)
     with sessions() as db:
         job = db.scalars(select(ProbeJob)).one()

@@ -27,6 +27,14 @@ def test_bad_gpu_list_names_the_option():
         parse_gpus("0,x")
 
 
+def test_gpus_all_without_a_gpu_is_an_error_not_cpu_workers(monkeypatch):
+    monkeypatch.setattr("worker.supervise.visible_gpus", lambda: [])
+    with pytest.raises(ValueError, match="--gpus all: nvidia-smi lists no GPU"):
+        parse_gpus("all")
+    monkeypatch.setattr("worker.supervise.visible_gpus", lambda: ["0", "1"])
+    assert parse_gpus("all") == ["0", "1"]
+
+
 def maps(pid: int) -> str:
     with open(f"/proc/{pid}/maps") as f:
         return f.read()
