@@ -19,7 +19,8 @@ def cmd_run(args: argparse.Namespace) -> int:
     except (ConfigError, FileNotFoundError, ValueError) as e:
         print(f"liplab run: {e}", file=sys.stderr)
         return 2
-    print(f"{summary['status']}: {summary.get('final')}\noutputs in {out}")
+    outcome = summary.get("error") if summary["status"] == "diverged" else summary.get("final")
+    print(f"{summary['status']}: {outcome}\noutputs in {out}")
     return 0 if summary["status"] == "succeeded" else 1
 
 
