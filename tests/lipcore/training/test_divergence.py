@@ -29,6 +29,8 @@ def sine_flossing(*overrides: str) -> dict:
     "model.depth=7 model.width=8 training.epochs=20 data.n_train=128",
     # a member of a depth × width sweep submitted over the API
     "model.depth=3 model.width=8 training.epochs=5 data.n_train=128",
+    # a depth-3 cell whose flossing gradient was NaN without the floored QR
+    "model.depth=3 model.width=8 training.epochs=10 data.n_train=128 model.model_seed=2",
 ])
 def test_narrow_relu_ldlt_flossing_runs_succeed(overrides):
     r = ListReporter()
