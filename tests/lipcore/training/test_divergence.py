@@ -2,6 +2,7 @@
 step, the quantity and a one-line reason, and never reach the parameters."""
 import json
 import math
+import sys
 from pathlib import Path
 
 import pytest
@@ -12,6 +13,7 @@ from lipcore import run_experiment
 from lipcore.config import ConfigError, apply_overrides, load_config, validate
 from lipcore.data import build_dataset
 from lipcore.local import run_local
+from lipcore.models import build_model
 from lipcore.models.ldlt import LDLTChain
 from lipcore.reporting import ListReporter
 from lipcore.training.loop import Engine, make_member
@@ -123,8 +125,6 @@ def test_a_training_step_does_not_wait_for_the_device(monkeypatch):
                                  "width": 8, "activation": "relu"},
                           flossing={"enabled": True, "num_exponents": 2, "pre_epochs": 0},
                           training={"grad_clip": 1.0}))
-    from lipcore.models import build_model
-
     data = build_dataset(cfg["data"])
     member = make_member(build_model(cfg["model"], data), data, cfg["training"], torch.device("cpu"))
     engine = Engine([member], data, cfg)
@@ -135,7 +135,7 @@ def test_a_training_step_does_not_wait_for_the_device(monkeypatch):
         original = getattr(torch.Tensor, name)
 
         def spy(self, *a, _original=original, _name=name, **k):
-            caller = __import__("sys")._getframe(1).f_code.co_filename
+            caller = sys._getframe(1).f_code.co_filename
             if caller.startswith(lipcore_root):
                 syncs.append((_name, caller))
             return _original(self, *a, **k)
