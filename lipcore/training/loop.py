@@ -24,19 +24,13 @@ from lipcore.training import checkpoints
 from lipcore.training.batches import BatchSampler
 from lipcore.training.callbacks import build_callbacks
 from lipcore.training.metrics import COMPARATIVE_METRICS, compute_metrics
-from lipcore.training.optim import LOSSES, OPTIMIZERS, default_loss, lr_factor
+from lipcore.training.losses import LOSSES, default_loss
+from lipcore.training.members import DivergedError, Member, n_correct
+from lipcore.training.optim import OPTIMIZERS, lr_factor
 from lipcore.training.state import TrainControl, TrainState
 from lipcore.training.stoppers import build_stoppers
 
 EVAL_CHUNK = 2048  # test examples per forward pass at evaluation
-
-
-class DivergedError(RuntimeError):
-    """The loss became non-finite; `.step` and `.value` say where."""
-
-    def __init__(self, step: int, value: float):
-        self.step, self.value = step, value
-        super().__init__(f"loss became non-finite ({value}) at step {step}")
 
 
 @dataclass
@@ -47,21 +41,6 @@ class TrainResult:
     error: str | None = None
     stopped_by: str | None = None
     diverged: dict[str, float] | None = None  # {"step", "value"} when status is diverged
-
-
-@dataclass
-class Member:
-    """One trained model with its own optimizer and training section; `prefix` labels its
-    metrics ("" for a single run, "a/" / "b/" in comparative runs)."""
-
-    model: nn.Module
-    cfg: dict[str, Any]
-    loss_fn: Callable
-    optimizer: torch.optim.Optimizer
-    prefix: str = ""
-    loss_sum: float = 0.0
-    correct: float = 0.0
-    count: int = 0
 
 
 def pick_device(name: str) -> torch.device:
@@ -80,10 +59,6 @@ def make_member(model: nn.Module, data: Dataset, cfg: dict[str, Any], device: to
     loss_fn = LOSSES.get(cfg["loss"] or default_loss(data.task), key="training.loss")()
     optimizer = OPTIMIZERS.get(cfg["optimizer"], key="training.optimizer")(model.parameters(), cfg)
     return Member(model, cfg, loss_fn, optimizer, prefix)
-
-
-def n_correct(out: torch.Tensor, y: torch.Tensor) -> float:
-    return float((out.argmax(-1) == y).float().sum()) / (y[0].numel() if y.dim() > 1 else 1)
 
 
 @torch.no_grad()
