@@ -1,4 +1,4 @@
-"""`liplab`: run, submit, and serve experiments (CONTRACT §1)."""
+"""`liplab`: run, submit, and serve experiments (commands: README.md)."""
 from __future__ import annotations
 
 import argparse
