@@ -49,6 +49,6 @@ def test_report_of_a_stored_sweep(tmp_path):
         cell = f"{statistics.fmean(values):.4g} ± {statistics.stdev(values):.2g} (N=3)"
         assert f"| {d} | 3 |" in depth and cell in depth, (cell, depth)
     cached = json.loads((out / "data" / f"run_{run_ids[0]}.json").read_text())
-    assert cached["probes"]["hessian"]["eigenvalues"] == [3.0, 1.0]
+    assert cached["status"] == "succeeded" and cached["finished_at"]
     assert "hessian_top" in (out / "summary.md").read_text()
     assert (out / "figures" / f"run{run_ids[0]}_hessian.png").exists()
