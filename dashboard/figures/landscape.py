@@ -120,8 +120,6 @@ def sharpness(result: dict) -> list[go.Figure]:
     curves: random mean and max, and projected gradient ascent (the larger, tighter estimate)."""
     eps = pick(result, "eps", default=[]) or []
     rows = pick(result, "random_samples", default=None)
-    if rows is None and isinstance(pick(result, "samples"), list):  # one flat sample list
-        rows, eps = [result["samples"]], eps or ["ε"]
     if not rows:
         return [empty_figure("no perturbation samples in the result", "sharpness")]
     hist = go.Figure(layout=base_layout(title="loss rise under random perturbations",

@@ -65,8 +65,7 @@ def test_the_dashboard_draws_every_landscape_probe_result(probe_results):
     assert conn["aligned_loss"] == conn["aligned"]["loss"] and conn["alpha"] == conn["linear"]["alpha"]
     assert conn["barriers"] == conn["aligned"]["loss_barrier"]
     sharp = probe_results["sharpness"]
-    assert sharp["samples"] == sharp["random_samples"][-1]
-    assert sharp["ascent"] == sharp["ascent_max"][-1] and sharp["sharpness"] == sharp["random_max"][-1]
+    assert not {"samples", "sharpness", "ascent"} & set(sharp)  # no flat copies beside the rows
 
 
 def test_report_tables_group_with_mean_std_and_n(probe_results, tmp_path):
