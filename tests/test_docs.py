@@ -25,3 +25,12 @@ def test_readme_links_the_reference_documents():
     readme = (ROOT / "README.md").read_text()
     for doc in ("docs/configuration.md", "docs/api.md", "docs/architecture.md"):
         assert f"({doc})" in readme, f"README.md does not link {doc}"
+
+
+def test_every_file_the_architecture_names_exists():
+    text = (ROOT / "docs" / "architecture.md").read_text()
+    named = set(re.findall(r"(?<![\w/<])((?:[a-z_]+/)+[\w.]*\.(?:py|md|yaml|css)|(?:[a-z_]+/)+)(?![\w<])",
+                           text))
+    assert len(named) > 40  # the picture and every recipe name their files
+    missing = sorted(p for p in named if not (ROOT / p).exists())
+    assert not missing, f"docs/architecture.md names files that do not exist: {missing}"
