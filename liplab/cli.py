@@ -1,4 +1,5 @@
-"""`liplab`: run, submit, and serve experiments (commands: README.md)."""
+"""`liplab`: run, submit, and serve experiments (config keys, overrides and sweeps:
+docs/configuration.md)."""
 from __future__ import annotations
 
 import argparse
