@@ -80,7 +80,7 @@ def check_model_fits(cfg: dict[str, Any], data: Any) -> None:
     """Shape mismatches the config alone cannot see (e.g. an image model on flat data)."""
     from lipcore import catalog
 
-    if cfg["model"]["name"] in getattr(catalog, "IMAGE_MODELS", []) and data.x_train.dim() != 4:
+    if cfg["model"]["name"] in catalog.IMAGE_MODELS and data.x_train.dim() != 4:
         raise ValueError(f"model.name: {cfg['model']['name']!r} needs image data (N, C, H, W); "
                          f"data.name {cfg['data']['name']!r} gives {tuple(data.x_train.shape[1:])}")
 
