@@ -157,8 +157,6 @@ def connectivity(result: dict) -> list[go.Figure]:
     """Loss along each path between the two runs (straight, aligned, Bézier), each path's
     barrier drawn as a segment and both barrier definitions named in the legend."""
     paths = {k: result[k] for k in ("linear", "aligned", "bezier") if isinstance(result.get(k), dict)}
-    if not paths and isinstance(pick(result, "alpha", "t"), list):  # a single, flat path
-        paths = {"path": result}
     if not paths:
         return [empty_figure("no path in the result", "mode connectivity")]
     fig = go.Figure(layout=base_layout(title="mode connectivity (loss along the path)",

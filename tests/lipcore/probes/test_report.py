@@ -62,8 +62,7 @@ def test_the_dashboard_draws_every_landscape_probe_result(probe_results):
     for name, fig in figures:
         assert fig.data, f"dashboard figure for {name} is empty: {fig.layout.annotations}"
     conn = probe_results["connectivity"]
-    assert conn["aligned_loss"] == conn["aligned"]["loss"] and conn["alpha"] == conn["linear"]["alpha"]
-    assert conn["barriers"] == conn["aligned"]["loss_barrier"]
+    assert not {"alpha", "linear_loss", "aligned_loss", "barriers"} & set(conn)  # paths only
     sharp = probe_results["sharpness"]
     assert not {"samples", "sharpness", "ascent"} & set(sharp)  # no flat copies beside the rows
 
