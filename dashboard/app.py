@@ -4,7 +4,7 @@ from __future__ import annotations
 import dash
 from dash import Dash, dcc, html
 
-from dashboard import client
+from dashboard import banner, client
 
 NAV = [("Runs", "/"), ("Submit", "/submit"), ("Compare", "/compare"), ("Workers", "/workers")]
 
@@ -12,11 +12,12 @@ NAV = [("Runs", "/"), ("Submit", "/submit"), ("Compare", "/compare"), ("Workers"
 def create_app(api_url: str = "http://127.0.0.1:8000", token: str | None = None) -> Dash:
     client.configure(api_url, token)
     app = Dash(__name__, use_pages=True, pages_folder="", title="liplab",
-               suppress_callback_exceptions=True)
+               suppress_callback_exceptions=True, on_error=banner.on_api_error)
     from dashboard.pages import register_all
 
+    banner.register()
     register_all()
     nav = html.Nav([dcc.Link("liplab", href="/", className="brand")]
                    + [dcc.Link(name, href=href) for name, href in NAV], className="nav")
-    app.layout = html.Div([nav, dash.page_container], className="page")
+    app.layout = html.Div([nav, banner.banner(), dash.page_container], className="page")
     return app

@@ -1,4 +1,4 @@
-"""The dashboard's REST client: one function per API route (CONTRACT §5), answers normalised.
+"""The dashboard's REST client: one function per API route (docs/api.md), answers normalised.
 
 The base URL and token are set by `create_app`. Functions return plain data; a route the server
 lacks raises `Missing` (its path in the message) so pages can say which route is absent instead

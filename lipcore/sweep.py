@@ -1,6 +1,7 @@
 """Sweep expansion: the seeds' `key=a,b`, `a..b..s`, `--zip` and random-search syntax.
 
-`expand(params, zip=None, random=None) -> list[dict]` is pure and torch-free (CONTRACT §2).
+`expand(params, zip=None, random=None) -> list[dict]` is pure and torch-free, so the server
+expands sweeps without torch (syntax: docs/configuration.md).
 `params` maps dotted keys to a spec string (`"0.1,0.2"`, `"0..10..2"`, `"logfloat(1e-4,1e-1)"`)
 or a list of values. Keys outside any zip group form a cartesian product; keys of one zip group
 vary together. With `random={"samples": N, "seed": S}` each of the N runs draws every
@@ -101,7 +102,7 @@ def _draw(rng: _random.Random, fn: str, args: list) -> Any:
 
 def expand(
     params: dict[str, Any],
-    zip: list[list[str]] | None = None,  # noqa: A002 - the contract's name
+    zip: list[list[str]] | None = None,  # noqa: A002 - the REST field's name
     random: dict[str, int] | None = None,
     max_runs: int | None = None,
 ) -> list[dict[str, Any]]:

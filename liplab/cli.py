@@ -1,4 +1,5 @@
-"""`liplab`: run, submit, and serve experiments (CONTRACT §1)."""
+"""`liplab`: run, submit, and serve experiments (config keys, overrides and sweeps:
+docs/configuration.md)."""
 from __future__ import annotations
 
 import argparse

@@ -1,8 +1,11 @@
 """`liplab report SWEEP_ID`: fetch a sweep's runs, metrics and probe results over the REST API
 and write the Markdown study reports (`lipcore.report.write_report`).
 
-Resumable: every finished run's data is cached in `<out>/data/run_<id>.json` and read from
-there on the next call; figures already drawn are kept. Probe results come from
+Resumable: a finished run's record and metrics are cached in `<out>/data/run_<id>.json` and
+read from there on the next call while the sweep's listing shows the run with the same status
+and finish time (a retried run is fetched again); probe results are always fetched, since a
+probe job can add or replace them on a finished run at any time. Figures are redrawn only when
+their inputs changed (`lipcore.report`). Probe results come from
 `GET /runs/{id}/probes` (`{"jobs", "results": {probe: result}}`; a bare {probe: result} or
 {"items": [{"name", "result"}]} also work); a server without that route (404) gives a report
 without landscape figures, and unreadable results (`{"error": …}`) are left out.
@@ -40,39 +43,44 @@ def _probes(client: httpx.Client, run_id: Any) -> dict:
     return {k: v for k, v in body.items() if isinstance(v, dict) and "error" not in v}
 
 
-def fetch_run(client: httpx.Client, run_id: Any, cache: Path) -> dict:
-    """One run's record, metrics and probe results, from the cache when it has finished."""
+def fetch_run(client: httpx.Client, run_id: Any, cache: Path, listed: dict | None = None) -> dict:
+    """One run's record, metrics and probe results. The record and metrics come from the cache
+    when the run had finished and `listed` (its row in the sweep's listing) still shows the
+    same status and finish time; probe results are fetched every time."""
     path = cache / f"run_{run_id}.json"
-    if path.exists():
-        return json.loads(path.read_text())
-    run = _get(client, f"/runs/{run_id}")
-    if run is None:
-        raise ValueError(f"run {run_id}: not found")
-    record = {"id": run["id"], "name": run.get("name"), "status": run.get("status"),
-              "config": run.get("config") or {},
-              "metrics": _get(client, f"/runs/{run_id}/metrics", max_points=2000) or {},
-              "probes": _probes(client, run_id)}
-    if record["status"] in TERMINAL:
-        cache.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_suffix(".tmp")
-        tmp.write_text(json.dumps(record))
-        os.replace(tmp, path)
-    return record
+    record = json.loads(path.read_text()) if path.exists() else None
+    listed = listed or {}
+    if record is not None and any(k in listed and listed[k] != record.get(k)
+                                  for k in ("status", "finished_at")):
+        record = None  # retried or re-finished since it was cached
+    if record is None:
+        run = _get(client, f"/runs/{run_id}")
+        if run is None:
+            raise ValueError(f"run {run_id}: not found")
+        record = {"id": run["id"], "name": run.get("name"), "status": run.get("status"),
+                  "finished_at": run.get("finished_at"), "config": run.get("config") or {},
+                  "metrics": _get(client, f"/runs/{run_id}/metrics", max_points=2000) or {}}
+        if record["status"] in TERMINAL:
+            cache.mkdir(parents=True, exist_ok=True)
+            tmp = path.with_suffix(".tmp")
+            tmp.write_text(json.dumps(record))
+            os.replace(tmp, path)
+    return {**record, "probes": _probes(client, run_id)}
 
 
 def fetch_sweep(client: httpx.Client, sweep_id: Any, cache: Path) -> tuple[dict, list[dict]]:
     sweep = _get(client, f"/sweeps/{sweep_id}")
     if sweep is None:
         raise ValueError(f"sweep {sweep_id}: not found")
-    ids, offset = [], 0
+    listed, offset = [], 0
     while True:
         page = _get(client, "/runs", sweep_id=sweep_id, limit=PAGE, offset=offset) or {}
         items = page.get("items", [])
-        ids += [i["id"] for i in items]
+        listed += items
         offset += len(items)
         if not items or offset >= page.get("total", 0):
             break
-    return sweep, [fetch_run(client, i, cache) for i in ids]
+    return sweep, [fetch_run(client, item["id"], cache, item) for item in listed]
 
 
 def report(sweep_id: str, out: str | None = None, api_url: str | None = None,
@@ -83,6 +91,7 @@ def report(sweep_id: str, out: str | None = None, api_url: str | None = None,
     api_url = api_url or os.environ.get("LIPLAB_URL", "http://127.0.0.1:8000")
     token = token if token is not None else os.environ.get("LIPLAB_TOKEN")
     headers = {"Authorization": f"Bearer {token}"} if token else {}
+    own_client = client is None
     client = client or httpx.Client(base_url=api_url, headers=headers, timeout=60)
     out_dir = Path(out or f"reports/sweep_{sweep_id}")
     try:
@@ -91,6 +100,9 @@ def report(sweep_id: str, out: str | None = None, api_url: str | None = None,
     except (ValueError, httpx.HTTPError) as e:
         print(f"liplab report: {e}", file=sys.stderr)
         return 2
+    finally:
+        if own_client:  # a client passed in stays the caller's to close
+            client.close()
     print(f"report in {out_dir / 'summary.md'} ({len(result['written'])} files written, "
           f"{len(result['kept'])} already there)")
     return 0

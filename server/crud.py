@@ -7,12 +7,12 @@ import json
 from collections import defaultdict
 from typing import Any
 
-from sqlalchemy import delete, func, select, update
+from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session
 
 from lipcore.config import apply_overrides, validate
 from lipcore.sweep import SweepError, SweepTooLarge, expand
-from server.models import FINISHED, MetricPoint, Run, Sweep, utcnow
+from server.models import MetricPoint, Run, Sweep, utcnow
 
 RETRYABLE = ("failed", "diverged", "cancelled")
 
@@ -123,25 +123,6 @@ def cancel(db: Session, *, runs: list[Run]) -> None:
         elif run.status == "running":
             run.cancel_requested = 1
     db.flush()
-
-
-def claim_run(db: Session, *, run_id: int, worker: str) -> bool:
-    """queued → running for exactly one caller (compare-and-set); False if someone else has it."""
-    now = utcnow()
-    result = db.execute(
-        update(Run).where(Run.id == run_id, Run.status == "queued")
-        .values(status="running", started_at=now, heartbeat_at=now, worker=worker,
-                attempts=Run.attempts + 1)
-    )
-    db.commit()
-    return result.rowcount == 1
-
-
-def finish_run(db: Session, *, run_id: int, status: str, error: str | None = None) -> None:
-    assert status in FINISHED, status
-    db.execute(update(Run).where(Run.id == run_id)
-               .values(status=status, error=error, finished_at=utcnow()))
-    db.commit()
 
 
 def status_counts(db: Session, *, sweep_id: int) -> dict[str, int]:

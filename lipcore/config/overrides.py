@@ -1,4 +1,5 @@
-"""Reading config files and applying `key=value` overrides (the seeds' syntax, CONTRACT §2)."""
+"""Reading config files and applying `key=value` overrides (the seeds' syntax;
+docs/configuration.md)."""
 from __future__ import annotations
 
 import copy

@@ -89,8 +89,11 @@ PROBE_PARAMS: dict[str, dict[str, Field]] = {
     },
     "measurement": {
         "batch_size": Field(int, 256, min=1), "n_steps": Field(int, 20, min=2),
-        "n_warmup": Field(int, 2, min=1), "optimizer": Field(str, "sgd", choices="OPTIMIZERS"),
-        "lr": Field(float, 1e-3, min=0.0, exclusive_min=True),
+        "n_warmup": Field(int, 2, min=1),
+        "optimizer": Field(str, None, nullable=True, choices="OPTIMIZERS",
+                           help="default: the run's training.optimizer"),
+        "lr": Field(float, None, nullable=True, min=0.0, exclusive_min=True,
+                    help="default: the run's training.lr"),
         "budget_s": Field(float, None, nullable=True, min=0.0, exclusive_min=True,
                           help="time budget → epoch budget"),
     },

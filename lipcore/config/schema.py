@@ -181,11 +181,11 @@ def check_combinations(cfg: dict[str, Any]) -> list[Issue]:
                                 "fresh samples per batch and needs a batch size, not null"))
     is_image = (data["name"] in IMAGE_DATASETS and not data["flatten"]) or (
         data["name"] == "digits" and data["image"])
-    if model["name"] in getattr(catalog, "IMAGE_MODELS", []) and not is_image:
+    if model["name"] in catalog.IMAGE_MODELS and not is_image:
         issues.append(Issue("model.name", f"{model['name']!r} is a conv model and needs image "
                             f"data, but data.name {data['name']!r} is flat here (digits: set "
                             "data.image: true; file sets: data.flatten: false)"))
-    token_model = model["name"] in getattr(catalog, "TOKEN_MODELS", [])
+    token_model = model["name"] in catalog.TOKEN_MODELS
     if token_model != (data["name"] == "text"):
         issues.append(Issue("model.name", f"{model['name']!r} and data.name {data['name']!r} do "
                             "not fit: token models (" + ", ".join(catalog.TOKEN_MODELS) +

@@ -103,8 +103,8 @@ def test_cancel_and_retry(client, db, queue):
     assert r.status_code == 202 and client.get(f"/runs/{run_id}").json()["status"] == "queued"
     assert queue.run_ids() == [run_id, run_id]
     assert client.post(f"/runs/{run_id}/retry").status_code == 409  # not finished
-    from server import crud
-    assert crud.claim_run(db, run_id=run_id, worker="w")
+    from server import lifecycle
+    assert lifecycle.claim_run(db, run_id=run_id, worker="w")
     r = client.post(f"/runs/{run_id}/cancel")
     assert r.status_code == 202 and r.json()["status"] == "running"
     assert client.get(f"/runs/{run_id}").json()["status"] == "running"

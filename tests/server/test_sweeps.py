@@ -96,8 +96,8 @@ def test_retry_failed_requeues_only_failed_diverged_cancelled(client, db, queue)
 
 def test_cancel_sweep(client, db):
     body = post_sweep(client, {"training.lr": "0.1,0.01,0.001"}).json()
-    from server import crud
-    crud.claim_run(db, run_id=body["run_ids"][0], worker="w")
+    from server import lifecycle
+    lifecycle.claim_run(db, run_id=body["run_ids"][0], worker="w")
     r = client.post(f"/sweeps/{body['id']}/cancel")
     assert r.status_code == 202 and r.json()["status"] == {"running": 1, "cancelled": 2}
     assert client.get(f"/sweeps/{body['id']}").json()["counts"] == {"running": 1, "cancelled": 2}
