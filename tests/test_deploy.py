@@ -163,3 +163,18 @@ def test_worker_healthcheck_reads_heartbeats(tmp_path, monkeypatch):
     finally:
         get_settings.cache_clear()
         sessions.cache_clear()
+
+
+def test_the_docs_override_for_one_container_per_gpu_is_valid(tmp_path):
+    [override] = re.findall(r"```yaml\n(.*?)```", (ROOT / "docs" / "deploy.md").read_text(), flags=re.S)
+    (tmp_path / "override.yml").write_text(override)
+    env_file = tmp_path / "test.env"
+    env_file.write_text("".join(f"{k}={v}\n" for k, v in SECRETS.items()))
+    done = subprocess.run([str(compose_binary()), "--project-directory", str(ROOT), "--env-file", str(env_file),
+                           "-f", str(ROOT / "docker-compose.yml"), "-f", str(tmp_path / "override.yml"),
+                           "config", "--format", "json"], capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+    services = json.loads(done.stdout)["services"]
+    for name, gpu in (("worker", "0"), ("worker-gpu1", "1")):
+        [device] = services[name]["deploy"]["resources"]["reservations"]["devices"]
+        assert device["device_ids"] == [gpu] and services[name]["build"]["args"] == {"TORCH_VARIANT": "cuda"}
