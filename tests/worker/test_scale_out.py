@@ -1,9 +1,11 @@
 """Scale-out: workers as on separate machines (each its own working folder, LIPLAB_HOME) that share
-only PostgreSQL, Redis and the artifact folder (an NFS mount in a lab). A SIGKILLed worker's run
-moves to the other worker and resumes there from the checkpoint in the shared folder, ending with
+only PostgreSQL, Redis and the artifacts: one shared folder (an NFS mount in a lab), or an S3 API
+(moto's server mode, as MinIO would be) that each machine mirrors its run folders to. A SIGKILLed
+worker's run moves to the other worker and resumes there from the stored checkpoint, ending with
 every metric point once and the values of an uninterrupted run."""
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import signal
@@ -13,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from liplab.processes import worker_command
-from tests.live import LiveSystem
+from tests.live import LiveSystem, free_port
 from tests.services import pg_database
 from tests.worker.lab import FAST, RedisServer
 from tests.worker.test_faults import assert_complete_and_equal, config, owner_pid, submit, wait_for
@@ -35,30 +37,61 @@ class SeparateMachines(LiveSystem):
         return proc
 
 
-@pytest.fixture(scope="module")
-def machines(tmp_path_factory):
-    root = tmp_path_factory.mktemp("scale-out")
+@contextlib.contextmanager
+def shared_folder(root: Path):
+    """(environment of every machine, stored checkpoint names of a run)."""
     shared = root / "shared-artifacts"
+    yield ({"LIPLAB_ARTIFACT_DIR": str(shared)},
+           lambda run_id: [c.name for c in (shared / "runs" / str(run_id) / "checkpoints").glob("*.pt")])
+
+
+@contextlib.contextmanager
+def s3_store(root: Path):
+    from moto.server import ThreadedMotoServer
+    import s3fs
+
+    port = free_port()
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port)
+    server.start()
+    creds = {"AWS_ACCESS_KEY_ID": "lab", "AWS_SECRET_ACCESS_KEY": "lab-secret", "AWS_DEFAULT_REGION": "us-east-1"}
+    endpoint = f"http://127.0.0.1:{port}"
+    fs = s3fs.S3FileSystem(key=creds["AWS_ACCESS_KEY_ID"], secret=creds["AWS_SECRET_ACCESS_KEY"],
+                           endpoint_url=endpoint)
+    fs.mkdir("lab-bucket")
+    try:
+        yield (creds | {"LIPLAB_ARTIFACT_STORE": "s3://lab-bucket/liplab", "LIPLAB_ARTIFACT_SYNC_S": "0.5",
+                        "FSSPEC_S3_ENDPOINT_URL": endpoint},
+               lambda run_id: [p.rsplit("/", 1)[1] for p in fs.glob(
+                   f"lab-bucket/liplab/runs/{run_id}/checkpoints/*.pt", refresh=True)])
+    finally:
+        server.stop()
+
+
+STORAGE = {"shared-folder": shared_folder, "s3": s3_store}
+
+
+@pytest.fixture(scope="module", params=sorted(STORAGE))
+def machines(request, tmp_path_factory):
+    root = tmp_path_factory.mktemp(f"scale-out-{request.param}")
     redis_server = RedisServer(root)
     redis_server.start()
     try:
-        with pg_database() as url:
+        with pg_database() as url, STORAGE[request.param](root) as (env, stored):
             system = SeparateMachines(root, database_url=url, broker_url=redis_server.url, workers=2)
-            system.env.update(FAST | {"LIPLAB_ARTIFACT_DIR": str(shared)})
+            system.env.update(FAST | env)
             with system:
                 system.wait_healthy()
-                yield system, shared
+                yield system, stored
     finally:
         redis_server.kill()
 
 
 def test_a_killed_run_resumes_from_its_checkpoint_on_the_other_machine(machines):
-    system, shared = machines
+    system, stored = machines
     cfg = config(epochs=300)
     run_id = submit(system, cfg)
-    checkpoints = shared / "runs" / str(run_id) / "checkpoints"
-    wait_for(lambda: [c for c in checkpoints.glob("step_*.pt") if int(c.stem[5:]) > 0], 120,
-             "no checkpoint after step 0 in the shared folder", system)
+    wait_for(lambda: [c for c in stored(run_id) if int(c[5:-3]) > 0], 120,
+             "no checkpoint after step 0 stored", system)
     victim = owner_pid(system, run_id)
     [killed] = [n for n, p in system.procs.items() if p.pid == victim]
     [survivor] = [n for n in ("w0", "w1") if n != killed]
@@ -71,5 +104,6 @@ def test_a_killed_run_resumes_from_its_checkpoint_on_the_other_machine(machines)
                          (system.home / f"{survivor}.log").read_text())
     assert resumed and int(resumed[-1]) > 0, system.logs()
     assert_complete_and_equal(system, run_id, cfg)
-    for name in ("w0", "w1"):  # nothing of the run lived in a worker's own folder
-        assert not list(Path(system.home / f"{name}-home").rglob("*.pt"))
+    if "LIPLAB_ARTIFACT_STORE" not in system.env:  # nothing of the run lived in a worker's own folder
+        for name in ("w0", "w1"):
+            assert not list(Path(system.home / f"{name}-home").rglob("*.pt"))
