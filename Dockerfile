@@ -23,6 +23,6 @@ COPY dashboard dashboard
 COPY liplab liplab
 COPY migrations migrations
 COPY configs configs
-RUN pip install --no-cache-dir -e .
+RUN pip install --no-cache-dir -e ".[s3]"
 ENV LIPLAB_HOME=/data LIPLAB_TORCH_VARIANT=$TORCH_VARIANT
 EXPOSE 8000 8050

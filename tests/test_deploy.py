@@ -13,7 +13,8 @@ import pytest
 
 ROOT = Path(__file__).parents[1]
 SECRETS = {"POSTGRES_PASSWORD": "pg-secret", "REDIS_PASSWORD": "redis-secret", "LIPLAB_API_TOKEN": "tok"}
-LAB = {"LIPLAB_LAB_ADDRESS": "10.0.0.5", "LIPLAB_SHARED_ARTIFACTS": "/srv/liplab/artifacts"}
+LAB = {"LIPLAB_LAB_ADDRESS": "10.0.0.5", "LIPLAB_SHARED_ARTIFACTS": "/srv/liplab/artifacts",
+       "MINIO_ROOT_PASSWORD": "minio-secret"}
 
 
 def compose_binary() -> Path:
@@ -45,7 +46,7 @@ def lab(tmp_path) -> dict:
 
 def test_compose_files_are_valid(tmp_path):
     for files in (["docker-compose.yml"], ["docker-compose.yml", "docker-compose.lab.yml"],
-                  ["docker-compose.worker.yml"]):
+                  ["docker-compose.yml", "docker-compose.s3.yml"], ["docker-compose.worker.yml"]):
         done = compose(SECRETS | LAB, tmp_path, *files, args=("config", "-q"))
         assert done.returncode == 0, (files, done.stderr)
 
@@ -112,6 +113,19 @@ def test_the_lab_override_publishes_store_and_broker_on_the_private_address(tmp_
         [published] = cfg["services"][name]["ports"]
         assert published["host_ip"] == "10.0.0.5" and published["target"] == port
     assert cfg["volumes"]["artifacts"]["driver_opts"]["device"] == "/srv/liplab/artifacts"
+
+
+def test_the_s3_override_mirrors_artifacts_to_minio_on_the_internal_network(tmp_path):
+    done = compose(SECRETS | LAB, tmp_path, "docker-compose.yml", "docker-compose.s3.yml")
+    assert done.returncode == 0, done.stderr
+    services = json.loads(done.stdout)["services"]
+    assert set(services["minio"]["networks"]) == {"internal"} and not services["minio"].get("ports")
+    for name in ("api", "worker", "worker-cpu"):
+        env = services[name]["environment"]
+        assert env["LIPLAB_ARTIFACT_STORE"] == "s3://liplab/artifacts", name
+        assert env["AWS_SECRET_ACCESS_KEY"] == "minio-secret" and env["LIPLAB_DATABASE_URL"].startswith("postgresql")
+        assert services[name]["depends_on"]["minio-bucket"]["condition"] == "service_completed_successfully"
+    assert "lab/liplab" in " ".join(services["minio-bucket"]["entrypoint"])
 
 
 def dockerfile_torch_step() -> str:
