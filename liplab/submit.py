@@ -55,9 +55,15 @@ def progress_bar(total: int, metric: str = "train_loss") -> tuple[Callable[[list
     return update, bar
 
 
-def wait_for(answer: dict[str, Any], *, client: Client, poll_s: float = 1.0,
-             metric: str = "train_loss") -> int:
-    """Show progress until every run of `submit`'s answer ends; 1 if any did not succeed, else 0."""
+def wait_for(answer: dict[str, Any] | list[int], *, client: Client | None = None, api_url: str | None = None,
+             headers: dict[str, str] | None = None, poll_s: float = 1.0, metric: str = "train_loss") -> int:
+    """Show progress until every run of `submit`'s answer (or of a list of run ids) ends; 1 if any
+    did not succeed, else 0. Without `client`, one is made from `api_url` and `headers`."""
+    token = (headers or {}).get("Authorization", "").removeprefix("Bearer ") or None
+    client = client or Client(api_url, token)
+    if isinstance(answer, list):  # run ids: a sweep's when the first run belongs to one
+        sweep_id = client.run(answer[0]).get("sweep_id")
+        answer = {"id": sweep_id, "run_ids": answer} if sweep_id is not None else {"id": answer[0]}
     update, bar = progress_bar(len(submitted_ids(answer)), metric)
     try:
         runs = client.wait(answer, poll_s=poll_s, progress=update)

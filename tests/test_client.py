@@ -139,6 +139,17 @@ def test_cli_status_logs_and_open(cli, lr_sweep, capsys):
     assert capsys.readouterr().out.strip() == f"{DASHBOARD}/sweeps/{answer['id']}"
 
 
+def test_cli_submit_prints_the_dashboard_the_system_serves(cli, client, capsys):
+    assert cli(["submit", QUICK, "training.epochs=1", "training.metrics=[weight_norm]",
+                "+probes=hessian"]) == 0
+    out = capsys.readouterr().out
+    run_id = int(out.split(":")[0].removeprefix("run "))
+    assert f"{DASHBOARD}/runs/{run_id}" in out
+    config = client.run(run_id)["config"]
+    assert config["training"]["metrics"] == ["weight_norm"] and config["probes"][-1]["name"] == "hessian"
+    client.wait(run_id, poll_s=0.2, timeout=120)
+
+
 def test_cli_logs_shows_the_error_and_fails(cli, client, capsys):
     run = client.submit(QUICK, BROKEN)
     client.wait(run, poll_s=0.2, timeout=120)
