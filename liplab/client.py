@@ -139,7 +139,8 @@ class Client:
             what = f"{kind.removesuffix('s')} {rest.partition('/')[0]}" if rest else path
             raise ClientError(f"{what}: not found", status=404, detail=r.text)
         if r.status_code >= 400:
-            raise ClientError(f"{method} {path} was refused ({r.status_code}):\n{explain(r)}",
+            hint = "\n(set LIPLAB_TOKEN to the API's token)" if r.status_code == 401 else ""
+            raise ClientError(f"{method} {path} was refused ({r.status_code}):\n{explain(r)}{hint}",
                               status=r.status_code, detail=r.text)
         return r.json()
 

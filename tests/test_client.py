@@ -123,6 +123,21 @@ def test_errors_name_the_field_or_say_how_to_start(client):
         client.cancel("sweep3")
 
 
+def test_a_missing_token_says_which_variable_to_set():
+    import httpx
+
+    def api(request: httpx.Request) -> httpx.Response:
+        if request.headers.get("authorization") != "Bearer right":
+            return httpx.Response(401, json={"detail": "missing or wrong bearer token"})
+        return httpx.Response(200, json={"id": 1, "status": "succeeded"})
+
+    transport = httpx.MockTransport(api)
+    with pytest.raises(ClientError, match="(?s)refused \\(401\\).*LIPLAB_TOKEN"):
+        Client("http://api", http=httpx.Client(base_url="http://api", transport=transport)).run(1)
+    good = httpx.Client(base_url="http://api", transport=transport, headers={"Authorization": "Bearer right"})
+    assert Client("http://api", http=good).run(1)["status"] == "succeeded"
+
+
 def test_cli_status_logs_and_open(cli, lr_sweep, capsys):
     answer, runs, _ = lr_sweep
     assert cli(["status"]) == 0
