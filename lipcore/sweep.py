@@ -16,6 +16,7 @@ import random as _random
 import re
 from typing import Any, Iterable
 
+from lipcore.config.schema import ConfigError
 from lipcore.config.overrides import Override, is_literal, parse_overrides, parse_scalar, parse_value
 
 _NUM = r"(-?\d+(?:\.\d+)?(?:[eE][+-]?\d+)?)"
@@ -67,8 +68,11 @@ def parse_spec(key: str, spec: Any) -> tuple[str, Any]:
         return "values", list(spec)
     if not isinstance(spec, str):
         return "values", [spec]
-    if is_literal(spec):
-        return "values", [parse_value(key, spec)]
+    if is_literal(spec):  # an inline YAML list or mapping is one value, not a comma list
+        try:
+            return "values", [parse_value(key, spec)]
+        except ConfigError as e:
+            raise SweepError(key, e.issues[0].message) from None
     m = _FUNC.match(spec)
     if m:
         fn, args = m.group(1), [parse_scalar(a) for a in _split_commas(m.group(2))]

@@ -4,7 +4,7 @@ from __future__ import annotations
 import pytest
 
 from lipcore.config import ConfigError, apply_overrides, validate
-from lipcore.sweep import split_overrides
+from lipcore.sweep import SweepError, expand, split_overrides
 
 BASE = {"training": {"metrics": ["grad_norm"], "lr": 0.1}, "probes": [{"name": "sharpness"}]}
 
@@ -72,3 +72,12 @@ def test_inline_lists_and_appends_never_sweep(tmp_path):
                                     "training.lr=0.1,0.01", f"@{f}", "model.depth=3"])
     assert swept == {"training.lr": "0.1,0.01"}
     assert [o.key for o in fixed] == ["training.metrics", "probes", "model.width", "model.depth"]
+
+
+def test_sweep_params_read_inline_lists_as_one_value():
+    assert expand({"training.metrics": "[weight_norm, grad_norm]", "training.lr": "0.1,0.2"}) == [
+        {"training.metrics": ["weight_norm", "grad_norm"], "training.lr": 0.1},
+        {"training.metrics": ["weight_norm", "grad_norm"], "training.lr": 0.2}]
+    with pytest.raises(SweepError) as e:
+        expand({"training.metrics": "[weight_norm"})
+    assert e.value.key == "training.metrics" and "not a YAML list" in str(e.value)
