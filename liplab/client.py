@@ -123,15 +123,19 @@ class Client:
     def close(self) -> None:
         self.http.close()
 
-    def request(self, method: str, path: str, *, missing_ok: bool = False, **kwargs: Any) -> Any:
-        """The JSON answer of `/api/v1{path}`; ClientError for any failure (None for a 404
-        when `missing_ok`)."""
+    def send(self, method: str, path: str, **kwargs: Any) -> httpx.Response:
+        """The answer of `/api/v1{path}` as it is, whatever its status; `Unreachable` when none."""
         try:
-            r = self.http.request(method, f"/api/v1{path}", **kwargs)
+            return self.http.request(method, f"/api/v1{path}", **kwargs)
         except httpx.TransportError as e:
             raise Unreachable(
                 f"cannot reach the liplab API at {self.url} ({type(e).__name__}: {e}). Start one with "
-                f"`liplab up` (or point LIPLAB_URL at a running API).") from None
+                f"`liplab up`, or point LIPLAB_URL (the dashboard: --api-url) at a running API.") from None
+
+    def request(self, method: str, path: str, *, missing_ok: bool = False, **kwargs: Any) -> Any:
+        """The JSON answer of `/api/v1{path}`; ClientError for any failure (None for a 404
+        when `missing_ok`)."""
+        r = self.send(method, path, **kwargs)
         if r.status_code == 404 and missing_ok:
             return None
         if r.status_code == 404:
