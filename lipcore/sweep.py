@@ -15,9 +15,10 @@ import itertools
 import math
 import random as _random
 import re
-from typing import Any
+from typing import Any, Iterable
 
-from lipcore.config.overrides import parse_scalar
+from lipcore.config.schema import ConfigError
+from lipcore.config.overrides import Override, is_literal, parse_overrides, parse_scalar, parse_value
 
 _NUM = r"(-?\d+(?:\.\d+)?(?:[eE][+-]?\d+)?)"
 _RANGE = re.compile(rf"^\s*{_NUM}\s*\.\.\s*{_NUM}\s*(?:\.\.\s*{_NUM}\s*)?$")
@@ -68,6 +69,11 @@ def parse_spec(key: str, spec: Any) -> tuple[str, Any]:
         return "values", list(spec)
     if not isinstance(spec, str):
         return "values", [spec]
+    if is_literal(spec):  # an inline YAML list or mapping is one value, not a comma list
+        try:
+            return "values", [parse_value(key, spec)]
+        except ConfigError as e:
+            raise SweepError(key, e.issues[0].message) from None
     m = _FUNC.match(spec)
     if m:
         fn, args = m.group(1), [parse_scalar(a) for a in _split_commas(m.group(2))]
@@ -88,6 +94,22 @@ def parse_spec(key: str, spec: Any) -> tuple[str, Any]:
     if m:
         return "values", _range(key, m)
     return "values", [parse_scalar(p) for p in _split_commas(spec)]
+
+
+def split_overrides(overrides: Iterable[Any]) -> tuple[list[Override], dict[str, Any]]:
+    """(overrides set as they are, {key: spec} of the swept ones): a typed `key=value` whose
+    value is a comma list, an `a..b..s` range or a random function sweeps; appends, inline
+    YAML lists (`key=[a, b]`) and values from an overrides file are set once."""
+    fixed: list[Override] = []
+    swept: dict[str, Any] = {}
+    for o in parse_overrides(overrides):
+        if o.raw and not o.append and isinstance(o.value, str) and not is_literal(o.value):
+            kind, spec = parse_spec(o.key, o.value)
+            if kind == "random" or len(spec) > 1:
+                swept[o.key] = o.value
+                continue
+        fixed.append(o)
+    return fixed, swept
 
 
 def _draw(rng: _random.Random, fn: str, args: list) -> Any:

@@ -148,3 +148,4 @@ class Health(BaseModel):
     workers: list[dict[str, Any]]
     queues: dict[str, int | None] = {}
     runs: dict[str, int] = {}
+    dashboard_url: str | None = None  # the dashboard this deployment serves (LIPLAB_DASHBOARD_URL)

@@ -20,6 +20,10 @@ class Settings(BaseSettings):
     database_url: str | None = None
     broker_url: str | None = None
     artifact_dir: Path | None = None
+    # An fsspec URL (s3://bucket/prefix) that run folders are mirrored to, for workers on machines
+    # that share no folder (server/artifact_store.py); pushed every artifact_sync_s while training.
+    artifact_store: str | None = None
+    artifact_sync_s: float = 5.0
     api_token: str | None = None
     reads_need_token: bool = False
     max_runs_per_sweep: int = 10_000

@@ -18,10 +18,15 @@ def modules_after(code: str) -> set[str]:
 
 
 @pytest.mark.parametrize("entry", ["server.main", "dashboard.app", "lipcore.config", "lipcore.sweep",
-                                   "liplab.submit"])
+                                   "liplab.submit", "liplab.client", "liplab.verbs", "liplab.report"])
 def test_no_torch_behind(entry):
     loaded = modules_after(f"import {entry}")
     assert "torch" not in loaded, f"importing {entry} imports torch"
+
+
+@pytest.mark.parametrize("entry", ["server.main", "dashboard.app", "liplab.client", "worker.tasks"])
+def test_pandas_only_for_the_clients_frames(entry):
+    assert "pandas" not in modules_after(f"import {entry}"), f"importing {entry} imports pandas"
 
 
 def test_server_never_imports_worker_code():

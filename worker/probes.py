@@ -9,8 +9,10 @@ open probe jobs failed with the traceback, then propagates.
 from __future__ import annotations
 
 import json
+from contextlib import nullcontext
 from typing import Any
 
+from server.artifact_store import mirror
 from server.models import Run
 from server.probes import fail_probe_jobs, store_probe_result
 from server.settings import Settings
@@ -32,7 +34,8 @@ def probe_saved_run(run_id: int, names: list[str], params: dict[str, dict], *, s
     workdir = run_dir(settings.artifacts, run_id)
     (workdir / "config.json").write_text(json.dumps(config))
     try:
-        results = probe_folder(workdir, specs, reporter=None, skip_existing=False)
+        with mirror(settings, workdir, run_id) or nullcontext():
+            results = probe_folder(workdir, specs, reporter=None, skip_existing=False)
     except Exception:
         with sessions() as db:
             fail_probe_jobs(db, run_id, short_traceback())
@@ -40,4 +43,6 @@ def probe_saved_run(run_id: int, names: list[str], params: dict[str, dict], *, s
     with sessions() as db:
         for name, result in results.items():
             store_probe_result(db, run_id, name, result, artifact_dir=settings.artifacts)
+    if (m := mirror(settings, workdir, run_id)) is not None:
+        m.push()  # the results JSON, for an API on another machine
     return results

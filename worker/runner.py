@@ -14,9 +14,11 @@ three commits: the claim, the points flushed before its checkpoint, the outcome.
 from __future__ import annotations
 
 import traceback
+from contextlib import nullcontext
 from typing import Any, Callable
 
 from server import lifecycle
+from server.artifact_store import mirror
 from server.settings import Settings
 from worker.guard import HardCancel, RunGuard
 from worker.resume import run_dir
@@ -43,9 +45,9 @@ def execute_run(run_id: int, *, worker: str, settings: Settings, sessions: Any, 
     reporter = DBReporter(sessions, run_id, bus=bus, sweep_id=sweep_id, stop=guard.should_stop,
                           skip_until=done - 1)
     try:
-        with guard:
-            summary = run_experiment(config, reporter, workdir=run_dir(settings.artifacts, run_id),
-                                     resume_from="auto")
+        workdir = run_dir(settings.artifacts, run_id)
+        with guard, (mirror(settings, workdir, run_id) or nullcontext()):
+            summary = run_experiment(config, reporter, workdir=workdir, resume_from="auto")
         status, error = summary["status"], summary.get("error")
     except HardCancel:
         status, error = "cancelled", "cancelled: stopped by force after the grace period"

@@ -11,6 +11,7 @@ is already stored and is not logged again.
 """
 from __future__ import annotations
 
+import logging
 import math
 import threading
 import time
@@ -23,6 +24,7 @@ from server.metrics import write_points
 from server.models import Artifact, utcnow
 
 T = TypeVar("T")
+log = logging.getLogger("liplab.worker")
 
 Point = tuple[str, int, float]
 
@@ -65,6 +67,7 @@ class DBReporter:
 
     def resumed(self, step: int) -> None:
         """Told by lipcore that training resumes after `step`: nothing up to it is logged again."""
+        log.info("run %s resumes from its checkpoint at step %s", self.run_id, step)
         self.skip_until = max(self.skip_until, int(step))
 
     def flush(self, then: Callable[[Session], T] | None = None) -> T | None:

@@ -209,8 +209,6 @@ class Engine:
                                        m.loss_fn, self.config))
             m.loss_sum, m.correct, m.count = 0.0, 0.0, 0
             values.update({f"{m.prefix}{k}": v for k, v in row.items()})
-            if m is self.members[0] and m.prefix:
-                values.update(row)
         if len(self.members) == 2:
             a, b = (m.model for m in self.members)
             for name in self.metric_names:
@@ -222,9 +220,17 @@ class Engine:
                 raise DivergedError(self.step, key, f"became non-finite ({v})", v)
         return {k: v for k, v in values.items() if math.isfinite(v)}
 
+    def _watched(self, values: dict[str, float]) -> dict[str, float]:
+        """What stoppers, callbacks and termination_error read: the logged values plus model A's
+        under their plain names (a comparative run logs each side only as `a/…`, `b/…`)."""
+        prefix = self.members[0].prefix
+        if not prefix:
+            return values
+        return values | {k[len(prefix):]: v for k, v in values.items() if k.startswith(prefix)}
+
     def _state(self) -> TrainState:
         return TrainState(self.step, self.sampler.epoch, self._lr(self.members[0]),
-                          self.control.batch_size, MappingProxyType(dict(self.last)))
+                          self.control.batch_size, MappingProxyType(self._watched(self.last)))
 
     def _payload(self) -> dict[str, Any]:
         return {"model": self.members[0].model.state_dict(),
@@ -345,6 +351,7 @@ class Engine:
             self.next_checkpoint = (self.step // self.checkpoint_every + 1) * self.checkpoint_every
         if not check:
             return None
+        values = self._watched(values)
         for stopper in self.stoppers:
             reason = stopper(values)
             if reason:

@@ -36,6 +36,11 @@ def test_validate_reports_keys_and_sweep_size(client, queue):
     zipped = client.post("/validate", json={"config": QUICK, "params": {"a.b": "1,2", "c.d": "1"},
                                             "zip": [["a.b", "c.d"]]}).json()
     assert not zipped["valid"] and zipped["issues"][0]["key"] == "a.b"
+    listed = client.post("/validate", json={"config": QUICK, "params": {"training.metrics": "[weight_norm]",
+                                                                        "training.lr": "0.1,0.2"}}).json()
+    assert listed["valid"] and listed["n_runs"] == 2  # an inline list is one value, not an axis
+    broken = client.post("/validate", json={"config": QUICK, "params": {"training.metrics": "[weight_norm"}})
+    assert broken.status_code == 200 and broken.json()["issues"][0]["key"] == "training.metrics"
     assert queue.sent == []
 
 
@@ -92,6 +97,7 @@ def test_health_reports_database_broker_workers_and_queues(client, db):
     assert h["status"] == "ok" and h["database"] == "ok" and h["broker"] == "ok"
     assert h["workers"][0]["name"] == "w1" and h["workers"][0]["alive"]
     assert h["queues"] == {"gpu": 0, "cpu": 1} and h["runs"] == {"queued": 1}
+    assert h["dashboard_url"].startswith("http")  # what `liplab submit` and `liplab open` print
 
 
 def test_writes_need_the_bearer_token(store_url, tmp_path, queue):

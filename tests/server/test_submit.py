@@ -63,7 +63,7 @@ def test_submit_errors_name_the_key(api, capsys):
     assert "training.lrr" in capsys.readouterr().err
     assert main(["submit", cfg, "training.lrr=0.1,0.2"]) == 2  # swept: refused by the API
     err = capsys.readouterr().err
-    assert "rejected (422)" in err and "training.lrr" in err
+    assert "refused (422)" in err and "training.lrr" in err
     assert main(["submit", cfg, "model.width=8,16", "training.lr=0.1,0.2,0.3", "--zip",
                  "model.width,training.lr"]) == 2
     assert "equal lengths" in capsys.readouterr().err

@@ -9,6 +9,7 @@ from sqlalchemy import select
 
 from lipcore import catalog
 from server import crud, probes
+from server.artifact_store import local_copy
 from server.api.deps import IdPath, QueueDep, ReadAuth, SessionDep, SettingsDep, WriteAuth
 from server.api.routes.runs import get_run_or_404
 from server.errors import body_422
@@ -32,7 +33,7 @@ def download_artifact(artifact_id: IdPath, db: SessionDep, settings: SettingsDep
     art = db.get(Artifact, artifact_id)
     if art is None:
         raise HTTPException(404, f"artifact {artifact_id} not found")
-    path = Path(art.path).resolve()
+    path = local_copy(settings, art.run_id, art.path).resolve()
     root = Path(settings.artifacts).resolve()
     if not path.is_relative_to(root) or not path.is_file():
         raise HTTPException(404, f"artifact {artifact_id} has no file under the artifact folder")

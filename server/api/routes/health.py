@@ -15,7 +15,8 @@ router = APIRouter(tags=["health"])
 
 @router.get("/health", response_model=Health)
 def health(db: SessionDep, queue: QueueDep, settings: SettingsDep) -> Health:
-    """Database, broker, workers (alive = heartbeat within LIPLAB_WORKER_STALE_S), queue lengths."""
+    """Database, broker, workers (alive = heartbeat within LIPLAB_WORKER_STALE_S), queue lengths,
+    and the dashboard URL that clients print for a run or sweep."""
     try:
         db.execute(text("SELECT 1"))
         database = "ok"
@@ -33,4 +34,5 @@ def health(db: SessionDep, queue: QueueDep, settings: SettingsDep) -> Health:
                             "last_seen": seen.isoformat(), "current_run": w.current_run})
     ok = database == "ok" and broker == "ok"
     return Health(status="ok" if ok else "degraded", database=database, broker=broker,
-                  workers=workers, queues=queue.lengths() if broker == "ok" else {}, runs=runs)
+                  workers=workers, queues=queue.lengths() if broker == "ok" else {}, runs=runs,
+                  dashboard_url=settings.dashboard_url)
