@@ -2,14 +2,21 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, WithJsonSchema
+
+from lipcore import catalog
+
+#: An experiment config: a mapping checked by lipcore's validator, published as the JSON Schema
+#: `ExperimentConfig` (server.api.openapi adds the component).
+Config = Annotated[dict[str, Any], WithJsonSchema({"type": "object", "x-experiment-config": True})]
+ProbeName = Literal[tuple(catalog.PROBES)]  # type: ignore[valid-type]
 
 
 class RunCreate(BaseModel):
     name: str | None = Field(None, max_length=200)
-    config: dict[str, Any] = Field(default_factory=dict)
+    config: Config = Field(description="the experiment; required (no default experiment)")
 
 
 class RunCreated(BaseModel):
@@ -24,7 +31,7 @@ class RunPublic(BaseModel):
     sweep_id: int | None
     name: str
     status: str
-    config: dict[str, Any]
+    config: Config
     overrides: dict[str, Any] = {}
     created_at: datetime
     started_at: datetime | None
@@ -51,7 +58,7 @@ class RandomSpec(BaseModel):
 
 class SweepCreate(BaseModel):
     name: str | None = Field(None, max_length=200)
-    config: dict[str, Any] = Field(default_factory=dict)
+    config: Config = Field(description="the base experiment the params vary; required")
     params: dict[str, Any] = Field(default_factory=dict)
     zip: list[list[str]] | None = None
     random: RandomSpec | None = None
@@ -90,7 +97,7 @@ class Accepted(BaseModel):
 
 
 class ValidateRequest(BaseModel):
-    config: dict[str, Any] = Field(default_factory=dict)
+    config: Config = Field(default_factory=dict)
     params: dict[str, Any] = Field(default_factory=dict)
     zip: list[list[str]] | None = None
     random: RandomSpec | None = None
@@ -105,11 +112,11 @@ class ValidateResult(BaseModel):
     valid: bool
     issues: list[IssuePublic]
     n_runs: int | None = None
-    config: dict[str, Any] | None = None
+    config: Config | None = None
 
 
 class ProbeRequest(BaseModel):
-    probes: list[str] = Field(min_length=1, max_length=50)
+    probes: list[ProbeName] = Field(min_length=1, max_length=50)
     params: dict[str, Any] = Field(default_factory=dict)
 
 

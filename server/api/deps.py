@@ -25,7 +25,10 @@ def get_app_settings(request: Request) -> Settings:
     return request.app.state.settings
 
 
-_bearer = HTTPBearer(auto_error=False)
+# Two schemes by name, so the OpenAPI document can tell guarded writes from guarded reads
+# (server.api.openapi keeps only the ones the deployment's settings enforce).
+_write_bearer = HTTPBearer(auto_error=False, scheme_name="write_token")
+_read_bearer = HTTPBearer(auto_error=False, scheme_name="read_token")
 
 
 def _check_token(settings: Settings, creds: HTTPAuthorizationCredentials | None) -> None:
@@ -38,12 +41,12 @@ def _check_token(settings: Settings, creds: HTTPAuthorizationCredentials | None)
 
 
 def require_write(request: Request,
-                  creds: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)]) -> None:
+                  creds: Annotated[HTTPAuthorizationCredentials | None, Depends(_write_bearer)]) -> None:
     _check_token(request.app.state.settings, creds)
 
 
 def require_read(request: Request,
-                 creds: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)]) -> None:
+                 creds: Annotated[HTTPAuthorizationCredentials | None, Depends(_read_bearer)]) -> None:
     if request.app.state.settings.reads_need_token:
         _check_token(request.app.state.settings, creds)
 
