@@ -9,6 +9,7 @@ from server.api import openapi
 from server.api.routes import artifacts, compare, events, health, runs, schema, sweeps, validate
 from server.db import make_engine, make_sessionmaker
 from server.limits import BodyLimit
+from server.methods import AllowedMethods
 from server.queue import Queue
 from server.settings import Settings, get_settings
 
@@ -35,6 +36,7 @@ def create_app(settings: Settings | None = None, queue: Queue | None = None) -> 
         api.include_router(module.router)
     app.include_router(api)
     app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes)
+    app.add_middleware(AllowedMethods, document=lambda: app.openapi())
     openapi.install(app)
 
     @app.exception_handler(DataError)

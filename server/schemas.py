@@ -11,10 +11,13 @@ from lipcore import catalog
 #: An experiment config: a mapping checked by lipcore's validator, published as the JSON Schema
 #: `ExperimentConfig` (server.api.openapi adds the component).
 Config = Annotated[dict[str, Any], WithJsonSchema({"type": "object", "x-experiment-config": True})]
+#: Request bodies take JSON types as they are: no `false` read as 0, no "1" read as 1.
+STRICT = ConfigDict(strict=True, extra="forbid")
 ProbeName = Literal[tuple(catalog.PROBES)]  # type: ignore[valid-type]
 
 
 class RunCreate(BaseModel):
+    model_config = STRICT
     name: str | None = Field(None, max_length=200)
     config: Config = Field(description="the experiment; required (no default experiment)")
 
@@ -52,11 +55,13 @@ class RunsPublic(BaseModel):
 
 
 class RandomSpec(BaseModel):
+    model_config = STRICT
     samples: int = Field(ge=1)
     seed: int = 0
 
 
 class SweepCreate(BaseModel):
+    model_config = STRICT
     name: str | None = Field(None, max_length=200)
     config: Config = Field(description="the base experiment the params vary; required")
     params: dict[str, Any] = Field(default_factory=dict)
@@ -97,7 +102,9 @@ class Accepted(BaseModel):
 
 
 class ValidateRequest(BaseModel):
-    config: Config = Field(default_factory=dict)
+    model_config = STRICT
+    # Any mapping: the answer lists its issues (200), so no config is refused here.
+    config: dict[str, Any] = Field(default_factory=dict)
     params: dict[str, Any] = Field(default_factory=dict)
     zip: list[list[str]] | None = None
     random: RandomSpec | None = None
@@ -116,6 +123,7 @@ class ValidateResult(BaseModel):
 
 
 class ProbeRequest(BaseModel):
+    model_config = STRICT
     probes: list[ProbeName] = Field(min_length=1, max_length=50)
     params: dict[str, Any] = Field(default_factory=dict)
 

@@ -136,6 +136,9 @@ def probe_list_issues(probes: list) -> list[tuple[str, str]]:
         if not isinstance(spec, dict) or "name" not in spec:
             issues.append((f"probes.{i}", "must be a mapping with a 'name'"))
             continue
+        if not isinstance(spec["name"], str):
+            issues.append((f"probes.{i}.name", f"must be a probe name, got {spec['name']!r}"))
+            continue
         try:
             _, problems = _check(spec["name"], spec)
         except ValueError as e:

@@ -3,7 +3,8 @@
 Routes declare only what is theirs (`responses=CONFLICT` where a run's state can refuse an
 action). `install(app)` adds the rest when the document is built: 401 where the deployment's
 token guards the operation (and the `bearer` security scheme, only when a token is set), 404 on
-operations that address a row by id, 413 and 422 on operations that take a body or parameters,
+operations that address a row by id, 400 (not JSON) and 413 (too large) on operations that take
+a body, 422 on those with a body or parameters,
 and the experiment config's JSON Schema (`lipcore.config.jsonschema`) as `ExperimentConfig`.
 """
 from __future__ import annotations
@@ -78,6 +79,7 @@ def complete(doc: dict[str, Any], *, token: bool, reads_need_token: bool) -> dic
             if "{" in path:
                 responses.setdefault("404", {"description": "no row with this id", **_ERROR_REF})
             if "requestBody" in op:
+                responses["400"] = {"description": "the body is not JSON text", **_ERROR_REF}
                 responses["413"] = {"description": "body over LIPLAB_MAX_BODY_BYTES", **_ERROR_REF}
             if "requestBody" in op or op.get("parameters"):
                 responses.setdefault("422", {"description": "Validation Error", **_VALIDATION_REF})

@@ -27,14 +27,11 @@ def _ids(text: str) -> list[int]:
 
 
 @router.get("/compare", dependencies=[ReadAuth], responses=NOT_FOUND)
-def compare(db: SessionDep, run_ids: str | None = Query(None, pattern=IDS, description="e.g. 1,2,3"),
-            runs: str | None = Query(None, pattern=IDS, description="alias of run_ids"),
+def compare(db: SessionDep, run_ids: str = Query(pattern=IDS, description="e.g. 1,2,3"),
             metrics: str = Query("train_loss,test_loss", pattern=METRIC_LIST),
             stat: Literal["last", "min", "max"] = "last") -> dict:
     """Each metric's last (or min/max) value for each run, in the order asked."""
-    if run_ids is None and runs is None:
-        raise query_422(QueryError("run_ids", "run_ids is required, e.g. run_ids=1,2,3"))
-    ids = _ids(run_ids if run_ids is not None else runs)
+    ids = _ids(run_ids)
     keys = [m for m in metrics.split(",") if m]
     bad = [k for k in keys if not METRIC_NAME.match(k)]
     if bad:
