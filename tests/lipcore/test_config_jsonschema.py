@@ -89,3 +89,15 @@ def test_registered_names_appear_as_enums_with_descriptions():
     assert len(layer["enumDescriptions"]) == len([v for v in layer["enum"] if v is not None])
     models = doc["properties"]["model"]["properties"]["name"]
     assert models["enum"] == catalog.MODELS and all(models["enumDescriptions"])
+
+
+def test_liplab_schema_writes_the_document(tmp_path, capsys):
+    import json
+
+    from liplab.cli import main
+
+    out = tmp_path / "config.schema.json"
+    assert main(["schema", "--out", str(out)]) == 0
+    assert json.loads(out.read_text()) == config_json_schema_document()
+    assert main(["schema"]) == 0
+    assert json.loads(capsys.readouterr().out) == config_json_schema_document()
