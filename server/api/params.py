@@ -1,7 +1,8 @@
-"""Query parameters with their constraints stated (and so enforced) in the OpenAPI document.
+"""Query parameters with their constraints stated in the OpenAPI document.
 
-Each pattern admits only values the handlers accept; FastAPI checks them before the handler
-runs, so what the document calls valid is exactly what the server takes (422 otherwise).
+Short patterns are enforced by FastAPI before the handler runs. The long ones (config keys,
+filters) are only stated: the handler checks the same set with messages that name the problem
+("unknown config key; did you mean model.width?") instead of echoing a 2,000-character pattern.
 """
 from __future__ import annotations
 
@@ -9,7 +10,6 @@ import re
 from typing import Annotated
 
 from fastapi import Query
-from pydantic import StringConstraints
 
 from lipcore.config.schema import SCHEMA, TOP
 
@@ -53,6 +53,10 @@ def where_pattern() -> str:
             rf"|{_alt(k['str'])} *{eq} *[A-Za-z0-9_.:+\-]+|{_alt(scalar)} *{eq} *null) *$")
 
 
-ConfigKey = Annotated[str, Query(pattern=config_key_pattern(), description="dotted config key")]
-MetricName = Annotated[str, Query(pattern=METRIC, description="metric name, e.g. train_loss")]
-WhereItem = Annotated[str, StringConstraints(pattern=where_pattern())]
+WHERE = re.compile(where_pattern())
+ConfigKey = Annotated[str, Query(description="dotted config key, e.g. model.width",
+                                 json_schema_extra={"pattern": config_key_pattern()})]
+MetricName = Annotated[str, Query(description="metric name, e.g. train_loss",
+                                  json_schema_extra={"pattern": METRIC})]
+Where = Query([], description="config filters KEY OP VALUE, e.g. model.layer==aol or training.lr<0.01",
+              json_schema_extra={"items": {"type": "string", "pattern": where_pattern()}})

@@ -21,7 +21,7 @@ def test_compare_follows_the_asked_order(client, db):
     assert got["runs"] == [
         {"id": b, "label": "b", "status": "succeeded", "values": {"test_acc": 0.7, "train_loss": None}},
         {"id": a, "label": "a", "status": "succeeded", "values": {"test_acc": 0.9, "train_loss": 0.1}}]
-    mins = client.get("/compare", params={"runs": f"{a}", "metrics": "test_acc", "stat": "min"}).json()
+    mins = client.get("/compare", params={"run_ids": f"{a}", "metrics": "test_acc", "stat": "min"}).json()
     assert mins["runs"][0]["values"] == {"test_acc": 0.5}
     assert client.get("/compare", params={"run_ids": f"{a},999"}).status_code == 404
     assert client.get("/compare", params={"run_ids": "x"}).status_code == 422

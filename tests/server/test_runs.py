@@ -92,7 +92,7 @@ def test_where_filters_order_by_metric_and_pagination(client, db):
 def test_bad_listing_queries_are_422_naming_the_parameter(client, params, param):
     r = client.get("/runs", params=params)
     assert r.status_code == 422, r.text
-    assert r.json()["detail"][0]["loc"] == ["query", param]
+    assert r.json()["detail"][0]["loc"][:2] == ["query", param]
 
 
 def test_cancel_and_retry(client, db, queue):

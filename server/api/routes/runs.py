@@ -11,7 +11,7 @@ from lipcore.config import ConfigError
 from server import crud, metrics
 from server.api.deps import MAX_ID, IdPath, QueueDep, ReadAuth, SessionDep, WriteAuth
 from server.api.openapi import CONFLICT
-from server.api.params import ORDER_BY, WhereItem
+from server.api.params import ORDER_BY, WHERE, Where
 from server.errors import config_422, query_422
 from server.models import FINISHED, STATUSES, Run
 from server.query import QueryError, apply_order, parse_where
@@ -43,7 +43,7 @@ def submit_run(body: RunCreate, db: SessionDep, queue: QueueDep) -> RunCreated:
 @router.get("", response_model=RunsPublic, dependencies=[ReadAuth])
 def list_runs(db: SessionDep, sweep_id: int | None = Query(None, ge=0, le=MAX_ID),
               status: Status | None = None,
-              where: list[WhereItem] = Query([], description="config filters, e.g. model.layer==aol"),
+              where: list[str] = Where,
               order_by: str = Query("-id", pattern=ORDER_BY,
                                     description="column or summary metric; '-' for descending"),
               order_stat: Literal["last", "min", "max"] = "last",
@@ -57,6 +57,9 @@ def list_runs(db: SessionDep, sweep_id: int | None = Query(None, ge=0, le=MAX_ID
     try:
         for w in where:
             q = q.where(parse_where(w))
+            if not WHERE.match(w):
+                raise QueryError("where", f"{w!r}: compare a section key (model.width, not "
+                                 "name or model_a.width) with a plain number, name, true/false or null")
         ordered = apply_order(q, order_by, order_stat)
     except QueryError as e:
         raise query_422(e) from None
