@@ -8,6 +8,7 @@ from fastapi import Depends, HTTPException, Path, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlalchemy.orm import Session
 
+from server.api.openapi import READ_SCHEME, WRITE_SCHEME
 from server.queue import Queue
 from server.settings import Settings
 
@@ -27,8 +28,8 @@ def get_app_settings(request: Request) -> Settings:
 
 # Two schemes by name, so the OpenAPI document can tell guarded writes from guarded reads
 # (server.api.openapi keeps only the ones the deployment's settings enforce).
-_write_bearer = HTTPBearer(auto_error=False, scheme_name="write_token")
-_read_bearer = HTTPBearer(auto_error=False, scheme_name="read_token")
+_write_bearer = HTTPBearer(auto_error=False, scheme_name=WRITE_SCHEME)
+_read_bearer = HTTPBearer(auto_error=False, scheme_name=READ_SCHEME)
 
 
 def _check_token(settings: Settings, creds: HTTPAuthorizationCredentials | None) -> None:
