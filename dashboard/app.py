@@ -2,9 +2,10 @@
 from __future__ import annotations
 
 import dash
-from dash import Dash, dcc, html
+from dash import Dash, Input, Output, dcc, html
 
 from dashboard import banner, client
+from dashboard.localtime import READ_ZONE_JS, STORE_ID
 
 NAV = [("Runs", "/"), ("Submit", "/submit"), ("Compare", "/compare"), ("Workers", "/workers")]
 
@@ -19,5 +20,7 @@ def create_app(api_url: str = "http://127.0.0.1:8000", token: str | None = None)
     register_all()
     nav = html.Nav([dcc.Link("liplab", href="/", className="brand")]
                    + [dcc.Link(name, href=href) for name, href in NAV], className="nav")
-    app.layout = html.Div([nav, banner.banner(), dash.page_container], className="page")
+    app.layout = html.Div([nav, banner.banner(), dcc.Store(id=STORE_ID), dash.page_container],
+                          className="page")
+    app.clientside_callback(READ_ZONE_JS, Output(STORE_ID, "data"), Input(STORE_ID, "id"))
     return app

@@ -7,6 +7,8 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from dashboard.localtime import local_time
+
 
 def flatten(config: dict[str, Any], prefix: str = "") -> dict[str, Any]:
     """{"model": {"depth": 2}} → {"model.depth": 2}; lists stay values (probes lists, etc.)."""
@@ -31,15 +33,16 @@ def varying_keys(configs: list[dict[str, Any]], ignore: tuple[str, ...] = ("name
     return [k for k in keys if len({_hashable(f.get(k, "<missing>")) for f in flat}) > 1]
 
 
-def run_rows(runs: list[dict], keys: list[str], metrics: list[str]) -> list[dict]:
-    """Table rows: id link, name, status, sweep link, the given config keys and metrics' last values."""
+def run_rows(runs: list[dict], keys: list[str], metrics: list[str], tz: str | None = None) -> list[dict]:
+    """Table rows: id link, name, status, sweep link, the given config keys and metrics' last
+    values, the creation time in zone `tz` (the viewer's; UTC without one)."""
     rows = []
     for r in runs:
         flat = flatten(r["config"])
         row = {"id": r["id"], "link": f"[{r['id']}](/runs/{r['id']})", "name": r["name"],
                "status": r["status"],
                "sweep": f"[{r['sweep_id']}](/sweeps/{r['sweep_id']})" if r.get("sweep_id") else "",
-               "created": (r.get("created_at") or "")[:19].replace("T", " ")}
+               "created": local_time(r.get("created_at"), tz)}
         for k in keys:
             v = flat.get(k)
             row[k] = json.dumps(v) if isinstance(v, (list, dict)) else v

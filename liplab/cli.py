@@ -64,6 +64,22 @@ def cmd_report(args: argparse.Namespace) -> int:
     return report(args.sweep_id.removeprefix("sweep:"), out=args.out)
 
 
+def cmd_schema(args: argparse.Namespace) -> int:
+    """The experiment config's JSON Schema, for editors (YAML language server `$schema`)."""
+    import json
+
+    from lipcore.config.jsonschema import config_json_schema_document
+
+    text = json.dumps(config_json_schema_document(), indent=2) + "\n"
+    if args.out:
+        with open(args.out, "w") as f:
+            f.write(text)
+        print(f"config schema written to {args.out}", file=sys.stderr)
+    else:
+        sys.stdout.write(text)
+    return 0
+
+
 def cmd_db(args: argparse.Namespace) -> int:
     from server.migrate import downgrade, upgrade
 
@@ -230,6 +246,10 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--port", type=int, default=8050)
     s.add_argument("--api-url", default=os.environ.get("LIPLAB_URL", "http://127.0.0.1:8000"))
     s.set_defaults(fn=cmd_dashboard)
+
+    s = sub.add_parser("schema", help="the experiment config's JSON Schema (for editors)")
+    s.add_argument("--out", help="write it to this file instead of stdout")
+    s.set_defaults(fn=cmd_schema)
 
     s = sub.add_parser("db", help="migrate the store's schema (upgrade to the newest, or downgrade)")
     s.add_argument("action", choices=["upgrade", "downgrade"])

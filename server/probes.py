@@ -75,10 +75,7 @@ def _newer_than(session: Session, run_id: int, job: ProbeJob) -> bool:
     for art in session.scalars(select(Artifact).where(Artifact.run_id == run_id,
                                                       Artifact.kind == "probe",
                                                       Artifact.name.in_(job.probes))):
-        a, c = art.created_at, created
-        if a.tzinfo is None or c.tzinfo is None:
-            a, c = a.replace(tzinfo=None), c.replace(tzinfo=None)
-        if a < c:
+        if art.created_at < created:
             return False
     return True
 

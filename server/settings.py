@@ -31,6 +31,9 @@ class Settings(BaseSettings):
     worker_stale_s: float = 30.0
     max_body_bytes: int = 8 * 1024 * 1024  # larger request bodies are refused with 413
     sse_poll_s: float = 1.0  # how often SSE streams poll the store in the embedded mode
+    # A live-event stream closes after this many seconds (without `end`); clients reconnect, as
+    # EventSource does by itself. Bounds what one idle client holds open.
+    sse_max_s: float = 3600.0
     # Run lifecycle (server/lifecycle.py, worker/guard.py): a running run's worker touches
     # heartbeat_at every run_heartbeat_s; a run silent for run_stale_s is reaped: requeued, or
     # failed once it has been claimed more than max_retries + 1 times. cancel_grace_s is how long

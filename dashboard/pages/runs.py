@@ -6,6 +6,7 @@ from dash import Input, Output, callback, dash_table, dcc, html
 
 from dashboard import client
 from dashboard.derive import run_rows, summary_keys, varying_keys
+from dashboard.localtime import STORE_ID
 
 STATUSES = ["queued", "running", "succeeded", "failed", "diverged", "cancelled"]
 METRICS = ["train_loss", "test_loss", "train_acc", "test_acc"]
@@ -48,8 +49,8 @@ def columns(keys: list[str], metrics: list[str]) -> list[dict]:
 @callback(Output("runs-table", "data"), Output("runs-table", "columns"),
           Output("runs-message", "children"), Output("runs-tick", "max_intervals"),
           Input("runs-tick", "n_intervals"), Input("runs-status", "value"),
-          Input("runs-where", "value"), Input("runs-order", "value"))
-def refresh(n, status, where, order):  # noqa: ANN001
+          Input("runs-where", "value"), Input("runs-order", "value"), Input(STORE_ID, "data"))
+def refresh(n, status, where, order, tz):  # noqa: ANN001
     try:
         items = client.runs(status=status, where=where, order_by=order, limit=1000)["items"]
         message = ""
@@ -57,7 +58,7 @@ def refresh(n, status, where, order):  # noqa: ANN001
         items, message = client.runs(status=status, limit=1000)["items"], f"filter ignored: {e}"
     keys = varying_keys([r["config"] for r in items])
     metrics = [m for m in METRICS if m in summary_keys(items)]
-    return run_rows(items, keys, metrics), columns(keys, metrics), message, (n or 0) + 1
+    return run_rows(items, keys, metrics, tz), columns(keys, metrics), message, (n or 0) + 1
 
 
 @callback(Output("runs-compare", "href"), Input("runs-table", "selected_row_ids"))

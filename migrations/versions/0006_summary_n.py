@@ -11,7 +11,7 @@ import sqlalchemy as sa
 from sqlalchemy.dialects.postgresql import JSONB
 
 revision = "0006_summary_n"
-down_revision = "0004_metric_blocks"
+down_revision = "0005_utc_timestamps"
 branch_labels = None
 depends_on = None
 

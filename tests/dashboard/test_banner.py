@@ -6,6 +6,7 @@ import socket
 
 from dashboard import client
 from dashboard.app import create_app
+from dashboard.localtime import STORE_ID
 
 
 def dead_url() -> str:
@@ -32,7 +33,8 @@ def test_a_page_callback_meets_a_down_api_with_the_banner():
     try:
         app = create_app(url)
         r = call(app, "workers-services.children",
-                 [{"id": "workers-tick", "property": "n_intervals", "value": 1}])
+                 [{"id": "workers-tick", "property": "n_intervals", "value": 1},
+                  {"id": STORE_ID, "property": "data", "value": "UTC"}])
         assert r.status_code == 200, r.data[:500]
         body = r.get_json()
         side = body["sideUpdate"]
@@ -56,7 +58,8 @@ def test_other_errors_are_still_callback_errors():
         real, workers.client.health = workers.client.health, broken
         try:
             r = call(app, "workers-services.children",
-                     [{"id": "workers-tick", "property": "n_intervals", "value": 1}])
+                     [{"id": "workers-tick", "property": "n_intervals", "value": 1},
+                  {"id": STORE_ID, "property": "data", "value": "UTC"}])
         finally:
             workers.client.health = real
         assert r.status_code == 500

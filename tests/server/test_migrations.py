@@ -141,3 +141,34 @@ def test_upgrade_backfills_summary_counts(kind, tmp_path):
     got = {k: json.loads(v) if isinstance(v, str) else v for k, v in rows.items()}
     assert got[1] == {"a": dict(old["a"], n=3), "b": old["b"], "c": dict(old["c"], n=0)}
     assert got[2] == {}
+
+
+@pytest.mark.parametrize("kind", ["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def test_utc_timestamps_keep_their_instant(kind, tmp_path):
+    """Rows written before 0005 (SQLite: zone-less UTC text) read back as the same UTC instant."""
+    from datetime import datetime, timezone
+
+    from sqlalchemy import text
+    from sqlalchemy.orm import Session
+
+    from server.models import Run
+
+    with fresh(kind, tmp_path) as url:
+        upgrade(url, "0004_metric_blocks")
+        engine = create_engine(url)
+        stamp = "2026-12-04 12:52:10.399963" if kind == "sqlite" else "2026-12-04 12:52:10.399963+00"
+        with engine.begin() as c:
+            c.execute(text(ONE_RUN.replace("CURRENT_TIMESTAMP", f"'{stamp}'")))
+        engine.dispose()
+        upgrade(url)
+        engine = create_engine(url)
+        with Session(engine) as db:
+            created = db.get(Run, 1).created_at
+        if kind == "sqlite":
+            with engine.connect() as c:
+                assert c.execute(text("SELECT created_at FROM runs")).scalar() == stamp + "+00:00"
+        engine.dispose()
+        assert created == datetime(2026, 12, 4, 12, 52, 10, 399963, tzinfo=timezone.utc)
+        assert created.utcoffset().total_seconds() == 0
+        downgrade(url, "0004_metric_blocks")
+        upgrade(url)

@@ -12,6 +12,7 @@ from lipcore.config import ConfigError
 from lipcore.sweep import SweepError, SweepTooLarge
 from server import analysis, crud
 from server.api.deps import IdPath, QueueDep, ReadAuth, SessionDep, SettingsDep, WriteAuth
+from server.api.params import ConfigKey, MetricName
 from server.errors import body_422, config_422, query_422, sweep_422
 from server.models import Run, Sweep
 from server.query import QueryError
@@ -82,7 +83,7 @@ def read_sweep(sweep_id: IdPath, db: SessionDep) -> SweepPublic:
 
 
 @router.get("/{sweep_id}/grid", dependencies=[ReadAuth])
-def read_grid(sweep_id: IdPath, db: SessionDep, x: str, y: str, metric: str = "train_loss",
+def read_grid(sweep_id: IdPath, db: SessionDep, x: ConfigKey, y: ConfigKey, metric: MetricName = "train_loss",
               agg: Literal["min", "max", "last", "mean"] = "last") -> dict:
     """A metric over two config keys: z[i][j] for y[i], x[j] (null where no run), with status counts."""
     get_sweep_or_404(db, sweep_id)
@@ -100,8 +101,8 @@ def read_params(sweep_id: IdPath, db: SessionDep) -> dict:
 
 
 @router.get("/{sweep_id}/groups", dependencies=[ReadAuth])
-def read_groups(sweep_id: IdPath, db: SessionDep, metric: str = "train_loss",
-                by: str | None = None) -> dict:
+def read_groups(sweep_id: IdPath, db: SessionDep, metric: MetricName = "train_loss",
+                by: ConfigKey | None = None) -> dict:
     """Per value of `by` and per step: mean, std, stderr and N of a metric over the runs."""
     get_sweep_or_404(db, sweep_id)
     try:
