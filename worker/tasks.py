@@ -7,14 +7,17 @@ from __future__ import annotations
 
 import os
 
+from celery.exceptions import Reject
 from celery.signals import worker_ready
 
 from server import crud
 from server.models import Run
+from server.outage import StoreAway
 from server.queue import PROBE_TASK, RUN_TASK
 from server.settings import get_settings
 from worker.celery_app import app
 from worker.reaper import Reaper, broker_backlog
+from worker.resend import ResendOnConnect
 from worker.runner import execute_run
 from worker.store import bus, sessions
 
@@ -33,12 +36,18 @@ def enqueue(run_id: int, queue: str | None = None) -> None:
     app.send_task(RUN_TASK, args=[run_id], queue=queue)
 
 
+app.steps["consumer"].add(ResendOnConnect)
+
+
 @app.task(name=RUN_TASK, bind=True)
 def run_job(self, run_id: int) -> str:  # noqa: ANN001
     """Run `run_id` once: a redelivered message for a claimed run is a no-op."""
     queue = (self.request.delivery_info or {}).get("routing_key") or "gpu"
-    return execute_run(run_id, worker=worker_id(self.request.hostname), settings=get_settings(),
-                       sessions=sessions(), bus=bus(), enqueue=lambda rid: enqueue(rid, queue))
+    try:
+        return execute_run(run_id, worker=worker_id(self.request.hostname), settings=get_settings(),
+                           sessions=sessions(), bus=bus(), enqueue=lambda rid: enqueue(rid, queue))
+    except StoreAway:  # shutting down while the store is away: the message goes back, unconsumed
+        raise Reject("store unavailable while the worker shuts down", requeue=True) from None
 
 
 @app.task(name=PROBE_TASK, bind=True)
