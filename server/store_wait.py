@@ -1,7 +1,7 @@
 """The API during a store outage: reads wait a little, then 503 with `Retry-After`, never a 500.
 
 `unavailable_503` turns an error that `server.outage.store_unavailable` recognises into
-`503 Service Unavailable` with `Retry-After` (a client knows to come back; the CLI does). Around
+`503 Service Unavailable` with `Retry-After` (a client knows when to come back). Around
 every route, `StoreWait` (pure ASGI) tries a GET or HEAD again with backoff (0.1 s doubling to
 1 s) for up to `LIPLAB_STORE_WAIT_S` (10 s) while the answer is that 503, so a reader polling
 through a PostgreSQL restart of a few seconds sees a slow answer rather than an error. Writes are

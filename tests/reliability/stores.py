@@ -13,6 +13,16 @@ from tests.live import free_port
 from tests.services import need
 
 
+def pg_bin(name: str) -> str | None:
+    """A PostgreSQL server program: on PATH, else in Debian's versioned folder (newest)."""
+    found = shutil.which(name)
+    if found:
+        return found
+    candidates = sorted(Path("/usr/lib/postgresql").glob(f"*/bin/{name}"),
+                        key=lambda p: int(p.parts[-3]) if p.parts[-3].isdigit() else 0)
+    return str(candidates[-1]) if candidates else None
+
+
 class PostgresCluster:
     """A throw-away cluster in a temporary folder; `stop()` is an immediate (crash-like) stop.
 
@@ -23,8 +33,9 @@ class PostgresCluster:
     """
 
     def __init__(self) -> None:
-        need(shutil.which("initdb") is not None and shutil.which("pg_ctl") is not None,
-             "initdb and pg_ctl on PATH")
+        self.initdb, self.pg_ctl = pg_bin("initdb"), pg_bin("pg_ctl")
+        need(self.initdb is not None and self.pg_ctl is not None,
+             "PostgreSQL's initdb and pg_ctl (on PATH or under /usr/lib/postgresql)")
         self.user = "postgres" if os.geteuid() == 0 else None
         self.folder = Path(tempfile.mkdtemp(prefix="liplab-pg-"))
         if self.user:
@@ -42,19 +53,19 @@ class PostgresCluster:
             raise RuntimeError(f"{' '.join(args)} failed:\n{done.stdout}\n{done.stderr}")
 
     def init(self) -> "PostgresCluster":
-        self._pg("initdb", "-D", str(self.data), "-A", "trust", "-U", "postgres", "--no-sync",
+        self._pg(self.initdb, "-D", str(self.data), "-A", "trust", "-U", "postgres", "--no-sync",
                  "--no-instructions")
         return self.start()
 
     def start(self) -> "PostgresCluster":
         options = (f"-p {self.port} -k {self.folder} -c listen_addresses=127.0.0.1 -c fsync=off"
                    " -c full_page_writes=off")
-        self._pg("pg_ctl", "-D", str(self.data), "-o", options, "-l", str(self.folder / "log"),
+        self._pg(self.pg_ctl, "-D", str(self.data), "-o", options, "-l", str(self.folder / "log"),
                  "-w", "-t", "60", "start")
         return self
 
     def stop(self, mode: str = "immediate") -> None:
-        self._pg("pg_ctl", "-D", str(self.data), "-m", mode, "-w", "stop")
+        self._pg(self.pg_ctl, "-D", str(self.data), "-m", mode, "-w", "stop")
 
     def destroy(self) -> None:
         if (self.data / "postmaster.pid").exists():

@@ -16,7 +16,7 @@ from tests.worker.test_faults import config, points_of
 pytestmark = [pytest.mark.slow, pytest.mark.postgres, pytest.mark.redis]
 
 EXTRA_S = 30.0  # what an outage may cost a sweep, at most
-LONG = config(epochs=300, name="outage")
+LONG = config(epochs=200, name="outage")
 TINY = config(epochs=1, n_train=32, name="outage-tiny")
 
 
