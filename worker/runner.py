@@ -29,7 +29,7 @@ from worker.resume import run_dir
 from worker.sink import DBReporter
 
 
-CLAIM_OUTAGE = StoreOutage(logging.getLogger("liplab.worker"), "claiming runs")
+TASK_OUTAGE = StoreOutage(logging.getLogger("liplab.worker"), "starting or settling a task")
 
 
 def short_traceback(limit: int = 8, max_chars: int = 4000) -> str:
@@ -45,7 +45,7 @@ def execute_run(run_id: int, *, worker: str, settings: Settings, sessions: Any, 
         with sessions() as db:
             return lifecycle.claim_run(db, run_id=run_id, worker=worker)
 
-    claimed = wait_for_store(claim, CLAIM_OUTAGE, stop=SHUTDOWN.is_set)
+    claimed = wait_for_store(claim, TASK_OUTAGE, stop=SHUTDOWN.is_set)
     if claimed is None:
         return "skipped"
     config, sweep_id, done = claimed.config, claimed.sweep_id, claimed.last_step
@@ -81,7 +81,7 @@ def execute_run(run_id: int, *, worker: str, settings: Settings, sessions: Any, 
         def settle() -> None:
             with sessions() as db:
                 lifecycle.after_finish(db, run_id=run_id, status=status)
-        wait_for_store(settle, CLAIM_OUTAGE)
+        wait_for_store(settle, TASK_OUTAGE)
     publish_status(bus, run_id, sweep_id, status, error)
     return status
 

@@ -76,6 +76,16 @@ def test_shutdown_while_the_store_is_away_hands_the_message_back_unclaimed(sessi
     assert run.status == "queued" and run.attempts == 0  # still anyone's to claim
 
 
+def test_the_task_rejects_its_message_back_to_the_queue_when_it_gives_up_waiting():
+    from celery.exceptions import Reject
+
+    from worker.tasks import handed_back_if_store_away
+
+    with pytest.raises(Reject) as got, handed_back_if_store_away():
+        raise StoreAway("claiming")
+    assert got.value.requeue  # back to the queue, not acknowledged
+
+
 def test_points_logged_while_the_store_is_away_are_kept_and_written_once(sessions):
     run_id = add_run(sessions)
     away = Away(sessions, failures=4)
