@@ -5,7 +5,8 @@ and a private redis-server, one worker. A sweep runs once undisturbed (the contr
 with, mid-sweep, a 5 s PostgreSQL outage (immediate stop, then start) during which Redis is
 killed and restarted empty (no persistence: every queued message is gone). Throughout, a reader
 polls the API and counts its 5xx answers. The embedded mode's counterpart (`embedded_outage`):
-the SQLite file locked and the broker's message folder gone, for the same 5 s.
+the SQLite file locked for the same 5 s and the broker's message folder gone until the worker
+has finished its run and polled the empty place.
 """
 from __future__ import annotations
 
@@ -46,19 +47,33 @@ class Lab:
         self.pg.start()
 
 
-def embedded_outage(home: Path, seconds: float = OUTAGE_S) -> None:
-    """The embedded mode's outage: the SQLite file held under an exclusive lock by another
-    process's connection and the broker's message folder moved away, for `seconds`."""
-    holder = sqlite3.connect(home / "liplab.db", timeout=60, isolation_level=None)
+def finished_runs(db_file: Path) -> int:
+    with contextlib.closing(sqlite3.connect(db_file, timeout=60)) as c:
+        return c.execute("SELECT count(*) FROM runs WHERE status IN ('succeeded', 'failed', "
+                         "'diverged', 'cancelled')").fetchone()[0]
+
+
+def embedded_outage(home: Path, seconds: float = OUTAGE_S, timeout_s: float = 120.0) -> None:
+    """The embedded mode's outage: another process's connection holds the SQLite file under an
+    exclusive lock for `seconds` while the broker's message folder is moved away; the folder
+    comes back only once the run in flight has finished and the worker has been polling the
+    missing folder for a second."""
+    db_file = home / "liplab.db"
+    before = finished_runs(db_file)
+    holder = sqlite3.connect(db_file, timeout=60, isolation_level=None)
     holder.execute("BEGIN EXCLUSIVE")  # every other writer waits
     queue = home / "broker" / "queue"
     away = queue.with_name("queue-away")
     queue.rename(away)
     try:
         time.sleep(seconds)
+        holder.rollback()
+        deadline = time.monotonic() + timeout_s
+        while finished_runs(db_file) <= before and time.monotonic() < deadline:
+            time.sleep(0.1)
+        time.sleep(1.0)
     finally:
         away.rename(queue)
-        holder.rollback()
         holder.close()
 
 
