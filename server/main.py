@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from fastapi import APIRouter, FastAPI, Request
 from fastapi.responses import JSONResponse
-from sqlalchemy.exc import DataError
+from sqlalchemy.exc import DataError, InterfaceError, OperationalError
 
 from server.api import openapi
 from server.api.routes import artifacts, compare, events, health, runs, schema, sweeps, validate
@@ -12,6 +12,7 @@ from server.limits import BodyLimit
 from server.methods import AllowedMethods
 from server.queue import Queue
 from server.settings import Settings, get_settings
+from server.store_wait import StoreWait, unavailable_503
 
 DESCRIPTION = """Runs, sweeps, metrics, probes and live events of liplab experiments.
 
@@ -19,7 +20,9 @@ Writes need `Authorization: Bearer <LIPLAB_API_TOKEN>` when that variable is set
 `LIPLAB_READS_NEED_TOKEN=true`); the `bearer` security scheme appears only then. Invalid
 configs and sweep specs are 422 with the dotted key in `detail[].loc`; unknown ids 404; an
 action the run's state forbids 409; bodies over `LIPLAB_MAX_BODY_BYTES` 413. Timestamps are
-UTC with an explicit offset. The config's JSON Schema: `GET /api/v1/schema/config.json`."""
+UTC with an explicit offset. The config's JSON Schema: `GET /api/v1/schema/config.json`.
+While the database is unavailable, reads wait for it up to `LIPLAB_STORE_WAIT_S`, then every
+route answers 503 with `Retry-After`."""
 
 
 def create_app(settings: Settings | None = None, queue: Queue | None = None) -> FastAPI:
@@ -38,6 +41,9 @@ def create_app(settings: Settings | None = None, queue: Queue | None = None) -> 
     app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes)
     app.add_middleware(AllowedMethods, document=lambda: app.openapi())
     openapi.install(app)
+    app.add_middleware(StoreWait, wait_s=settings.store_wait_s)
+    app.add_exception_handler(OperationalError, unavailable_503)
+    app.add_exception_handler(InterfaceError, unavailable_503)
 
     @app.exception_handler(DataError)
     async def _unstorable(_request: Request, exc: DataError) -> JSONResponse:

@@ -5,12 +5,15 @@ Tasks: `liplab.run(run_id)` and `liplab.probe(run_id, probe_names, params)`. Que
 """
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 from typing import Any
 
 from celery import Celery
 
 from server.settings import Settings
+
+log = logging.getLogger("liplab.queue")
 
 RUN_TASK = "liplab.run"
 PROBE_TASK = "liplab.probe"
@@ -32,7 +35,16 @@ class Queue:
         self.client = make_client(settings)
 
     def enqueue_run(self, run_id: int, queue: str = "gpu") -> None:
-        self.client.send_task(RUN_TASK, args=[run_id], queue=queue)
+        """Send the run's message. The run is already stored as queued, so a broker that cannot
+        be reached is not the submitter's error: the run stays queued and a worker re-sends it
+        when it reconnects to the broker (`worker.resend`), or the reaper does later."""
+        from kombu.exceptions import OperationalError
+
+        try:
+            self.client.send_task(RUN_TASK, args=[run_id], queue=queue)
+        except OperationalError as exc:
+            log.warning("broker unavailable, run %d stays queued until a worker re-sends it: %s",
+                        run_id, exc)
 
     def enqueue_probe(self, run_id: int, probes: list[str], params: dict[str, Any],
                       queue: str = "gpu") -> None:

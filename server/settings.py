@@ -34,6 +34,7 @@ class Settings(BaseSettings):
     # A live-event stream closes after this many seconds (without `end`); clients reconnect, as
     # EventSource does by itself. Bounds what one idle client holds open.
     sse_max_s: float = 3600.0
+    store_wait_s: float = 10.0  # how long an API read waits for an unavailable store before 503
     # Run lifecycle (server/lifecycle.py, worker/guard.py): a running run's worker touches
     # heartbeat_at every run_heartbeat_s; a run silent for run_stale_s is reaped: requeued, or
     # failed once it has been claimed more than max_retries + 1 times. cancel_grace_s is how long
@@ -72,6 +73,7 @@ class Settings(BaseSettings):
             (folder / sub).mkdir(parents=True, exist_ok=True)
         return {
             "broker_url": "filesystem://",
+            "broker_transport": "server.fs_broker:Transport",  # a missing folder is a pause
             "broker_transport_options": {
                 "data_folder_in": str(folder / "queue"),
                 "data_folder_out": str(folder / "queue"),

@@ -4,8 +4,8 @@ Routes declare only what is theirs (`responses=CONFLICT` where a run's state can
 action). `install(app)` adds the rest when the document is built: 401 where the deployment's
 token guards the operation (and the `bearer` security scheme, only when a token is set), 404 on
 operations that address a row by id, 400 (not JSON) and 413 (too large) on operations that take
-a body, 422 on those with a body or parameters,
-and the experiment config's JSON Schema (`lipcore.config.jsonschema`) as `ExperimentConfig`.
+a body, 422 on those with a body or parameters, 503 (with Retry-After) on every operation while
+the database is unavailable, and the experiment config's JSON Schema (`lipcore.config.jsonschema`) as `ExperimentConfig`.
 """
 from __future__ import annotations
 
@@ -37,6 +37,9 @@ def _error(description: str) -> dict[str, Any]:
 CONFLICT = {409: _error("the run's state forbids this action")}
 NOT_FOUND = {404: _error("no row with this id")}
 _ERROR_REF = {"content": {"application/json": {"schema": {"$ref": "#/components/schemas/ErrorMessage"}}}}
+_UNAVAILABLE = {"description": "the database is unavailable; retry after the Retry-After header's seconds",
+                "headers": {"Retry-After": {"schema": {"type": "integer"},
+                                            "description": "seconds to wait before retrying"}}}
 _VALIDATION_REF = {"content": {"application/json": {
     "schema": {"$ref": "#/components/schemas/HTTPValidationError"}}}}
 
@@ -83,6 +86,7 @@ def complete(doc: dict[str, Any], *, token: bool, reads_need_token: bool) -> dic
                 responses["413"] = {"description": "body over LIPLAB_MAX_BODY_BYTES", **_ERROR_REF}
             if "requestBody" in op or op.get("parameters"):
                 responses.setdefault("422", {"description": "Validation Error", **_VALIDATION_REF})
+            responses.setdefault("503", {**_UNAVAILABLE, **_ERROR_REF})
     if "HTTPValidationError" not in schemas:
         from fastapi.openapi.utils import validation_error_response_definition, validation_error_definition
 
