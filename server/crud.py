@@ -11,6 +11,7 @@ from sqlalchemy import delete, func, select, update
 from sqlalchemy.orm import Session
 
 from lipcore.config import apply_overrides, validate
+from lipcore.packing import group_packs
 from lipcore.sweep import SweepError, SweepTooLarge, expand
 from server.models import FINISHED, MetricPoint, Run, Sweep, utcnow
 
@@ -102,6 +103,19 @@ def create_sweep(db: Session, *, config: dict[str, Any], params: dict[str, Any],
     db.add_all(new)
     db.flush()
     return sweep, chosen, to_queue
+
+
+def assign_packs(db: Session, *, runs: list[Run]) -> list[list[Run]]:
+    """Group `runs` (queued members of one sweep) into packs (`lipcore.packing.group_packs`:
+    alike configs, at most `training.pack_size` each); a pack of several gets `pack_id` = its
+    first run's id, a run alone none. Returns the packs, each sent to the workers as one job."""
+    packs = [[runs[i] for i in group] for group in group_packs([r.config for r in runs])]
+    for pack in packs:
+        pack_id = min(r.id for r in pack) if len(pack) > 1 else None
+        for run in pack:
+            run.pack_id = pack_id
+    db.flush()
+    return packs
 
 
 def retry_failed(db: Session, *, sweep_id: int) -> list[Run]:

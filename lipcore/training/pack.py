@@ -146,12 +146,12 @@ class PackTrainer:
             leaves, x, y, weights)
         values = objective.detach().tolist()
         finite = [math.isfinite(v) for v in values]
-        grads = torch.autograd.grad(objective.sum(), list(leaves.values()))
+        grads = self._grads(objective, leaves)
         lrs = [e._lr(e.members[0]) for e in engines]
         for e, lr in zip(engines, lrs):
             for group in e.members[0].optimizer.param_groups:
                 group["lr"] = lr
-        self.optimizer.step(dict(zip(self.names, grads)), lrs, finite)
+        self.optimizer.step(grads, lrs, finite)
         losses = loss.detach().tolist()
         correct = self._correct(out.detach(), y, shared) if self.task != "regression" else None
         for j, e in enumerate(engines):
@@ -163,6 +163,12 @@ class PackTrainer:
             m.correct += correct[j] if correct is not None else 0.0
             m.count += n
         return values
+
+    def _grads(self, objective: torch.Tensor, leaves: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+        """name → (P, …) gradient of each member's own objective (their sum separates), for
+        the parameters the objective uses: like torch.optim, the others take no step."""
+        grads = torch.autograd.grad(objective.sum(), list(leaves.values()), allow_unused=True)
+        return {n: g for n, g in zip(self.names, grads) if g is not None}
 
     @staticmethod
     def _correct(out: torch.Tensor, y: torch.Tensor, shared: bool) -> list[float]:
@@ -181,25 +187,77 @@ class PackTrainer:
 
     # --- the loop ------------------------------------------------------------------------
     def run(self, resumes: list[dict[str, Any] | None]) -> list[TrainResult]:
-        start = []
+        fresh = []
         for i, (e, resume) in enumerate(zip(self.engines, resumes)):
             members_of(e).train()
             if resume is not None:
                 e.restore(resume)
-                start.append(i)
-                continue
-            try:
-                e._pre_floss()
-            except DivergedError as err:
-                self.results[i] = TrainResult("diverged", 0, {}, str(err),
-                                              diverged={"step": 0, "value": err.value})
-                continue
-            e.save_checkpoint()
-            start.append(i)
-        self._link(start)
+            else:
+                fresh.append(i)
+        self._link(list(range(len(self.engines))))
+        self._pre_floss(fresh)
+        for i in fresh:
+            if i in self.active:
+                self.engines[i].save_checkpoint()
         while self.active:
             self._one_round()
         return [self.results[i] for i in range(len(self.engines))]
+
+    def _pre_floss(self, fresh: list[int]) -> None:
+        """`Engine._pre_floss` for the fresh members together: `flossing.pre_epochs` epochs
+        of the penalty alone (each member's batches from its `batch_seed + 1`, the tangents of
+        step 0, the configured lr, no clip), then the optimizer moments are dropped."""
+        epochs = self.floss.get("pre_epochs", 0) if self.floss else 0
+        if not epochs or not fresh:
+            return
+        from lipcore.training.batches import BatchSampler
+
+        samplers = {i: BatchSampler(self.engines[i].data_dev, self.engines[i].cfg["batch_size"],
+                                    self.engines[i].cfg["batch_seed"] + 1,
+                                    online=self.engines[i].sampler.online) for i in fresh}
+        while any(i in self.active and samplers[i].epoch < epochs for i in fresh):
+            rows = [i for i in self.active if i in samplers and samplers[i].epoch < epochs]
+            xs = {i: samplers[i].next()[0] for i in rows}
+            values = self._penalty_step(rows, xs)
+            diverged = {i: TrainResult("diverged", 0, {}, str(DivergedError(0, v)),
+                                       diverged={"step": 0, "value": v})
+                        for i, v in zip(rows, values) if not math.isfinite(v)}
+            if diverged:
+                self._settle(diverged)
+        for i in self.active:
+            self.engines[i].members[0].optimizer.state.clear()
+        self._link(list(self.active))
+
+    def _penalty_step(self, rows: list[int], xs: dict[int, torch.Tensor]) -> list[float]:
+        """One step of the flossing penalty alone for members `rows` (all active ones, or a
+        subset taken through the solo path)."""
+        if rows != self.active or len({tuple(x.shape) for x in xs.values()}) != 1:
+            return [self._solo_penalty(i, xs[i]) for i in rows]
+        floss = dict(self.floss)
+        x = torch.stack([xs[i] for i in rows])
+        leaves = {f"model.{n}": t.detach().requires_grad_() for n, t in self.params.items()}
+
+        def one(params, xi):
+            return functional_call(self.template, params, (xi, floss, 0))[1]
+
+        penalty = vmap(one, randomness="same")(leaves, x)
+        values = penalty.detach().tolist()
+        grads = self._grads(penalty, leaves)
+        lrs = [self.engines[i].members[0].optimizer.param_groups[0]["lr"] for i in rows]
+        self.optimizer.step(grads, lrs,
+                            [math.isfinite(v) for v in values], clip=False)
+        return values
+
+    def _solo_penalty(self, i: int, x: torch.Tensor) -> float:
+        e = self.engines[i]
+        opt = e.members[0].optimizer
+        penalty = e._floss_penalty(members_of(e), x)
+        value = float(penalty.detach())
+        if math.isfinite(value):
+            opt.zero_grad(set_to_none=True)
+            penalty.backward()
+            opt.step()
+        return value
 
     def _one_round(self) -> None:
         ending: dict[int, TrainResult] = {}

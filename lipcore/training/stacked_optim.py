@@ -74,11 +74,14 @@ class StackedOptimizer:
 
     # --- the update ----------------------------------------------------------------------
     @torch.no_grad()
-    def step(self, grads: dict[str, torch.Tensor], lrs: list[float], finite: list[bool]) -> None:
+    def step(self, grads: dict[str, torch.Tensor], lrs: list[float], finite: list[bool],
+             clip: bool = True) -> None:
         """One update of every member whose `finite` is True; the others keep their tensors.
-        grads: name → (P, …) stacked gradients; lrs: each member's learning rate."""
+        grads: name → (P, …) stacked gradients; lrs: each member's learning rate; clip: apply
+        the members' `training.grad_clip` (the flossing warm-up does not)."""
         held = self._hold([j for j, ok in enumerate(finite) if not ok])
-        grads = self._clip(grads)
+        if clip:
+            grads = self._clip(grads)
         if self.kind in ADAM_KINDS:
             self._adam(grads, lrs, ADAM_KINDS[self.kind])
         else:

@@ -52,9 +52,10 @@ def submit_sweep(body: SweepCreate, db: SessionDep, queue: QueueDep,
         raise sweep_422(e) from None
     except ConfigError as e:
         raise _config_or_params_422(e, body.params) from None
+    packs = crud.assign_packs(db, runs=to_queue)
     db.commit()
-    for run in to_queue:
-        queue.enqueue_run(run.id, crud.queue_for(run.config))
+    for pack in packs:
+        queue.enqueue_pack([r.id for r in pack], crud.queue_for(pack[0].config))
     return SweepCreated(id=sweep.id, n_runs=len(runs), run_ids=[r.id for r in runs],
                         queued=len(to_queue), reused=len(runs) - len(to_queue))
 
