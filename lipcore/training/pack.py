@@ -81,6 +81,7 @@ class PackTrainer:
         self.task = engines[0].data.task
         self.active: list[int] = []
         self.failed: dict[int, str] = {}  # member → error of a step that raised
+        self.vector_names: list[str] = []  # metrics the last evaluation computed for all at once
         self.params: dict[str, torch.Tensor] = {}
         self.optimizer: StackedOptimizer | None = None
 
@@ -277,22 +278,58 @@ class PackTrainer:
         epochs = {i: self.engines[i].sampler.epoch for i in self.active}
         xs, ys = self._batches()
         values = self._step(xs, ys)
+        stepped = []
         for j, i in enumerate(list(self.active)):
             e = self.engines[i]
             if i in self.failed:
                 ending[i] = TrainResult("failed", e.step, e.last, self.failed[i])
-                continue
-            if not math.isfinite(values[j]):
+            elif not math.isfinite(values[j]):
                 err = DivergedError(e.step, values[j])
                 ending[i] = TrainResult("diverged", e.step, e.last, str(err),
                                         diverged={"step": e.step, "value": values[j]})
-                continue
-            e.step += 1
-            ending_result = self._after_step(e, epochs[i])
-            if ending_result is not None:
-                ending[i] = ending_result
+            else:
+                e.step += 1
+                stepped.append(i)
+        due = [i for i in stepped if self._due(self.engines[i], epochs[i])]
+        extra = self._vector_metrics(due)
+        for i in stepped:
+            result = self._after_step(self.engines[i], i in due, extra.get(i))
+            if result is not None:
+                ending[i] = result
         if ending:
             self._settle(ending)
+
+    @staticmethod
+    def _due(e: Engine, epoch_before: int) -> bool:
+        """Whether `Engine.run` would evaluate after this step."""
+        due = (e.step % e.cfg["eval_every"] == 0) if e.cfg["eval_every"] else \
+            e.sampler.epoch > epoch_before
+        return bool(due or e.control.evaluate or e._done())
+
+    def _vector_metrics(self, due: list[int]) -> dict[int, dict[str, float]]:
+        """The vectorised metrics (`pack_metrics`) the members evaluated now all ask for, for
+        all of them at once; empty when there are none (or the batched call fails: the solo
+        metrics then run)."""
+        from lipcore.training.pack_metrics import VECTOR_METRICS, pack_metrics
+
+        if not due:
+            return {}
+        names = [n for n in self.engines[due[0]].metric_names if n in VECTOR_METRICS
+                 and all(n in self.engines[i].metric_names for i in due)]
+        if not names:
+            return {}
+        rows = torch.tensor([self.active.index(i) for i in due])
+        stacked = {n: t.index_select(0, rows) for n, t in self.params.items()}
+        data = [self.engines[i].data_dev for i in due]
+        shared = all(d is data[0] for d in data)
+        x = data[0].x_test if shared else torch.stack([d.x_test for d in data])
+        y = data[0].y_test if shared else torch.stack([d.y_test for d in data])
+        try:
+            values = pack_metrics(names, self.template.model, stacked, x, y, self.loss_fn, shared)
+        except RuntimeError:
+            return {}
+        self.vector_names = names
+        return dict(zip(due, values))
 
     def _step(self, xs: list, ys: list) -> list[float | None]:
         """The vectorised step when the batches stack, else the solo path member by member."""
@@ -312,15 +349,14 @@ class PackTrainer:
                 out.append(None)
         return out
 
-    def _after_step(self, e: Engine, epoch_before: int) -> TrainResult | None:
-        """What `Engine.run` does after a step: evaluate when due, stoppers, cancel."""
-        due = (e.step % e.cfg["eval_every"] == 0) if e.cfg["eval_every"] else \
-            e.sampler.epoch > epoch_before
-        if due or e.control.evaluate or e._done():
+    def _after_step(self, e: Engine, due: bool, extra: dict[str, float] | None) -> TrainResult | None:
+        """What `Engine.run` does after a step: evaluate when due (with the metrics in `extra`
+        already computed for the whole pack), stoppers, cancel."""
+        if due:
             e.control.evaluate = False
             _invalidate(members_of(e))
             try:
-                stopped_by = e._after_evaluation()
+                stopped_by = self._evaluate(e, extra or {})
             except DivergedError as err:
                 return TrainResult("diverged", err.step, e.last, str(err),
                                    diverged={"step": err.step, "value": err.value})
@@ -333,6 +369,20 @@ class PackTrainer:
                 e.save_checkpoint()
             return TrainResult("cancelled", e.step, e.last)
         return None
+
+    def _evaluate(self, e: Engine, extra: dict[str, float]) -> str | None:
+        """`e._after_evaluation()`, the metrics `self.vector_names` taken from `extra` (their
+        values for the whole pack) instead of being computed again."""
+        if not extra:
+            return e._after_evaluation()
+        names, own = e.metric_names, e._evaluate
+        e.metric_names = [n for n in names if n not in self.vector_names]
+        e._evaluate = lambda: {**own(), **{k: v for k, v in extra.items() if math.isfinite(v)}}
+        try:
+            return e._after_evaluation()
+        finally:
+            e.metric_names = names
+            del e._evaluate
 
     def _finish(self, e: Engine, stopped_by: str | None) -> TrainResult:
         """The end of a member's run, as `Engine.run` ends it: a last evaluation when steps
