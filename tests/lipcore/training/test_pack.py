@@ -152,3 +152,33 @@ def test_an_unvectorised_pack_runs_its_members_one_after_another():
     run_pack(cfgs, reporters)
     for (_, want_points), got_points in zip(solo, reporters):
         assert points(want_points) == points(got_points)
+
+
+class StopAfter(ListReporter):
+    """Asks to stop once `limit` steps have run (a cancel or shutdown arriving mid-run)."""
+
+    def __init__(self, limit: int):
+        super().__init__()
+        self.limit, self.calls = limit, 0
+
+    def should_stop(self) -> bool:
+        self.calls += 1
+        return self.calls >= self.limit
+
+
+def test_a_stopped_pack_resumes_every_member_and_ends_as_the_uninterrupted_pack(tmp_path):
+    base = preset("landscape_moons", training={"epochs": 3})
+    cfgs = variants(base, [{}, {"model.model_seed": 1, "training.lr": 0.02}])
+    uninterrupted = [ListReporter() for _ in cfgs]
+    run_pack(cfgs, uninterrupted)
+    dirs = [tmp_path / "a", tmp_path / "b"]
+    first = [StopAfter(13), StopAfter(13)]
+    assert [s["status"] for s in run_pack(cfgs, first, dirs)] == ["cancelled"] * 2
+    again = [ListReporter(), ListReporter()]
+    for reporter, stopped in zip(again, first):
+        reporter.points = list(stopped.points)  # the store keeps what the first attempt wrote
+    summaries = run_pack(cfgs, again, dirs, resume_from="auto")
+    assert [s["status"] for s in summaries] == ["succeeded"] * 2
+    assert [s["resumed_from"] for s in summaries] == [13, 13]
+    for want, got in zip(uninterrupted, again):
+        assert sorted(got.points) == sorted(want.points)  # each point once, equal values
