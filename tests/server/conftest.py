@@ -29,7 +29,10 @@ class RecordingQueue:
         self.sent.append(("liplab.run", [run_id], queue))
 
     def enqueue_pack(self, run_ids: list[int], queue: str = "gpu") -> None:
-        self.sent.append(("liplab.pack", [list(run_ids)], queue))
+        if len(run_ids) == 1:  # as `server.queue.Queue`: a pack of one is an ordinary run
+            self.enqueue_run(run_ids[0], queue)
+        else:
+            self.sent.append(("liplab.pack", [list(run_ids)], queue))
 
     def enqueue_probe(self, run_id: int, probes: list[str], params: dict, queue: str = "gpu") -> None:
         self.sent.append(("liplab.probe", [run_id, probes, params], queue))

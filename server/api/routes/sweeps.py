@@ -133,10 +133,11 @@ def cancel_sweep(sweep_id: IdPath, db: SessionDep) -> Accepted:
 @router.post("/{sweep_id}/retry-failed", status_code=202, response_model=Accepted,
              dependencies=[WriteAuth])
 def retry_failed(sweep_id: IdPath, db: SessionDep, queue: QueueDep) -> Accepted:
-    """Queue again only the failed, diverged and cancelled members."""
+    """Queue again only the failed, diverged and cancelled members (alike ones in packs)."""
     get_sweep_or_404(db, sweep_id)
     runs = crud.retry_failed(db, sweep_id=sweep_id)
+    packs = crud.assign_packs(db, runs=runs)
     db.commit()
-    for run in runs:
-        queue.enqueue_run(run.id, crud.queue_for(run.config))
+    for pack in packs:
+        queue.enqueue_pack([r.id for r in pack], crud.queue_for(pack[0].config))
     return _accepted(runs)
