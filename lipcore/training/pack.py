@@ -307,17 +307,15 @@ class PackTrainer:
         return bool(due or e.control.evaluate or e._done())
 
     def _vector_metrics(self, due: list[int]) -> dict[int, dict[str, float]]:
-        """The vectorised metrics (`pack_metrics`) the members evaluated now all ask for, for
-        all of them at once; empty when there are none (or the batched call fails: the solo
-        metrics then run)."""
+        """Test loss/accuracy and the vectorised metrics (`pack_metrics`) that all members
+        evaluated now ask for, for all of them at once; empty when the batched call fails (the
+        solo evaluation then runs)."""
         from lipcore.training.pack_metrics import VECTOR_METRICS, pack_metrics
 
         if not due:
             return {}
         names = [n for n in self.engines[due[0]].metric_names if n in VECTOR_METRICS
                  and all(n in self.engines[i].metric_names for i in due)]
-        if not names:
-            return {}
         rows = torch.tensor([self.active.index(i) for i in due])
         stacked = {n: t.index_select(0, rows) for n, t in self.params.items()}
         data = [self.engines[i].data_dev for i in due]
@@ -325,7 +323,8 @@ class PackTrainer:
         x = data[0].x_test if shared else torch.stack([d.x_test for d in data])
         y = data[0].y_test if shared else torch.stack([d.y_test for d in data])
         try:
-            values = pack_metrics(names, self.template.model, stacked, x, y, self.loss_fn, shared)
+            values = pack_metrics(names, self.template.model, stacked, x, y, self.loss_fn, shared,
+                                  self.task, self.engines[due[0]].config)
         except RuntimeError:
             return {}
         self.vector_names = names
@@ -371,18 +370,36 @@ class PackTrainer:
         return None
 
     def _evaluate(self, e: Engine, extra: dict[str, float]) -> str | None:
-        """`e._after_evaluation()`, the metrics `self.vector_names` taken from `extra` (their
-        values for the whole pack) instead of being computed again."""
+        """`e._after_evaluation()` with the values in `extra` (test loss/accuracy and the
+        metrics `self.vector_names`, computed for the whole pack) instead of computing them
+        member by member; the rest is `Engine._evaluate`'s row."""
         if not extra:
             return e._after_evaluation()
-        names, own = e.metric_names, e._evaluate
-        e.metric_names = [n for n in names if n not in self.vector_names]
-        e._evaluate = lambda: {**own(), **{k: v for k, v in extra.items() if math.isfinite(v)}}
+        e._evaluate = lambda: self._row(e, extra)
         try:
             return e._after_evaluation()
         finally:
-            e.metric_names = names
             del e._evaluate
+
+    def _row(self, e: Engine, extra: dict[str, float]) -> dict[str, float]:
+        """What `Engine._evaluate` gives for a single member, with `extra` filled in."""
+        from lipcore.training.metrics import compute_metrics
+
+        m, d = e.members[0], e.data_dev
+        row = {"lr": e._lr(m)}
+        if m.count:
+            row["train_loss"] = m.loss_sum / m.count
+            if self.task != "regression":
+                row["train_acc"] = m.correct / m.count
+        row.update(extra)
+        rest = [n for n in e.metric_names if n not in self.vector_names]
+        row.update(compute_metrics(rest, m.model, d.x_test, d.y_test, m.loss_fn, e.config))
+        m.loss_sum, m.correct, m.count = 0.0, 0.0, 0
+        row["epoch"] = float(e.sampler.epoch)
+        for key, v in row.items():
+            if key.endswith("_loss") and not math.isfinite(v):
+                raise DivergedError(e.step, v)
+        return {k: v for k, v in row.items() if math.isfinite(v)}
 
     def _finish(self, e: Engine, stopped_by: str | None) -> TrainResult:
         """The end of a member's run, as `Engine.run` ends it: a last evaluation when steps
