@@ -36,7 +36,8 @@ from lipcore.training.loop import DivergedError, Engine, TrainResult
 from lipcore.training.stacked_optim import StackedOptimizer
 
 
-def members_of(engine: Engine) -> nn.Module:
+def model_of(engine: Engine) -> nn.Module:
+    """The one model of a single-run engine."""
     return engine.members[0].model
 
 
@@ -53,6 +54,7 @@ class _Objective(nn.Module):
             return out, None
         from lipcore.flossing import flossing_loss, jvp_block_tangents
 
+        # the rows and the tangents' seed that `Engine._floss_penalty` takes
         n = floss.get("batch_size") or len(x)
         g = torch.Generator().manual_seed(floss.get("seed", 0) * 1_000_003 + step)
         penalty, _ = flossing_loss(self.model, x[:n], floss["num_exponents"], g, jvp_block_tangents)
@@ -74,8 +76,8 @@ class PackTrainer:
     def __init__(self, engines: list[Engine]):
         self.engines = engines
         self.results: dict[int, TrainResult] = {}
-        self.template = _Objective(copy.deepcopy(members_of(engines[0])))
-        self.names = [n for n, _ in members_of(engines[0]).named_parameters()]
+        self.template = _Objective(copy.deepcopy(model_of(engines[0])))
+        self.names = [n for n, _ in model_of(engines[0]).named_parameters()]
         self.floss = engines[0].floss if engines[0].floss.get("enabled") else None
         self.loss_fn = engines[0].members[0].loss_fn
         self.task = engines[0].data.task
@@ -91,13 +93,13 @@ class PackTrainer:
         member's tensors at its slice; members dropped from the stack keep their own copy."""
         for i in self.active:
             if i not in active:
-                for p in members_of(self.engines[i]).parameters():
+                for p in model_of(self.engines[i]).parameters():
                     p.data = p.data.clone()
                 self._unlink_state(i)
         self.active = active
         if not active:
             return
-        models = [members_of(self.engines[i]) for i in active]
+        models = [model_of(self.engines[i]) for i in active]
         per_model = [dict(m.named_parameters()) for m in models]
         self.params = {n: torch.stack([ps[n].detach() for ps in per_model]) for n in self.names}
         for j, ps in enumerate(per_model):
@@ -113,7 +115,8 @@ class PackTrainer:
                     state[k] = v.clone()
 
     # --- one step ------------------------------------------------------------------------
-    def _batches(self) -> tuple[list, list] | None:
+    def _batches(self) -> tuple[list[torch.Tensor], list[torch.Tensor]]:
+        """Each active member's next batch from its own sampler (its `batch_seed`)."""
         xs, ys = [], []
         for i in self.active:
             e = self.engines[i]
@@ -190,7 +193,7 @@ class PackTrainer:
     def run(self, resumes: list[dict[str, Any] | None]) -> list[TrainResult]:
         fresh = []
         for i, (e, resume) in enumerate(zip(self.engines, resumes)):
-            members_of(e).train()
+            model_of(e).train()
             if resume is not None:
                 e.restore(resume)
             else:
@@ -252,7 +255,7 @@ class PackTrainer:
     def _solo_penalty(self, i: int, x: torch.Tensor) -> float:
         e = self.engines[i]
         opt = e.members[0].optimizer
-        penalty = e._floss_penalty(members_of(e), x)
+        penalty = e._floss_penalty(model_of(e), x)
         value = float(penalty.detach())
         if math.isfinite(value):
             opt.zero_grad(set_to_none=True)
@@ -353,7 +356,7 @@ class PackTrainer:
         already computed for the whole pack), stoppers, cancel."""
         if due:
             e.control.evaluate = False
-            _invalidate(members_of(e))
+            _invalidate(model_of(e))
             try:
                 stopped_by = self._evaluate(e, extra or {})
             except DivergedError as err:
@@ -404,7 +407,7 @@ class PackTrainer:
     def _finish(self, e: Engine, stopped_by: str | None) -> TrainResult:
         """The end of a member's run, as `Engine.run` ends it: a last evaluation when steps
         were taken since the previous one, then the final checkpoint and its artifact."""
-        _invalidate(members_of(e))
+        _invalidate(model_of(e))
         try:
             if e.members[0].count:
                 e._after_evaluation(check=False)

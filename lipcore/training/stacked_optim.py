@@ -95,7 +95,8 @@ class StackedOptimizer:
     def _clip(self, grads: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
         if not any(self.clip):
             return grads
-        norms = torch.stack([torch.linalg.vector_norm(g.reshape(len(g), -1), 2, dim=1) for g in grads.values()], 1)
+        norms = torch.stack([torch.linalg.vector_norm(g.reshape(len(g), -1), 2, dim=1)
+                             for g in grads.values()], 1)
         total = torch.linalg.vector_norm(norms, 2, dim=1)
         limit = torch.tensor([c if c else math.inf for c in self.clip], dtype=total.dtype)
         coef = torch.clamp(limit / (total + 1e-6), max=1.0)
