@@ -79,6 +79,10 @@ CASES = {
         preset("diagonal_teacher", training={"epochs": 150},
                model={"depth": 2, "width": 16}),
         [{}, {"model.model_seed": 1, "training.lr": 0.03}, {"data.data_seed": 2}]),
+    "residual_ldlt": (
+        preset("sine_flossing", model={"name": "lipschitz_residual", "depth": 2, "width": 8},
+               training={"epochs": 1}, flossing={"enabled": False}),
+        [{}, {"model.model_seed": 1, "training.lr": 0.01}]),
     "mlp_moons": (
         preset("landscape_moons", training={"epochs": 3}),
         [{}, {"model.model_seed": 1, "training.lr": 0.02}, {"training.batch_seed": 3}]),
