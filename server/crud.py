@@ -11,6 +11,7 @@ from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session
 
 from lipcore.config import apply_overrides, validate
+from lipcore.packing import group_packs
 from lipcore.sweep import SweepError, SweepTooLarge, expand
 from server.models import MetricPoint, Run, Sweep, utcnow
 
@@ -20,9 +21,18 @@ RETRYABLE = ("failed", "diverged", "cancelled")
 NAME_MAX = 200
 
 
+#: keys that decide how a run is scheduled, not what it computes: left out of the hash, so a
+#: finished run is reused whatever pack size it was trained in.
+SCHEDULING_KEYS = {"training": ("pack_size",)}
+
+
 def config_hash(cfg: dict[str, Any]) -> str:
-    """sha256 of the validated config without its `name`: equal experiments hash equal."""
+    """sha256 of the validated config without its `name` and scheduling keys: equal experiments
+    hash equal."""
     body = {k: v for k, v in cfg.items() if k != "name"}
+    for section, keys in SCHEDULING_KEYS.items():
+        if isinstance(body.get(section), dict):
+            body[section] = {k: v for k, v in body[section].items() if k not in keys}
     return hashlib.sha256(json.dumps(body, sort_keys=True, default=str).encode()).hexdigest()
 
 
@@ -102,6 +112,19 @@ def create_sweep(db: Session, *, config: dict[str, Any], params: dict[str, Any],
     db.add_all(new)
     db.flush()
     return sweep, chosen, to_queue
+
+
+def assign_packs(db: Session, *, runs: list[Run]) -> list[list[Run]]:
+    """Group `runs` (queued members of one sweep) into packs (`lipcore.packing.group_packs`:
+    alike configs, at most `training.pack_size` each); a pack of several gets `pack_id` = its
+    first run's id, a run alone none. Returns the packs, each sent to the workers as one job."""
+    packs = [[runs[i] for i in group] for group in group_packs([r.config for r in runs])]
+    for pack in packs:
+        pack_id = min(r.id for r in pack) if len(pack) > 1 else None
+        for run in pack:
+            run.pack_id = pack_id
+    db.flush()
+    return packs
 
 
 def retry_failed(db: Session, *, sweep_id: int) -> list[Run]:

@@ -71,6 +71,8 @@ class Run(Base):
     # sha256 of the canonical config without its name: a sweep resubmitted under the same name
     # reuses the members whose config already succeeded (skip-completed).
     config_hash: Mapped[str | None] = mapped_column(String(64))
+    # the pack this run trains in (the id of the pack's first run); null when it trains alone
+    pack_id: Mapped[int | None] = mapped_column(Integer, index=True)
 
 
 class MetricPoint(Base):

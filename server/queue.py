@@ -1,6 +1,6 @@
 """Enqueueing by task name: the API never imports worker code (or torch).
 
-Tasks: `liplab.run(run_id)` and `liplab.probe(run_id, probe_names, params)`. Queues: `gpu` and
+Tasks: `liplab.run(run_id)`, `liplab.pack(run_ids)` (members of a sweep trained together) and `liplab.probe(run_id, probe_names, params)`. Queues: `gpu` and
 `cpu`; `server.crud.queue_for(config)` picks `cpu` for `training.device: cpu`, else `gpu`.
 """
 from __future__ import annotations
@@ -16,6 +16,7 @@ from server.settings import Settings
 log = logging.getLogger("liplab.queue")
 
 RUN_TASK = "liplab.run"
+PACK_TASK = "liplab.pack"
 PROBE_TASK = "liplab.probe"
 QUEUES = ("gpu", "cpu")
 
@@ -45,6 +46,13 @@ class Queue:
         except OperationalError as exc:
             log.warning("broker unavailable, run %d stays queued until a worker re-sends it: %s",
                         run_id, exc)
+
+    def enqueue_pack(self, run_ids: list[int], queue: str = "gpu") -> None:
+        """One job for a pack of runs; a pack of one is an ordinary run."""
+        if len(run_ids) == 1:
+            self.enqueue_run(run_ids[0], queue)
+            return
+        self.client.send_task(PACK_TASK, args=[list(run_ids)], queue=queue)
 
     def enqueue_probe(self, run_id: int, probes: list[str], params: dict[str, Any],
                       queue: str = "gpu") -> None:

@@ -43,6 +43,8 @@ class RunPublic(BaseModel):
     summary: dict[str, Any]
     attempts: int = 0
     worker: str | None = None
+    pack_id: int | None = Field(None, description="the pack this run trained in with other "
+                                                  "members of its sweep; null when alone")
 
 
 class RunsPublic(BaseModel):

@@ -65,6 +65,14 @@ def execute_run(run_id: int, *, worker: str, settings: Settings, sessions: Any, 
         status, error = "cancelled", "cancelled: stopped by force after the grace period"
     except Exception:  # noqa: BLE001 - any failure of the experiment ends the run as failed
         status, error = "failed", short_traceback()
+    return settle(run_id, sweep_id, status, error, guard=guard, reporter=reporter, worker=worker,
+                  sessions=sessions, bus=bus, enqueue=enqueue)
+
+
+def settle(run_id: int, sweep_id: int | None, status: str, error: str | None, *, guard: RunGuard,
+           reporter: DBReporter, worker: str, sessions: Any, bus: Any,
+           enqueue: Callable[[int], None]) -> str:
+    """After training: store the run's outcome (or hand it back, or walk away when lost)."""
     # The last points, the artifact rows and the outcome are one transaction; if the store is
     # away, `flush` waits for it.
     if guard.reason == "lost":

@@ -50,6 +50,8 @@ def status_line(run: dict) -> str:
         parts.append(f"worker {run['worker']}")
     if run.get("sweep_id"):
         parts.append(f"sweep {run['sweep_id']}")
+    if run.get("pack_id"):
+        parts.append(f"trained in pack {run['pack_id']}")
     return " · ".join(parts)
 
 

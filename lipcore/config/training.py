@@ -66,6 +66,9 @@ TRAINING = {
     "measurements": Field(list, [], help="measurement units by name (memory, "
                                          "hessian_block_interaction)"),
     "measurement_every": Field(int, 100, min=1, help="run the measurement units every N steps"),
+    "pack_size": Field(int, 32, min=1,
+                       help="a sweep trains up to this many alike members as one packed job "
+                            "(1: one run per job)"),
 }
 
 

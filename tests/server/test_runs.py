@@ -139,3 +139,16 @@ def test_a_bad_filter_says_what_is_wrong(client):
     assert "did you mean model.width" in detail["msg"]
     detail = client.get("/runs", params={"where": "name==x"}).json()["detail"][0]
     assert detail["loc"][:2] == ["query", "where"] and "section key" in detail["msg"]
+
+
+def test_pack_size_does_not_change_the_config_hash():
+    """A run trained in a pack computes what it computes alone: the same hash, so a resubmitted
+    sweep with another pack size reuses it; any key that changes results changes the hash."""
+    from lipcore.config import validate
+    from server.crud import config_hash
+
+    base = validate({"model": {"name": "mlp"}})
+    packed = validate({"model": {"name": "mlp"}, "training": {"pack_size": 1}})
+    other_lr = validate({"model": {"name": "mlp"}, "training": {"lr": base["training"]["lr"] * 2}})
+    assert config_hash(base) == config_hash(packed)
+    assert config_hash(base) != config_hash(other_lr)

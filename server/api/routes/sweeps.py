@@ -53,9 +53,10 @@ def submit_sweep(body: SweepCreate, db: SessionDep, queue: QueueDep,
         raise sweep_422(e) from None
     except ConfigError as e:
         raise _config_or_params_422(e, body.params) from None
+    packs = crud.assign_packs(db, runs=to_queue)
     db.commit()
-    for run in to_queue:
-        queue.enqueue_run(run.id, crud.queue_for(run.config))
+    for pack in packs:
+        queue.enqueue_pack([r.id for r in pack], crud.queue_for(pack[0].config))
     return SweepCreated(id=sweep.id, n_runs=len(runs), run_ids=[r.id for r in runs],
                         queued=len(to_queue), reused=len(runs) - len(to_queue))
 
@@ -133,10 +134,11 @@ def cancel_sweep(sweep_id: IdPath, db: SessionDep) -> Accepted:
 @router.post("/{sweep_id}/retry-failed", status_code=202, response_model=Accepted,
              dependencies=[WriteAuth])
 def retry_failed(sweep_id: IdPath, db: SessionDep, queue: QueueDep) -> Accepted:
-    """Queue again only the failed, diverged and cancelled members."""
+    """Queue again only the failed, diverged and cancelled members (alike ones in packs)."""
     get_sweep_or_404(db, sweep_id)
     runs = crud.retry_failed(db, sweep_id=sweep_id)
+    packs = crud.assign_packs(db, runs=runs)
     db.commit()
-    for run in runs:
-        queue.enqueue_run(run.id, crud.queue_for(run.config))
+    for pack in packs:
+        queue.enqueue_pack([r.id for r in pack], crud.queue_for(pack[0].config))
     return _accepted(runs)

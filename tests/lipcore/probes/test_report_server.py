@@ -17,6 +17,9 @@ class NoQueue:
     def enqueue_run(self, *args, **kw):
         pass
 
+    def enqueue_pack(self, *args, **kw):
+        pass
+
 
 def test_report_of_a_stored_sweep(tmp_path):
     url = f"sqlite:///{tmp_path / 'liplab.db'}"
