@@ -93,6 +93,9 @@ def _run_probes(cfg: dict[str, Any], engine: Any, reporter: Any, workdir: Any,
         from lipcore.reporting import read_jsonl_metrics
 
         metrics = read_jsonl_metrics(Path(workdir) / "metrics.jsonl")
+    # a comparative run's other member (model B, trained in lockstep) is model A's peer: the
+    # connectivity probe's default second endpoint
     ctx = ProbeContext(model=member.model, data=engine.data_dev, loss_fn=member.loss_fn,
-                       checkpoints=snaps, config=cfg, device=str(engine.device), metrics=metrics)
+                       checkpoints=snaps, config=cfg, device=str(engine.device), metrics=metrics,
+                       peers=[m.model for m in engine.members[1:]])
     return run_probes(cfg["probes"], ctx, reporter, workdir)
