@@ -59,6 +59,10 @@ def run_experiment(config: dict[str, Any], reporter: Any = None,
         device = pick_device(cfg["training"]["device"])
         engine = Engine([make_member(model, data, cfg["training"], device)], data, cfg,
                         reporter, progress, checkpoint_dir, device)
+        if cfg["training"]["time_budget_s"] is not None:
+            from lipcore.training.time_budget import apply_time_budget
+
+            reporter.log(apply_time_budget(engine), 0)
         result = engine.run(resume)
     summary = {"status": result.status, "steps": result.steps, "final": result.final,
                "error": result.error, "stopped_by": result.stopped_by,
