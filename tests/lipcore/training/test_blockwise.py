@@ -76,10 +76,22 @@ def test_measurements_run_every_n_steps(tmp_path):
     r = ListReporter()
     run_experiment(digits(rounds=4, measurements=["memory", "hessian_block_interaction"],
                           measurement_every=2), r, workdir=tmp_path)
-    assert r.steps("memory/params_bytes") == [2, 4]
+    assert r.steps("memory/params_bytes") == [2, 4]  # the last one is the trained model's
     params = (64 * 32 + 32) + (32 * 32 + 32) + (32 * 10 + 10)
     assert r.series("memory/params_bytes")[0] == 4 * params
     assert r.series("memory/activation_bytes")[0] > 0
     assert 0 <= r.series("hessian/offdiag_share")[0] <= 1
     assert any(kind == "measurement" for _, _, kind in r.artifacts)
     assert len(list((tmp_path / "measurements").glob("*.json"))) == 2
+
+
+def test_the_trained_model_is_measured_when_the_run_ends_before_measurement_every(tmp_path):
+    """A block-wise run counts rounds: 3 rounds never reach measurement_every=50."""
+    r = ListReporter()
+    run_experiment(digits(rounds=3, measurements=["memory"], measurement_every=50), r,
+                   workdir=tmp_path)
+    assert r.steps("memory/params_bytes") == [3]
+    r = ListReporter()
+    run_experiment(digits(rounds=5, measurements=["memory"], measurement_every=2), r,
+                   workdir=tmp_path / "b")
+    assert r.steps("memory/params_bytes") == [2, 4, 5]
