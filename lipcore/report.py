@@ -283,7 +283,8 @@ def connectivity_study(w: ReportWriter, runs: list[dict]) -> None:
     w.text("connectivity_study.md", "\n".join(parts) + "\n")
 
 
-def summary(w: ReportWriter, runs: list[dict], title: str) -> None:
+def summary(w: ReportWriter, runs: list[dict], title: str,
+            landscape_runs: int | None = None) -> None:
     from lipcore import report_plots as plots
 
     counts = Counter(r.get("status", "?") for r in runs)
@@ -313,7 +314,11 @@ def summary(w: ReportWriter, runs: list[dict], title: str) -> None:
                      "(final test − train loss):\n")
         parts.append(table(["scalar", "N", "Pearson r", "Spearman ρ"], corr) + "\n")
     parts.append("## Landscape figures\n")
-    for r in runs:
+    probed = [r for r in runs if r.get("probes")]
+    if landscape_runs is not None and len(probed) > landscape_runs:
+        parts.append(f"_Figures of the first {landscape_runs} of {len(probed)} probed runs; "
+                     "the dashboard's landscape page shows every run's._\n")
+    for r in probed[:landscape_runs]:
         for name, result in sorted((r.get("probes") or {}).items()):
             if name in plots.PROBE_FIGURES:
                 try:
@@ -326,13 +331,17 @@ def summary(w: ReportWriter, runs: list[dict], title: str) -> None:
     w.text("summary.md", "\n".join(parts) + "\n")
 
 
-def write_report(runs: list[dict], out_dir: str | Path, title: str = "Sweep report") -> dict:
-    """Write the summary and study reports; {"written": [...], "kept": [...]} (paths)."""
+def write_report(runs: list[dict], out_dir: str | Path, title: str = "Sweep report",
+                 landscape_runs: int | None = None) -> dict:
+    """Write the summary and study reports; {"written": [...], "kept": [...]} (paths).
+
+    `landscape_runs` caps the probed runs whose landscape figures the summary draws (all: None).
+    """
     if not runs:
         raise ValueError("report: the sweep has no runs")
     w = ReportWriter(out_dir)
     runs = sorted(runs, key=lambda r: _sort_key(str(r["id"])))
-    summary(w, runs, title)
+    summary(w, runs, title, landscape_runs)
     for stem, (key, label) in STUDIES.items():
         study(w, runs, stem, key, label)
     connectivity_study(w, runs)

@@ -33,6 +33,14 @@ def cmd_submit(args: argparse.Namespace) -> int:
                   wait=args.wait, dashboard_url=get_settings().dashboard_url)
 
 
+def cmd_study(args: argparse.Namespace) -> int:
+    from liplab.study import study
+
+    return study(args.file, args.overrides, api_url=os.environ.get("LIPLAB_URL", "http://127.0.0.1:8000"),
+                 token=os.environ.get("LIPLAB_TOKEN"), scale=args.scale, out=args.out,
+                 wait=args.wait, dashboard_url=get_settings().dashboard_url)
+
+
 def cmd_report(args: argparse.Namespace) -> int:
     from liplab.report import report
 
@@ -132,6 +140,17 @@ def build_parser() -> argparse.ArgumentParser:
                    help="cancel the sweep's other members as soon as one fails or diverges")
     s.add_argument("--wait", action="store_true", help="show a progress bar until all runs end")
     s.set_defaults(fn=cmd_submit)
+
+    s = sub.add_parser("study", help="submit a study file (configs/studies/) and write its report")
+    s.add_argument("file")
+    s.add_argument("overrides", nargs="*", help="key=value; a single value of a swept key "
+                   "removes that axis, a list or range replaces it")
+    s.add_argument("--scale", type=float, default=1.0,
+                   help="multiply the file's sweep.scale keys (epochs, data size, ...) by N")
+    s.add_argument("--out", help="report folder (default docs/results/<study>)")
+    s.add_argument("--wait", action="store_true",
+                   help="progress bar until every run ends, then write the report")
+    s.set_defaults(fn=cmd_study)
 
     s = sub.add_parser("up", help="API, worker and dashboard together (embedded default)")
     s.add_argument("--host", default="127.0.0.1")

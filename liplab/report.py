@@ -49,7 +49,8 @@ def fetch_run(client: httpx.Client, run_id: Any, cache: Path) -> dict:
     if run is None:
         raise ValueError(f"run {run_id}: not found")
     record = {"id": run["id"], "name": run.get("name"), "status": run.get("status"),
-              "config": run.get("config") or {},
+              "config": run.get("config") or {}, "error": run.get("error"),
+              "summary": run.get("summary") or {},
               "metrics": _get(client, f"/runs/{run_id}/metrics", max_points=2000) or {},
               "probes": _probes(client, run_id)}
     if record["status"] in TERMINAL:

@@ -43,6 +43,22 @@ def explain(response: httpx.Response) -> str:
     return str(detail)
 
 
+def post(api_url: str, path: str, body: dict[str, Any], headers: dict[str, str],
+         prog: str) -> dict[str, Any] | int:
+    """The API's answer to `POST path`, or an exit code after printing why it failed
+    (3: the API cannot be reached; 2: it refused the request, each offending key named)."""
+    try:
+        r = httpx.post(f"{api_url}/api/v1{path}", json=body, headers=headers, timeout=60)
+    except httpx.HTTPError as e:
+        print(f"{prog}: cannot reach the API at {api_url} ({e}); is `liplab up` running? "
+              "(set LIPLAB_URL)", file=sys.stderr)
+        return 3
+    if r.status_code >= 400:
+        print(f"{prog}: rejected ({r.status_code}):\n{explain(r)}", file=sys.stderr)
+        return 2
+    return r.json()
+
+
 def submit(config_path: str, overrides: list[str], *, api_url: str, token: str | None,
            name: str | None = None, zip_groups: list[str] | None = None, random_n: int | None = None,
            random_seed: int = 0, overwrite: bool = False, fail_fast: bool = False, wait: bool = False,
@@ -64,16 +80,9 @@ def submit(config_path: str, overrides: list[str], *, api_url: str, token: str |
         path = "/sweeps"
     else:
         path = "/runs"
-    try:
-        r = httpx.post(f"{api_url}/api/v1{path}", json=body, headers=headers, timeout=60)
-    except httpx.HTTPError as e:
-        print(f"liplab submit: cannot reach the API at {api_url} ({e}); is `liplab up` running? "
-              "(set LIPLAB_URL)", file=sys.stderr)
-        return 3
-    if r.status_code >= 400:
-        print(f"liplab submit: rejected ({r.status_code}):\n{explain(r)}", file=sys.stderr)
-        return 2
-    data = r.json()
+    data = post(api_url, path, body, headers, "liplab submit")
+    if isinstance(data, int):
+        return data
     if path == "/sweeps":
         reused = f" ({data['reused']} already done or in flight, {data['queued']} queued)" \
             if data.get("reused") else ""
@@ -91,11 +100,13 @@ FINISHED = ("succeeded", "failed", "diverged", "cancelled")
 
 
 def wait_for(run_ids: list[int], *, api_url: str, headers: dict[str, str], poll_s: float = 1.0,
-             metric: str = "train_loss") -> int:
-    """A progress bar of finished runs with the best `metric` (summary min) so far.
+             metric: str = "train_loss", higher_is_better: bool = False,
+             ok: tuple[str, ...] = ("succeeded",)) -> int:
+    """A progress bar of finished runs (failed and diverged counted apart) with the best
+    `metric` so far (summary min, or max when `higher_is_better`).
 
     Polls `GET /runs?sweep_id=` a page at a time for a sweep (one request per 1,000 runs), or the
-    single run. Returns 1 if any run did not succeed, else 0.
+    single run. Returns 1 if any run ended outside `ok`, else 0.
     """
     from tqdm.auto import tqdm
 
@@ -120,12 +131,16 @@ def wait_for(run_ids: list[int], *, api_url: str, headers: dict[str, str], poll_
             for run in runs:
                 if run["id"] in wanted and run["id"] not in done and run["status"] in FINISHED:
                     done[run["id"]] = run["status"]
-                    value = (run["summary"].get(metric) or {}).get("min")
-                    if value is not None and (best is None or value < best):
+                    value = (run["summary"].get(metric) or {}).get(
+                        "max" if higher_is_better else "min")
+                    if value is not None and (best is None or (value > best if higher_is_better
+                                                               else value < best)):
                         best = value
                     bar.update(1)
-                    bar.set_postfix({f"best_{metric}": best,
-                                     "failed": sum(s != "succeeded" for s in done.values())})
+                    statuses = list(done.values())
+                    bar.set_postfix({"failed": statuses.count("failed"),
+                                     "diverged": statuses.count("diverged"),
+                                     f"best_{metric}": best})
             if len(done) < len(wanted):
                 time.sleep(poll_s)
-    return 1 if any(s != "succeeded" for s in done.values()) else 0
+    return 1 if any(s not in ok for s in done.values()) else 0

@@ -47,6 +47,8 @@ class RunsPublic(BaseModel):
 class RandomSpec(BaseModel):
     samples: int = Field(ge=1)
     seed: int = 0
+    grid: bool = Field(False, description="lists and zip groups form a grid; each cell gets "
+                                          "`samples` random draws")
 
 
 class SweepCreate(BaseModel):

@@ -11,6 +11,7 @@ from lipcore.config.fields import Field
 from lipcore.config.flossing import FLOSSING
 from lipcore.config.model import MODEL
 from lipcore.config.probes import probe_list_issues
+from lipcore.config.sweep_section import sweep_issues
 from lipcore.config.training import TRAINING, check_plugins
 
 TOP = {
@@ -22,6 +23,8 @@ TOP = {
                      help="comparative: model keys (and a 'training' mapping) of model A"),
     "model_b": Field(dict, None, nullable=True,
                      help="comparative: model keys (and a 'training' mapping) of model B"),
+    "sweep": Field(dict, None, nullable=True,
+                   help="study files: the sweep's params, zip, random, scale and figures"),
 }
 COMPARATIVE_KEYS = ("shared", "model_a", "model_b")
 
@@ -119,6 +122,7 @@ def validate(cfg: dict[str, Any] | None) -> dict[str, Any]:
             issues.append(Issue(str(key), unknown_key_message(str(key))))
     issues += [Issue(k, m) for k, m in probe_list_issues(out.get("probes", []))]
     issues += [Issue(k, m) for k, m in check_plugins(out["training"])]
+    issues += [Issue(k, m) for k, m in sweep_issues(out.get("sweep"), field_for)]
     if not issues:
         issues += check_combinations(out)
     if not issues and is_comparative(out):
