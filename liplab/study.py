@@ -37,17 +37,22 @@ def sweep_name(plan, overrides: list[str], scale: float) -> str:
     return " ".join(parts)
 
 
-def write_study_report(client: httpx.Client, sweep_id: int, plan, out: Path) -> dict:
-    """The sweep report and the study figures under `out`, redrawn from scratch; run counts."""
+def write_study_report(client: httpx.Client, sweep: dict, plan, out: Path) -> dict:
+    """The sweep report and the study figures under `out`, redrawn from scratch; run counts.
+
+    Only the members of this submission (`sweep["run_ids"]`) count: a study file edited and
+    submitted again is the same sweep, which still holds the runs of the earlier versions.
+    """
     from lipcore.report import write_report
     from lipcore.study_figures import write_study
-    from liplab.report import fetch_sweep
+    from liplab.report import fetch_run
 
+    sweep_id = sweep["id"]
     with tempfile.TemporaryDirectory() as cache:
-        sweep, runs = fetch_sweep(client, sweep_id, Path(cache))
+        runs = [fetch_run(client, i, Path(cache)) for i in sweep["run_ids"]]
     for stale in (out / "figures", out / "report"):
         shutil.rmtree(stale, ignore_errors=True)
-    write_report(runs, out / "report", title=f"Sweep {sweep.get('name') or sweep_id}",
+    write_report(runs, out / "report", title=f"Sweep {sweep_id}: {plan.name}",
                  landscape_runs=2)
     write_study(runs, plan.figures, out, title=plan.name, sweep_id=sweep_id)
     counts: dict[str, int] = {}
@@ -80,7 +85,7 @@ def study(path: str, overrides: list[str], *, api_url: str, token: str | None,
                     metric=metric, higher_is_better=higher, ok=OK)
     out_dir = Path(out or f"docs/results/{plan.name}")
     with httpx.Client(base_url=api_url, headers=headers, timeout=60) as client:
-        counts = write_study_report(client, data["id"], plan, out_dir)
+        counts = write_study_report(client, data, plan, out_dir)
     print(f"study {plan.name}: " + ", ".join(f"{n} {s}" for s, n in sorted(counts.items()))
           + f" in {time.monotonic() - started:.0f} s; report in {out_dir / 'study.md'}")
     return code

@@ -49,3 +49,21 @@ def test_study_refuses_a_bad_member_with_the_api_naming_the_key(embedded_system,
     assert study(str(path), [], api_url=embedded_system.url, token=None) == 2
     err = capsys.readouterr().err
     assert "model.depth" in err and "must be >= 1" in err
+
+
+@pytest.mark.slow
+def test_an_edited_study_reports_only_its_new_runs(embedded_system, tmp_path, capsys):
+    """The edited file is the same sweep (skip-completed), which keeps the old members; the
+    study's report counts the members of this submission only."""
+    path = tmp_path / "edited.yaml"
+    text = ("name: edited\ndata: {name: sine, n_train: 32, n_test: 32}\n"
+            "model: {name: mlp, depth: 1, width: 4}\ntraining: {epochs: EPOCHS, device: cpu}\n"
+            "sweep: {params: {model.model_seed: [0, 1]}, figures: [{name: table, by: "
+            "model.model_seed, columns: [test_loss]}]}\n")
+    for epochs in (1, 2):
+        path.write_text(text.replace("EPOCHS", str(epochs)))
+        assert study(str(path), [], api_url=embedded_system.url, token=None,
+                     out=str(tmp_path / "out"), wait=True, poll_s=0.3) == 0
+    sweeps = embedded_system.client.get("/sweeps").json()["items"]
+    assert [s["n_runs"] for s in sweeps if s["name"] == "edited"] == [4]
+    assert "2 runs, 2 succeeded" in (tmp_path / "out" / "study.md").read_text()
