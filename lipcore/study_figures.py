@@ -59,10 +59,10 @@ def select(runs: list[dict], spec: dict) -> list[dict]:
 
 
 def short(key: str) -> str:
-    """A key's last part, or its section for a bare flag: model.depth → depth,
-    flossing.enabled → flossing."""
+    """A key's last part, or its section for a flag or a name: model.depth → depth,
+    flossing.enabled → flossing, data.name → data."""
     parts = key.split(".")
-    return parts[-2] if parts[-1] == "enabled" and len(parts) > 1 else parts[-1]
+    return parts[-2] if parts[-1] in ("enabled", "name") and len(parts) > 1 else parts[-1]
 
 
 def groups(runs: list[dict], by: str | list[str] | None) -> dict[str, list[dict]]:
@@ -373,6 +373,18 @@ def ranking(runs: list[dict], spec: dict, w: ReportWriter) -> str:
             f"shared groups: {rho:.2f}.\n")
 
 
+def _wall_time(runs: list[dict]) -> str:
+    """', in N s' from the first run's start to the last run's end (when both are known)."""
+    from datetime import datetime
+
+    starts = [r["started_at"] for r in runs if r.get("started_at")]
+    ends = [r["finished_at"] for r in runs if r.get("finished_at")]
+    if not starts or not ends:
+        return ""
+    span = datetime.fromisoformat(max(ends)) - datetime.fromisoformat(min(starts))
+    return f", in {span.total_seconds():.0f} s (first start to last end)"
+
+
 def _last_line(error: str | None) -> str:
     """The line of an error that says what happened (a traceback's last), cut at 200 chars."""
     lines = [line.strip() for line in (error or "").splitlines() if line.strip()]
@@ -386,8 +398,8 @@ def write_study(runs: list[dict], figures: list[dict], out_dir: str | Path, titl
     w.fig_dir.mkdir(parents=True, exist_ok=True)
     counts = _counts(runs)
     parts = [f"# {title}\n", f"Sweep {sweep_id}: {len(runs)} runs, " + ", ".join(
-        f"{n} {s}" for s, n in sorted(counts.items())) + ". Full sweep report: "
-        "[report/summary.md](report/summary.md).\n"]
+        f"{n} {s}" for s, n in sorted(counts.items())) + f"{_wall_time(runs)}. Full sweep "
+        "report: [report/summary.md](report/summary.md).\n"]
     reasons = sorted({(r["id"], r["status"], _last_line(r.get("error")))
                       for r in runs if r.get("status") in ("diverged", "failed", "cancelled")})
     if reasons:

@@ -50,6 +50,7 @@ def fetch_run(client: httpx.Client, run_id: Any, cache: Path) -> dict:
         raise ValueError(f"run {run_id}: not found")
     record = {"id": run["id"], "name": run.get("name"), "status": run.get("status"),
               "config": run.get("config") or {}, "error": run.get("error"),
+              "started_at": run.get("started_at"), "finished_at": run.get("finished_at"),
               "summary": run.get("summary") or {},
               "metrics": _get(client, f"/runs/{run_id}/metrics", max_points=2000) or {},
               "probes": _probes(client, run_id)}
