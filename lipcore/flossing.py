@@ -3,7 +3,9 @@
 QR method: Q₀ (N, k) orthonormal; for each block t, Q ← J_t Q by forward-mode products
 (dual numbers of `torch.autograd.forward_ad`, the k tangents as k copies of the batch) instead of full Jacobians, then
 Q, R = qr(Q) and λ_i += log|R_ii|. Dividing by the number of blocks T gives natural-log
-growth per block. The computation is differentiable, so mean(λ²) can be minimised.
+growth per block. The computation is differentiable, so mean(λ²) can be minimised; the QR
+is `lipcore.qr.qr`, whose gradient stays finite when dead ReLU units leave a block's tangents
+rank-deficient (|R_ii| at round-off counts as log eps and passes no gradient).
 
 The chain starts at the first block whose input has at least k features and ends before the
 first block whose output has fewer than k (e.g. a regression head), so k tangents always fit.
@@ -13,6 +15,8 @@ from __future__ import annotations
 import torch
 import torch.autograd.forward_ad as fwAD
 from torch import nn
+
+from lipcore.qr import log_abs_diagonal, qr
 
 
 def _block_tangents(block: nn.Module, h: torch.Tensor, q: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
@@ -53,8 +57,8 @@ def lyapunov_exponents(model: nn.Module, x: torch.Tensor, k: int,
         if out.shape[1] < k:
             break
         mat = tangents.permute(1, 2, 0)  # (B, M, k): columns are the tangents
-        qm, r = torch.linalg.qr(mat)
-        log_r = log_r + torch.log(torch.diagonal(r, dim1=1, dim2=2).abs().clamp_min(1e-30))
+        qm, r = qr(mat)  # finite gradients when dead units leave the tangents rank-deficient
+        log_r = log_r + log_abs_diagonal(r)
         q = qm.permute(2, 0, 1)
         h = out
         count += 1

@@ -19,7 +19,9 @@ def cmd_run(args: argparse.Namespace) -> int:
     except (ConfigError, FileNotFoundError, ValueError) as e:
         print(f"liplab run: {e}", file=sys.stderr)
         return 2
-    print(f"{summary['status']}: {summary.get('final')}\noutputs in {out}")
+    outcome = summary["error"] if summary["status"] == "diverged" else \
+        f"{summary['status']}: {summary.get('final')}"
+    print(f"{outcome}\noutputs in {out}")
     return 0 if summary["status"] == "succeeded" else 1
 
 

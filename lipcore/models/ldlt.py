@@ -40,14 +40,13 @@ class LDLTLayer(LipschitzLayer):
     the first, whose input it scales by 𝓛).
 
     hidden: u ↦ √(2α)·L⁻¹ ReLU(√2·W R⁻¹ (s·u) + b); last: u ↦ W R⁻¹ (s·u) + b (s = 𝓛 or 1).
+    Built by `LDLTChain`, which has checked 𝓛.
     """
 
     def __init__(self, in_features: int, out_features: int, hidden: bool, lipschitz: float = 1.0):
         super().__init__()
         check_size("in_features", in_features)
         check_size("out_features", out_features)
-        if not lipschitz > 0:
-            raise ValueError(f"model.lipschitz: must be > 0, got {lipschitz}")
         self.in_features, self.out_features, self.hidden = in_features, out_features, hidden
         self.weight = nn.Parameter(torch.empty(out_features, in_features))
         nn.init.orthogonal_(self.weight)
@@ -94,8 +93,8 @@ class LDLTChain(nn.Module):
         super().__init__()
         if len(sizes) < 2:
             raise ValueError("LDLTChain needs at least an input and an output size")
-        if not lipschitz > 0:
-            raise ValueError(f"model.lipschitz: must be > 0, got {lipschitz}")
+        if not (math.isfinite(lipschitz) and lipschitz > 0):
+            raise ValueError(f"model.lipschitz: must be a finite number > 0, got {lipschitz!r}")
         last = len(sizes) - 2
         self.layers = nn.ModuleList(
             LDLTLayer(a, b, hidden=i < last, lipschitz=lipschitz if i == 0 else 1.0)

@@ -71,7 +71,7 @@ def blockwise_round(engine: "Engine", member: "Member") -> None:
             objective = loss + lam / 2 * dist2
             value = float(objective.detach())
             if not math.isfinite(value):
-                raise DivergedError(engine.step, value)
+                raise DivergedError(engine.step, "loss", f"became non-finite ({value})", value)
             grads = torch.autograd.grad(objective, params)
             member.loss_sum += float(loss.detach()) * len(y)
             member.correct += n_correct(out.detach(), y) if engine.data.task != "regression" else 0.0
@@ -83,6 +83,7 @@ def blockwise_round(engine: "Engine", member: "Member") -> None:
                     break
             for p, g in zip(params, grads):
                 p.grad = g
+            member.guard.screen(engine.step, objective)
             if cfg["grad_clip"]:
                 nn.utils.clip_grad_norm_(params, cfg["grad_clip"])
             opt.step()

@@ -5,7 +5,8 @@ gives the next batch; each member takes an optimizer step (plus the flossing pen
 `flossing.frequency` steps) or, in `blockwise_sequential` mode, a round of proximal block
 updates. At each evaluation (every `training.eval_every` steps, default once per epoch, and
 at the end) the metrics go to `reporter.log(values, step)`, stoppers are asked, and a
-checkpoint is written when one is due. A non-finite loss ends the run as `diverged`.
+checkpoint is written when one is due. Numbers that blow up end the run as `diverged`
+(`lipcore.training.guard`: screened on the device every step, read at each evaluation).
 """
 from __future__ import annotations
 
@@ -21,6 +22,7 @@ from torch import nn
 from lipcore.data import Dataset
 from lipcore.reporting import NullReporter
 from lipcore.training import checkpoints
+from lipcore.training.guard import DivergedError, NumericGuard
 from lipcore.training.batches import BatchSampler
 from lipcore.training.callbacks import build_callbacks
 from lipcore.training.metrics import COMPARATIVE_METRICS, compute_metrics
@@ -31,14 +33,6 @@ from lipcore.training.stoppers import build_stoppers
 EVAL_CHUNK = 2048  # test examples per forward pass at evaluation
 
 
-class DivergedError(RuntimeError):
-    """The loss became non-finite; `.step` and `.value` say where."""
-
-    def __init__(self, step: int, value: float):
-        self.step, self.value = step, value
-        super().__init__(f"loss became non-finite ({value}) at step {step}")
-
-
 @dataclass
 class TrainResult:
     status: str  # succeeded | diverged | cancelled
@@ -46,21 +40,23 @@ class TrainResult:
     final: dict[str, float] = field(default_factory=dict)
     error: str | None = None
     stopped_by: str | None = None
-    diverged: dict[str, float] | None = None  # {"step", "value"} when status is diverged
+    diverged: dict[str, Any] | None = None  # {"step", "quantity", "reason", "value"} when diverged
 
 
 @dataclass
 class Member:
     """One trained model with its own optimizer and training section; `prefix` labels its
-    metrics ("" for a single run, "a/" / "b/" in comparative runs)."""
+    metrics ("" for a single run, "a/" / "b/" in comparative runs). The running sums since the
+    last evaluation stay on the device (tensors once a step has run) until it reads them."""
 
     model: nn.Module
     cfg: dict[str, Any]
     loss_fn: Callable
     optimizer: torch.optim.Optimizer
+    guard: NumericGuard
     prefix: str = ""
-    loss_sum: float = 0.0
-    correct: float = 0.0
+    loss_sum: float | torch.Tensor = 0.0
+    correct: float | torch.Tensor = 0.0
     count: int = 0
 
 
@@ -79,11 +75,12 @@ def make_member(model: nn.Module, data: Dataset, cfg: dict[str, Any], device: to
     model.to(device)
     loss_fn = LOSSES.get(cfg["loss"] or default_loss(data.task), key="training.loss")()
     optimizer = OPTIMIZERS.get(cfg["optimizer"], key="training.optimizer")(model.parameters(), cfg)
-    return Member(model, cfg, loss_fn, optimizer, prefix)
+    return Member(model, cfg, loss_fn, optimizer, NumericGuard(model, device, prefix), prefix)
 
 
-def n_correct(out: torch.Tensor, y: torch.Tensor) -> float:
-    return float((out.argmax(-1) == y).float().sum()) / (y[0].numel() if y.dim() > 1 else 1)
+def n_correct(out: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+    """Correct predictions in the batch (per position for sequences), a 0-dim device tensor."""
+    return (out.argmax(-1) == y).float().sum() / (y[0].numel() if y.dim() > 1 else 1)
 
 
 @torch.no_grad()
@@ -97,7 +94,7 @@ def evaluate(model: nn.Module, x: torch.Tensor, y: torch.Tensor, loss_fn: Callab
         out = model(x[i:i + EVAL_CHUNK])
         yi = y[i:i + EVAL_CHUNK]
         total += float(loss_fn(out, yi)) * len(yi)
-        correct += n_correct(out, yi) if task != "regression" else 0.0
+        correct += float(n_correct(out, yi)) if task != "regression" else 0.0
     model.train(was_training)
     result = {"loss": total / len(x)}
     if task != "regression":
@@ -176,18 +173,21 @@ class Engine:
         objective = loss
         if self.floss.get("enabled") and self.step % self.floss["frequency"] == 0:
             objective = loss + self.floss["weight"] * self._floss_penalty(member.model, x)
-        value = float(objective.detach())
-        if not math.isfinite(value):
-            raise DivergedError(self.step, value)
+        self._update(member, objective)
+        member.loss_sum = member.loss_sum + loss.detach() * len(y)  # on the device: no sync
+        if self.data.task != "regression":
+            member.correct = member.correct + n_correct(out.detach(), y)
+        member.count += len(y)
+
+    def _update(self, member: Member, objective: torch.Tensor, clip: bool = True) -> None:
+        """backward, the guard's screen (a non-finite step's gradients are zeroed), `grad_clip`
+        when `clip`, optimizer step."""
         member.optimizer.zero_grad(set_to_none=True)
         objective.backward()
-        if member.cfg["grad_clip"]:
+        member.guard.screen(self.step, objective)
+        if clip and member.cfg["grad_clip"]:
             nn.utils.clip_grad_norm_(member.model.parameters(), member.cfg["grad_clip"])
         member.optimizer.step()
-        # one host sync when the objective is the loss itself (no flossing this step)
-        member.loss_sum += (value if objective is loss else float(loss.detach())) * len(y)
-        member.correct += n_correct(out.detach(), y) if self.data.task != "regression" else 0.0
-        member.count += len(y)
 
     def _floss_penalty(self, model: nn.Module, x: torch.Tensor) -> torch.Tensor:
         from lipcore.flossing import flossing_loss
@@ -207,14 +207,9 @@ class Engine:
         for member in self.members:
             while sampler.epoch < epochs:
                 x, _, _ = sampler.next()
-                penalty = self._floss_penalty(member.model, x)
-                value = float(penalty.detach())
-                if not math.isfinite(value):
-                    raise DivergedError(0, value)
-                member.optimizer.zero_grad(set_to_none=True)
-                penalty.backward()
-                member.optimizer.step()
+                self._update(member, self._floss_penalty(member.model, x), clip=False)
             sampler.epoch = 0
+            member.guard.raise_if_tripped()  # pre-flossing steps all count as step 0
         for member in self.members:  # pre-flossing must not leave optimizer moments behind
             member.optimizer.state.clear()
 
@@ -223,11 +218,12 @@ class Engine:
         d = self.data_dev
         values: dict[str, float] = {}
         for m in self.members:
+            m.guard.raise_if_tripped()  # before the model is evaluated or checkpointed
             row = {"lr": self._lr(m)}
             if m.count:
-                row["train_loss"] = m.loss_sum / m.count
+                row["train_loss"] = float(m.loss_sum) / m.count
                 if self.data.task != "regression":
-                    row["train_acc"] = m.correct / m.count
+                    row["train_acc"] = float(m.correct) / m.count
             for k, v in evaluate(m.model, d.x_test, d.y_test, m.loss_fn, self.data.task).items():
                 row[f"test_{k}"] = v
             row.update(compute_metrics(self.metric_names, m.model, d.x_test, d.y_test,
@@ -244,7 +240,7 @@ class Engine:
         values["epoch"] = float(self.sampler.epoch)
         for key, v in values.items():
             if key.endswith("_loss") and not math.isfinite(v):
-                raise DivergedError(self.step, v)
+                raise DivergedError(self.step, key, f"became non-finite ({v})", v)
         return {k: v for k, v in values.items() if math.isfinite(v)}
 
     def _state(self) -> TrainState:
@@ -259,7 +255,7 @@ class Engine:
                 "stoppers": [s.state_dict() for s in self.stoppers],
                 "next_checkpoint": self.next_checkpoint, "last": self.last,
                 # running train loss/accuracy since the last evaluation (a stop can fall mid-window)
-                "running": [(m.loss_sum, m.correct, m.count) for m in self.members]}
+                "running": [(float(m.loss_sum), float(m.correct), m.count) for m in self.members]}
 
     def save_checkpoint(self) -> Path | None:
         """Write a checkpoint; first flush the reporter (when it buffers), so a checkpoint never
@@ -292,56 +288,63 @@ class Engine:
 
     # --- the loop ------------------------------------------------------------------------
     def run(self, resume: dict[str, Any] | None = None) -> TrainResult:
+        """Train to the end; numbers that blow up, or a layer's linear algebra failing on
+        them, end the run as `diverged` with the step, the quantity and a one-line reason."""
+        try:
+            return self._run(resume)
+        except DivergedError as e:
+            error = e
+        except torch.linalg.LinAlgError as e:
+            found = [m.guard.factorisation_error(self.step, e) for m in self.members]
+            error = next((f for f in found if f.quantity != "factorisation"), found[0])
+        return TrainResult("diverged", error.step, self.last, str(error), diverged=error.record())
+
+    def _run(self, resume: dict[str, Any] | None) -> TrainResult:
         for m in self.members:
             m.model.train()
         if resume is not None:
             self.restore(resume)
         else:
-            try:
-                self._pre_floss()
-            except DivergedError as e:
-                return TrainResult("diverged", 0, {}, str(e), diverged={"step": 0, "value": e.value})
+            self._pre_floss()
             self.save_checkpoint()  # step 0: θ_init, the start of trajectories and interpolations
         from lipcore.training.measurements import run_measurements
 
         stopped_by = None
-        try:
-            while not self._done():
-                for cb in self.callbacks:
-                    cb(self._state(), self.control)
-                if self.control.stop:
-                    stopped_by = self.control.stop_reason or "callback"
-                    break
-                self.sampler.batch_size = self.control.batch_size
-                epoch_before = self.sampler.epoch
-                if self.blockwise:
-                    from lipcore.training.blockwise import blockwise_round
+        while not self._done():
+            for cb in self.callbacks:
+                cb(self._state(), self.control)
+            if self.control.stop:
+                stopped_by = self.control.stop_reason or "callback"
+                break
+            self.sampler.batch_size = self.control.batch_size
+            epoch_before = self.sampler.epoch
+            if self.blockwise:
+                from lipcore.training.blockwise import blockwise_round
 
-                    blockwise_round(self, self.members[0])
-                else:
-                    x, y, _ = self.sampler.next()
-                    for m in self.members:
-                        self._sgd_step(m, x, y)
-                self.step += 1
-                if self.cfg["measurements"] and self.step % self.cfg["measurement_every"] == 0:
-                    self.reporter.log(run_measurements(self), self.step)
-                    self.measured_at = self.step
-                due = (self.step % self.cfg["eval_every"] == 0) if self.cfg["eval_every"] else \
-                    self.sampler.epoch > epoch_before
-                if due or self.control.evaluate or self._done():
-                    self.control.evaluate = False
-                    stopped_by = self._after_evaluation()
-                    if stopped_by:
-                        break
-                if self.progress:
-                    self.progress(self.step, self.total)
-                if self.reporter.should_stop():  # cancelled or handed back: keep the work done
-                    if self.checkpoint_dir is not None:
-                        self.save_checkpoint()
-                    return TrainResult("cancelled", self.step, self.last)
-        except DivergedError as e:
-            return TrainResult("diverged", e.step, self.last, str(e),
-                               diverged={"step": e.step, "value": e.value})
+                blockwise_round(self, self.members[0])
+            else:
+                x, y, _ = self.sampler.next()
+                for m in self.members:
+                    self._sgd_step(m, x, y)
+            self.step += 1
+            if self.cfg["measurements"] and self.step % self.cfg["measurement_every"] == 0:
+                self.reporter.log(run_measurements(self), self.step)
+                self.measured_at = self.step
+            due = (self.step % self.cfg["eval_every"] == 0) if self.cfg["eval_every"] else \
+                self.sampler.epoch > epoch_before
+            if due or self.control.evaluate or self._done():
+                self.control.evaluate = False
+                stopped_by = self._after_evaluation()
+                if stopped_by:
+                    break
+            if self.progress:
+                self.progress(self.step, self.total)
+            if self.reporter.should_stop():  # cancelled or handed back: keep the work done
+                for m in self.members:  # never keep a checkpoint of a diverged step
+                    m.guard.raise_if_tripped()
+                if self.checkpoint_dir is not None:
+                    self.save_checkpoint()
+                return TrainResult("cancelled", self.step, self.last)
         if self.members[0].count:  # stopped between evaluations: evaluate once more
             self._after_evaluation(check=False)
         if self.cfg["measurements"] and self.measured_at != self.step:
