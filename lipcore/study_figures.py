@@ -193,8 +193,9 @@ def _save_untight(fig, path: Path) -> None:
 
 @STUDY_FIGURES.register("curves")
 def curves(runs: list[dict], spec: dict, w: ReportWriter) -> str:
-    """Mean ± std bands of each metric in `metrics` over steps, one line per `by` group (N in
-    the legend); a `success` rule adds the split into runs that train and runs that do not."""
+    """Mean ± std bands of each metric in `metrics` over steps (or over the logged metric `x`,
+    such as `epoch`), one line per `by` group (N in the legend); a `success` rule adds the split
+    into runs that train and runs that do not."""
     plt = _plt()
     import numpy as np
 
@@ -215,6 +216,9 @@ def curves(runs: list[dict], spec: dict, w: ReportWriter) -> str:
                 continue
             steps, mean, std = c
             mean, std = np.array(mean, dtype=float), np.array(std, dtype=float)
+            if spec.get("x"):  # another logged metric as the abscissa (e.g. epoch)
+                steps, keep = _abscissa(members, spec["x"], steps)
+                mean, std = mean[keep], std[keep]
             ax.plot(steps, mean, color=f"C{i}", label=f"{g} (N={len(members)})")
             ax.fill_between(steps, _band_low(mean, std, spec), mean + std, color=f"C{i}",
                             alpha=0.2)
@@ -222,13 +226,27 @@ def curves(runs: list[dict], spec: dict, w: ReportWriter) -> str:
             rows.append([metric, g, fmt(m, sd, n)])
         if metric.startswith("lyapunov"):
             ax.axhline(0, color="grey", lw=0.5)
-        ax.set(xlabel="step", ylabel=metric, yscale=spec.get("yscale", "linear"))
+        ax.set(xlabel=spec.get("x", "step"), ylabel=metric, yscale=spec.get("yscale", "linear"))
         ax.legend(fontsize=6)
     name = spec.get("file", "curves_" + "_".join(m.replace("/", "_") for m in metrics))
     _save(fig, w.fig_dir / f"{name}.png")
     w.written.append(w.fig_dir / f"{name}.png")
     return (f"![{', '.join(metrics)}](figures/{name}.png)\n\nFinal values, mean ± std (N):\n\n"
             + table(["metric", "group", "last (mean ± std)"], rows) + "\n")
+
+
+def _abscissa(runs: list[dict], key: str, steps: list[int]):
+    """(mean of metric `key` at each of `steps` over the runs, mask of the steps that have it):
+    curves of runs whose steps mean different things (rounds, batches) drawn over epochs."""
+    import numpy as np
+
+    at: dict[int, list[float]] = {}
+    for r in runs:
+        series = (r.get("metrics") or {}).get(key) or {}
+        for step, v in zip(series.get("step", []), series.get("value", [])):
+            at.setdefault(step, []).append(v)
+    keep = np.array([s in at for s in steps], dtype=bool)
+    return [float(np.mean(at[s])) for s in steps if s in at], keep
 
 
 def _band_low(mean, std, spec: dict):
