@@ -249,7 +249,7 @@ def study(w: ReportWriter, runs: list[dict], stem: str, key: str, title: str) ->
     w.text(f"{stem}.md", "\n".join(parts))
 
 
-def connectivity_study(w: ReportWriter, runs: list[dict]) -> None:
+def connectivity_study(w: ReportWriter, runs: list[dict], landscape_runs: int | None = None) -> None:
     from lipcore import report_plots as plots
     from lipcore.probes.connectivity import DEFINITIONS
 
@@ -276,7 +276,10 @@ def connectivity_study(w: ReportWriter, runs: list[dict]) -> None:
     for key in varying[:3]:
         parts.append(f"## By `{key}`\n")
         parts.append(grouped_table(with_conn, key, ["barrier_vs_mean", "barrier_vs_linear"]) + "\n")
-    for r in with_conn:
+    if landscape_runs is not None and len(with_conn) > landscape_runs:
+        parts.append(f"_Path figures of the first {landscape_runs} of {len(with_conn)} runs; "
+                     "the dashboard's landscape page shows every run's._\n")
+    for r in with_conn[:landscape_runs]:
         link = w.figure(f"run{r['id']}_connectivity", lambda p, r=r: plots.PROBE_FIGURES[
             "connectivity"](r["probes"]["connectivity"], p))
         parts.append(f"![run {r['id']} connectivity]({link})")
@@ -344,5 +347,5 @@ def write_report(runs: list[dict], out_dir: str | Path, title: str = "Sweep repo
     summary(w, runs, title, landscape_runs)
     for stem, (key, label) in STUDIES.items():
         study(w, runs, stem, key, label)
-    connectivity_study(w, runs)
+    connectivity_study(w, runs, landscape_runs)
     return {"written": [str(p) for p in w.written], "kept": [str(p) for p in w.kept]}

@@ -409,6 +409,29 @@ def _last_line(error: str | None) -> str:
     return lines[-1][:200] if lines else "no reason recorded"
 
 
+@STUDY_FIGURES.register("probe")
+def probe_figures(runs: list[dict], spec: dict, w: ReportWriter) -> str:
+    """The landscape figures (`probes`, default all that are there) of the first selected run
+    that has probe results, drawn as `liplab report` draws them."""
+    from lipcore.report_plots import PROBE_FIGURES
+
+    run = next((r for r in select(runs, spec) if r.get("probes")), None)
+    if run is None:
+        return "_No selected run has probe results._\n"
+    names = spec.get("probes") or sorted(n for n in run["probes"] if n in PROBE_FIGURES)
+    cfg = flat_config(run.get("config") or {})
+    varying = ", ".join(f"{k}={cfg.get(k)}" for k in (spec.get("where") or {}))
+    parts = [f"Run {run['id']}" + (f" ({varying})" if varying else "") + ":\n"]
+    for name in names:
+        if name not in run["probes"]:
+            continue
+        path = w.fig_dir / f"{spec['file']}_{name}.png"
+        PROBE_FIGURES[name](run["probes"][name], path)
+        w.written.append(path)
+        parts.append(f"![{name}](figures/{path.name})")
+    return "\n".join(parts) + "\n"
+
+
 def write_study(runs: list[dict], figures: list[dict], out_dir: str | Path, title: str,
                 sweep_id: Any = None) -> Path:
     """`<out_dir>/study.md` with one section per figure spec; returns its path."""
