@@ -149,3 +149,28 @@ def test_a_study_file_section_is_kept_out_of_the_run_configs():
     path = STUDIES[0]
     raw = yaml.safe_load(path.read_text())
     assert "sweep" in raw and "sweep" not in load_study(path).config
+
+
+def layer_run(i, layer, acc, time_s):
+    return {"id": i, "status": "succeeded", "config": {"model": {"layer": layer}},
+            "summary": {"test_acc": {"last": acc}, "time/batch_s": {"last": time_s}},
+            "metrics": {}}
+
+
+def test_ranking_beside_a_published_one_and_the_radar(tmp_path):
+    from lipcore.study_figures import write_study
+
+    runs = [layer_run(1, "aol", 0.5, 0.2), layer_run(2, "aol", 0.7, 0.2),  # aol mean 0.6
+            layer_run(3, "soc", 0.8, 0.4), layer_run(4, "cpl", 0.4, 0.1),
+            layer_run(5, "sll", 0.9, 0.3)]
+    specs = [{"name": "ranking", "by": "model.layer", "metric": "test_acc",
+              "published": {"aol": 61.0, "soc": 66.3, "cpl": 65.1, "bcop": 60.5}},
+             {"name": "radar", "by": "model.layer",
+              "axes": [{"metric": "test_acc"}, {"metric": "time/batch_s", "lower": True}]}]
+    md = write_study(runs, specs, tmp_path, "t").read_text()
+    # ours: sll 0.9, soc 0.8, aol 0.6, cpl 0.4; published ranks soc 1, cpl 2, aol 3 (bcop 4)
+    assert "| 1 | sll | 0.9 ± 0 (N=1) | – | – |" in md
+    assert "| 3 | aol | 0.6 ± 0.14 (N=2) | 3 | 61.0 |" in md
+    # Spearman over soc, aol, cpl: ours (0.8, 0.6, 0.4) vs published (66.3, 61.0, 65.1) → 0.5
+    assert "shared groups: 0.50." in md
+    assert (tmp_path / "figures" / "01_radar.png").stat().st_size > 1000
