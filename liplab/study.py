@@ -18,16 +18,11 @@ from pathlib import Path
 import httpx
 
 from lipcore.config import ConfigError
+from lipcore.study import load_study
 from lipcore.sweep import SweepError
 from liplab.submit import post, wait_for
 
 OK = ("succeeded", "diverged")
-
-
-def plan_study(path: str, overrides: list[str], scale: float):
-    from lipcore.study import load_study
-
-    return load_study(path, overrides, scale)
 
 
 def sweep_name(plan, overrides: list[str], scale: float) -> str:
@@ -65,7 +60,7 @@ def study(path: str, overrides: list[str], *, api_url: str, token: str | None,
           scale: float = 1.0, out: str | None = None, wait: bool = False,
           dashboard_url: str = "http://127.0.0.1:8050", poll_s: float = 2.0) -> int:
     try:
-        plan = plan_study(path, overrides, scale)
+        plan = load_study(path, overrides, scale)
     except (ConfigError, SweepError, FileNotFoundError) as e:
         print(f"liplab study: {e}", file=sys.stderr)
         return 2
