@@ -356,13 +356,14 @@ def radar(runs: list[dict], spec: dict, w: ReportWriter) -> str:
     angles = np.linspace(0, 2 * np.pi, len(axes_spec), endpoint=False)
     fig = plt.figure(figsize=(5.8, 4.6))
     ax = fig.add_subplot(projection="polar")
+    colours = plt.get_cmap("tab20").colors if len(means) > 10 else [f"C{i}" for i in range(10)]
     for i, (g, row) in enumerate(zip(means, scaled)):
-        ax.plot(np.r_[angles, angles[0]], np.r_[row, row[0]], color=f"C{i % 10}", label=g)
+        ax.plot(np.r_[angles, angles[0]], np.r_[row, row[0]], color=colours[i], label=g)
     ax.set_xticks(angles, [a.get("label", a["metric"]) for a in axes_spec], fontsize=7)
     ax.set_ylim(0, 1.05)
     ax.legend(fontsize=6, loc="upper left", bbox_to_anchor=(1.05, 1.0))
     name = spec.get("file", "radar")
-    _save(fig, w.fig_dir / f"{name}.png")
+    _save_untight(fig, w.fig_dir / f"{name}.png")
     w.written.append(w.fig_dir / f"{name}.png")
     return f"![radar](figures/{name}.png)\n"
 
