@@ -7,7 +7,10 @@ run's checkpoint folder's parent and report them as artifacts.
   saves for one training batch (counted through saved-tensor hooks, so the number is exact
   on the CPU too); `memory/peak_bytes` is the CUDA `max_memory_allocated` delta over a forward
   and backward on a GPU, and on the CPU the sum of those four (labelled `memory/peak_source`
-  0 = CPU sum, 1 = CUDA measured).
+  0 = CPU sum, 1 = CUDA measured). In block-wise training (on the CPU) it counts what
+  Algorithm 1 holds while updating one block, for the block where that is most: all
+  parameters, that block's gradients and fresh optimizer state, and the activations saved when
+  only that block requires gradients.
 - `hessian_block_interaction`: M[i, j] = ‖H_ij‖_F estimated by central finite differences of
   block gradients, M_ij² ≈ mean over Gaussian probes v_j (in block j) of ‖(∇_i f(θ + εv_j) −
   ∇_i f(θ − εv_j)) / 2ε‖² (E‖H_ij v‖² = ‖H_ij‖_F²); `exact=True` probes each coordinate
@@ -35,11 +38,66 @@ def _nbytes(tensors) -> int:
     return sum(t.numel() * t.element_size() for t in tensors if torch.is_tensor(t))
 
 
+def _saved_bytes(m: Any, x: torch.Tensor, y: torch.Tensor, wrt: list[torch.Tensor]):
+    """(bytes autograd saves for one forward, the gradients with respect to `wrt`)."""
+    saved: list[int] = []
+
+    def pack(t: torch.Tensor) -> torch.Tensor:
+        saved.append(t.numel() * t.element_size())
+        return t
+
+    with torch.autograd.graph.saved_tensors_hooks(pack, lambda t: t):
+        loss = m.loss_fn(m.model(x), y)
+    return sum(saved), torch.autograd.grad(loss, wrt)
+
+
+def _blockwise_memory(engine: "Engine", m: Any, x: torch.Tensor, y: torch.Tensor) -> dict[str, float]:
+    """What Algorithm 1 holds while it updates one block, for the block where that is most:
+    every parameter, but gradients and a fresh optimizer's state for that block only, and the
+    activations autograd saves when only that block's parameters require gradients."""
+    from lipcore.training.blockwise import _blocks
+    from lipcore.training.optim import OPTIMIZERS
+
+    params = list(m.model.parameters())
+    flags = [p.requires_grad for p in params]
+    best: dict[str, float] = {}
+    try:
+        for block in _blocks(m.model):
+            own = {id(p) for p in block.parameters() if p.requires_grad}
+            if not own:
+                continue
+            for p, flag in zip(params, flags):
+                p.requires_grad_(flag and id(p) in own)
+            wrt = [p for p in params if p.requires_grad]
+            act, grads = _saved_bytes(m, x, y, wrt)
+            copies = [p.detach().clone().requires_grad_() for p in wrt]
+            for c, g in zip(copies, grads):
+                c.grad = g
+            opt = OPTIMIZERS.get(m.cfg["optimizer"], key="training.optimizer")(copies, m.cfg)
+            opt.step()  # on copies: its state has its real size, the model is untouched
+            out = {"memory/params_bytes": float(_nbytes(params)),
+                   "memory/grads_bytes": float(_nbytes(grads)),
+                   "memory/optimizer_bytes": float(_nbytes(
+                       [v for st in opt.state.values() for v in st.values()])),
+                   "memory/activation_bytes": float(act)}
+            if sum(out.values()) > sum(best.values()):
+                best = out
+    finally:
+        for p, flag in zip(params, flags):
+            p.requires_grad_(flag)
+    return best
+
+
 @MEASUREMENTS.register("memory")
 def memory(engine: "Engine") -> dict[str, float]:
     m = engine.members[0]
     n = engine.control.batch_size or len(engine.data_dev.x_train)
     x, y = engine.data_dev.x_train[:n], engine.data_dev.y_train[:n]
+    if engine.blockwise and not x.is_cuda:
+        out = _blockwise_memory(engine, m, x, y)
+        out["memory/peak_bytes"] = sum(out.values())
+        out["memory/peak_source"] = 0.0
+        return out
     params = list(m.model.parameters())
     opt_state = [v for s in m.optimizer.state.values() for v in s.values()]
     saved: list[int] = []

@@ -95,3 +95,22 @@ def test_the_trained_model_is_measured_when_the_run_ends_before_measurement_ever
     run_experiment(digits(rounds=5, measurements=["memory"], measurement_every=2), r,
                    workdir=tmp_path / "b")
     assert r.steps("memory/params_bytes") == [2, 4, 5]
+
+
+def test_blockwise_memory_counts_one_blocks_gradients_and_optimizer_state():
+    """Algorithm 1 holds gradients and momentum for one block at a time: the measured
+    gradient and optimizer bytes are one block's parameter bytes, not the whole model's."""
+    blocks = [64 * 32 + 32, 32 * 32 + 32, 32 * 10 + 10]  # parameters per block, by hand
+    whole, one = ListReporter(), ListReporter()
+    run_experiment(digits(rounds=2, mode="entire", max_steps=2, momentum=0.9,
+                          measurements=["memory"], measurement_every=2), whole)
+    run_experiment(digits(rounds=2, momentum=0.9, measurements=["memory"],
+                          measurement_every=2), one)
+    assert whole.series("memory/grads_bytes") == [4 * sum(blocks)]
+    assert whole.series("memory/optimizer_bytes") == [4 * sum(blocks)]
+    grads = one.series("memory/grads_bytes")[0]
+    assert grads in [4 * b for b in blocks]
+    assert one.series("memory/optimizer_bytes") == [grads]  # the momentum buffer of that block
+    assert one.series("memory/params_bytes") == whole.series("memory/params_bytes")
+    assert one.series("memory/activation_bytes")[0] <= whole.series("memory/activation_bytes")[0]
+    assert one.series("memory/peak_bytes")[0] < whole.series("memory/peak_bytes")[0]
