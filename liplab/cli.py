@@ -32,7 +32,7 @@ def cmd_submit(args: argparse.Namespace) -> int:
                   token=os.environ.get("LIPLAB_TOKEN"), name=args.name, zip_groups=args.zip,
                   random_n=args.random, random_seed=args.random_seed, overwrite=args.overwrite,
                   fail_fast=args.fail_fast,
-                  wait=args.wait, dashboard_url=get_settings().dashboard_url)
+                  wait=args.wait, overwrite=args.overwrite, dashboard_url=get_settings().dashboard_url)
 
 
 def cmd_study(args: argparse.Namespace) -> int:
@@ -40,7 +40,7 @@ def cmd_study(args: argparse.Namespace) -> int:
 
     return study(args.file, args.overrides, api_url=os.environ.get("LIPLAB_URL", "http://127.0.0.1:8000"),
                  token=os.environ.get("LIPLAB_TOKEN"), scale=args.scale, out=args.out,
-                 wait=args.wait, dashboard_url=get_settings().dashboard_url)
+                 wait=args.wait, overwrite=args.overwrite, dashboard_url=get_settings().dashboard_url)
 
 
 def cmd_report(args: argparse.Namespace) -> int:
@@ -152,6 +152,8 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--out", help="report folder (default docs/results/<study>)")
     s.add_argument("--wait", action="store_true",
                    help="progress bar until every run ends, then write the report")
+    s.add_argument("--overwrite", action="store_true",
+                   help="re-run members that already succeeded (e.g. after a fix)")
     s.set_defaults(fn=cmd_study)
 
     s = sub.add_parser("up", help="API, worker and dashboard together (embedded default)")

@@ -57,7 +57,7 @@ def write_study_report(client: httpx.Client, sweep: dict, plan, out: Path) -> di
 
 
 def study(path: str, overrides: list[str], *, api_url: str, token: str | None,
-          scale: float = 1.0, out: str | None = None, wait: bool = False,
+          scale: float = 1.0, out: str | None = None, wait: bool = False, overwrite: bool = False,
           dashboard_url: str = "http://127.0.0.1:8050", poll_s: float = 2.0) -> int:
     try:
         plan = load_study(path, overrides, scale)
@@ -65,8 +65,8 @@ def study(path: str, overrides: list[str], *, api_url: str, token: str | None,
         print(f"liplab study: {e}", file=sys.stderr)
         return 2
     headers = {"Authorization": f"Bearer {token}"} if token else {}
-    data = post(api_url, "/sweeps", plan.body(sweep_name(plan, overrides, scale)), headers,
-                "liplab study")
+    body = plan.body(sweep_name(plan, overrides, scale)) | {"overwrite": overwrite}
+    data = post(api_url, "/sweeps", body, headers, "liplab study")
     if isinstance(data, int):
         return data
     print(f"study {plan.name}: sweep {data['id']}, {data['n_runs']} runs "
