@@ -32,7 +32,7 @@ def cmd_submit(args: argparse.Namespace) -> int:
                   token=os.environ.get("LIPLAB_TOKEN"), name=args.name, zip_groups=args.zip,
                   random_n=args.random, random_seed=args.random_seed, overwrite=args.overwrite,
                   fail_fast=args.fail_fast,
-                  wait=args.wait, overwrite=args.overwrite, dashboard_url=get_settings().dashboard_url)
+                  wait=args.wait, dashboard_url=get_settings().dashboard_url)
 
 
 def cmd_study(args: argparse.Namespace) -> int:
