@@ -12,7 +12,7 @@ from sqlalchemy.orm import Session
 
 from lipcore.config import apply_overrides, validate
 from lipcore.sweep import SweepError, SweepTooLarge, expand
-from server.models import FINISHED, MetricPoint, Run, Sweep, utcnow
+from server.models import FINISHED, Artifact, MetricBlock, MetricPoint, Run, Sweep, utcnow
 
 RETRYABLE = ("failed", "diverged", "cancelled")
 
@@ -44,12 +44,15 @@ def create_run(db: Session, *, config: dict[str, Any], name: str | None = None,
 
 
 def reset_run(db: Session, *, run: Run, clear: bool = False) -> None:
-    """Back to queued; with `clear` its metric points and summary are deleted too (overwrite)."""
+    """Back to queued; with `clear` its metric points, block summaries, artifact rows and
+    summary are deleted too (overwrite: with no stored step, the worker also empties the run's
+    folder, so nothing of the earlier attempt is resumed)."""
     run.status, run.error, run.cancel_requested, run.attempts = "queued", None, 0, 0
     run.started_at = run.finished_at = run.heartbeat_at = None
     run.worker = None
     if clear:
-        db.execute(delete(MetricPoint).where(MetricPoint.run_id == run.id))
+        for table in (MetricPoint, MetricBlock, Artifact):
+            db.execute(delete(table).where(table.run_id == run.id))
         run.summary = {}
 
 

@@ -67,3 +67,25 @@ def test_an_edited_study_reports_only_its_new_runs(embedded_system, tmp_path, ca
     sweeps = embedded_system.client.get("/sweeps").json()["items"]
     assert [s["n_runs"] for s in sweeps if s["name"] == "edited"] == [4]
     assert "2 runs, 2 succeeded" in (tmp_path / "out" / "study.md").read_text()
+
+
+@pytest.mark.slow
+def test_overwrite_trains_again_from_scratch(embedded_system, tmp_path):
+    """Re-running succeeded members deletes their points; the worker then must not resume from
+    the old attempt's final checkpoint (which would log nothing) but train again."""
+    path = tmp_path / "again.yaml"
+    path.write_text("name: again\ndata: {name: sine, n_train: 32, n_test: 32}\n"
+                    "model: {name: mlp, depth: 1, width: 4}\n"
+                    "training: {epochs: 3, batch_size: 16, device: cpu}\n"
+                    "sweep: {params: {model.model_seed: [0, 1]}, figures: []}\n")
+    series = []
+    for overwrite in (False, True):
+        assert study(str(path), [], api_url=embedded_system.url, token=None, wait=True,
+                     out=str(tmp_path / "out"), overwrite=overwrite, poll_s=0.3) == 0
+        ids = sorted(r["id"] for r in embedded_system.client.get("/runs").json()["items"]
+                     if r["name"].startswith("again"))
+        series.append([embedded_system.client.get(f"/runs/{i}/metrics",
+                                                  params={"keys": "train_loss"}).json()
+                       for i in ids])
+    assert series[1] == series[0]  # the same 3 epochs, logged again, bit-identical
+    assert all(len(s["train_loss"]["step"]) == 3 for s in series[1])

@@ -19,7 +19,7 @@ from typing import Any, Callable
 from server import lifecycle
 from server.settings import Settings
 from worker.guard import HardCancel, RunGuard
-from worker.resume import run_dir
+from worker.resume import forget_unstored_attempt, run_dir
 from worker.sink import DBReporter
 
 
@@ -42,10 +42,11 @@ def execute_run(run_id: int, *, worker: str, settings: Settings, sessions: Any, 
                      cancel_grace_s=settings.cancel_grace_s)
     reporter = DBReporter(sessions, run_id, bus=bus, sweep_id=sweep_id, stop=guard.should_stop,
                           skip_until=done - 1)
+    workdir = run_dir(settings.artifacts, run_id)
+    forget_unstored_attempt(workdir, done)
     try:
         with guard:
-            summary = run_experiment(config, reporter, workdir=run_dir(settings.artifacts, run_id),
-                                     resume_from="auto")
+            summary = run_experiment(config, reporter, workdir=workdir, resume_from="auto")
         status, error = summary["status"], summary.get("error")
     except HardCancel:
         status, error = "cancelled", "cancelled: stopped by force after the grace period"
