@@ -29,3 +29,5 @@ TEACHER_MATRICES: list[str] = ["diagonal", "low_rank", "random"]
 IMAGE_MODELS: list[str] = ["convnet", "resnet", "small_cnn"]
 #: models that read token ids; they need the `text` set, and it needs one of them.
 TOKEN_MODELS: list[str] = ["gpt"]
+#: figures a study file may list under `sweep.figures` (lipcore.study_figures).
+STUDY_FIGURES = ["curves", "heatmap", "probe", "radar", "ranking", "saxe", "table"]

@@ -65,6 +65,10 @@ def run_experiment(config: dict[str, Any], reporter: Any = None,
         device = pick_device(cfg["training"]["device"])
         engine = Engine([make_member(model, data, cfg["training"], device)], data, cfg,
                         reporter, progress, checkpoint_dir, device)
+        if cfg["training"]["time_budget_s"] is not None:
+            from lipcore.training.time_budget import apply_time_budget
+
+            reporter.log(apply_time_budget(engine), 0)
         result = engine.run(resume)
     summary = {"status": result.status, "steps": result.steps, "final": result.final,
                "error": result.error, "stopped_by": result.stopped_by,
@@ -110,6 +114,9 @@ def _run_probes(cfg: dict[str, Any], engine: Any, reporter: Any, workdir: Any,
     if not snaps or snaps[-1][0] != engine.step:
         snaps.append((engine.step, {k: v.detach().cpu().clone()
                                     for k, v in member.model.state_dict().items()}))
+    # a comparative run's other member (model B, trained in lockstep) is model A's peer: the
+    # connectivity probe's default second endpoint
     ctx = ProbeContext(model=member.model, data=engine.data_dev, loss_fn=member.loss_fn,
-                       checkpoints=snaps, config=cfg, device=str(engine.device), metrics=metrics)
+                       checkpoints=snaps, config=cfg, device=str(engine.device), metrics=metrics,
+                       peers=[m.model for m in engine.members[1:]])
     return run_probes(cfg["probes"], ctx, reporter, workdir)

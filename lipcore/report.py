@@ -274,7 +274,7 @@ def study(w: ReportWriter, runs: list[dict], stem: str, key: str, title: str) ->
     w.text(f"{stem}.md", "\n".join(parts))
 
 
-def connectivity_study(w: ReportWriter, runs: list[dict]) -> None:
+def connectivity_study(w: ReportWriter, runs: list[dict], landscape_runs: int | None = None) -> None:
     from lipcore import report_plots as plots
     from lipcore.probes.connectivity import DEFINITIONS
 
@@ -301,14 +301,18 @@ def connectivity_study(w: ReportWriter, runs: list[dict]) -> None:
     for key in varying[:3]:
         parts.append(f"## By `{key}`\n")
         parts.append(grouped_table(with_conn, key, ["barrier_vs_mean", "barrier_vs_linear"]) + "\n")
-    for r in with_conn:
+    if landscape_runs is not None and len(with_conn) > landscape_runs:
+        parts.append(f"_Path figures of the first {landscape_runs} of {len(with_conn)} runs; "
+                     "the dashboard's landscape page shows every run's._\n")
+    for r in with_conn[:landscape_runs]:
         link = w.figure(f"run{r['id']}_connectivity", plots.PROBE_FIGURES["connectivity"],
                         r["probes"]["connectivity"])
         parts.append(f"![run {r['id']} connectivity]({link})")
     w.text("connectivity_study.md", "\n".join(parts) + "\n")
 
 
-def summary(w: ReportWriter, runs: list[dict], title: str) -> None:
+def summary(w: ReportWriter, runs: list[dict], title: str,
+            landscape_runs: int | None = None) -> None:
     from lipcore import report_plots as plots
 
     counts = Counter(r.get("status", "?") for r in runs)
@@ -338,7 +342,11 @@ def summary(w: ReportWriter, runs: list[dict], title: str) -> None:
                      "(final test − train loss):\n")
         parts.append(table(["scalar", "N", "Pearson r", "Spearman ρ"], corr) + "\n")
     parts.append("## Landscape figures\n")
-    for r in runs:
+    probed = [r for r in runs if r.get("probes")]
+    if landscape_runs is not None and len(probed) > landscape_runs:
+        parts.append(f"_Figures of the first {landscape_runs} of {len(probed)} probed runs; "
+                     "the dashboard's landscape page shows every run's._\n")
+    for r in probed[:landscape_runs]:
         for name, result in sorted((r.get("probes") or {}).items()):
             if name in plots.PROBE_FIGURES:
                 try:
@@ -350,14 +358,18 @@ def summary(w: ReportWriter, runs: list[dict], title: str) -> None:
     w.text("summary.md", "\n".join(parts) + "\n")
 
 
-def write_report(runs: list[dict], out_dir: str | Path, title: str = "Sweep report") -> dict:
-    """Write the summary and study reports; {"written": [...], "kept": [...]} (paths)."""
+def write_report(runs: list[dict], out_dir: str | Path, title: str = "Sweep report",
+                 landscape_runs: int | None = None) -> dict:
+    """Write the summary and study reports; {"written": [...], "kept": [...]} (paths).
+
+    `landscape_runs` caps the probed runs whose landscape figures the summary draws (all: None).
+    """
     if not runs:
         raise ValueError("report: the sweep has no runs")
     w = ReportWriter(out_dir)
     runs = sorted(runs, key=lambda r: _sort_key(str(r["id"])))
-    summary(w, runs, title)
+    summary(w, runs, title, landscape_runs)
     for stem, (key, label) in STUDIES.items():
         study(w, runs, stem, key, label)
-    connectivity_study(w, runs)
+    connectivity_study(w, runs, landscape_runs)
     return {"written": [str(p) for p in w.written], "kept": [str(p) for p in w.kept]}

@@ -6,7 +6,10 @@ expands sweeps without torch (syntax: docs/configuration.md).
 or a list of values. Keys outside any zip group form a cartesian product; keys of one zip group
 vary together. With `random={"samples": N, "seed": S}` each of the N runs draws every
 random-function key independently and picks plain lists uniformly (as `choice`): N runs in all,
-the same N for the same seed.
+the same N for the same seed. With `random={"samples": N, "seed": S, "grid": True}` the lists
+and zip groups form a grid instead, and each of its cells gets N runs, each drawing the
+random-function keys (a random search per grid cell, as seed 004 tunes every layer family):
+cells × N runs, reproducible for the same seed.
 """
 from __future__ import annotations
 
@@ -142,6 +145,8 @@ def expand(
     samples, seed = int(random.get("samples", 0)), int(random.get("seed", 0))
     if samples < 1:
         raise SweepError("random.samples", "must be at least 1")
+    if random.get("grid"):
+        return _random_per_cell(parsed, zip or [], samples, seed, max_runs)
     if max_runs is not None and samples > max_runs:
         raise SweepTooLarge("random.samples", f"{samples} runs is more than the limit of {max_runs}")
     if zip:
@@ -154,6 +159,20 @@ def expand(
             run[key] = _draw(rng, *spec) if kind == "random" else rng.choice(spec)
         runs.append(run)
     return runs
+
+
+def _random_per_cell(parsed: dict[str, tuple[str, Any]], zip_groups: list[list[str]],
+                     samples: int, seed: int, max_runs: int | None) -> list[dict[str, Any]]:
+    """Each cell of the grid of the value keys, `samples` times, with fresh random draws."""
+    axes = {k: v for k, (kind, v) in parsed.items() if kind == "values"}
+    drawn = {k: v for k, (kind, v) in parsed.items() if kind == "random"}
+    cells = _grid(axes, zip_groups, None if max_runs is None else max(1, max_runs // samples))
+    if max_runs is not None and len(cells) * samples > max_runs:
+        raise SweepTooLarge("random.samples", f"{len(cells)} cells × {samples} samples is more "
+                            f"than the limit of {max_runs} runs")
+    rng = _random.Random(seed)
+    return [{**cell, **{k: _draw(rng, *spec) for k, spec in drawn.items()}}
+            for cell in cells for _ in range(samples)]
 
 
 def _grid(axes: dict[str, list[Any]], zip_groups: list[list[str]],

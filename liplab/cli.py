@@ -58,6 +58,13 @@ def verb(name: str):  # noqa: ANN201
     return cmd
 
 
+def cmd_study(args: argparse.Namespace) -> int:
+    from liplab.study import study
+
+    return study(args.file, args.overrides, scale=args.scale, out=args.out, wait=args.wait,
+                 overwrite=args.overwrite)
+
+
 def cmd_report(args: argparse.Namespace) -> int:
     from liplab.report import report
 
@@ -221,6 +228,19 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("sweep_id", help="the sweep's number (3 or sweep:3)")
     s.add_argument("--out", help="output folder (default reports/sweep_<id>)")
     s.set_defaults(fn=cmd_report)
+
+    s = sub.add_parser("study", help="submit a study file (configs/studies/) and write its report")
+    s.add_argument("file")
+    s.add_argument("overrides", nargs="*", help="key=value; a single value of a swept key "
+                   "removes that axis, a list or range replaces it")
+    s.add_argument("--scale", type=float, default=1.0,
+                   help="multiply the file's sweep.scale keys (epochs, data size, ...) by N")
+    s.add_argument("--out", help="report folder (default docs/results/<study>)")
+    s.add_argument("--wait", action="store_true",
+                   help="progress bar until every run ends, then write the report")
+    s.add_argument("--overwrite", action="store_true",
+                   help="re-run members that already succeeded (e.g. after a fix)")
+    s.set_defaults(fn=cmd_study)
 
     s = sub.add_parser("up", help="API, a worker and the dashboard on this machine (no services needed)")
     s.add_argument("--host", default="127.0.0.1")

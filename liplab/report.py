@@ -65,7 +65,9 @@ def fetch_run(client: Client | httpx.Client, run_id: Any, cache: Path, listed: d
     if record is None:
         run = client.run(run_id)
         record = {"id": run["id"], "name": run.get("name"), "status": run.get("status"),
-                  "finished_at": run.get("finished_at"), "config": run.get("config") or {},
+                  "config": run.get("config") or {}, "error": run.get("error"),
+                  "started_at": run.get("started_at"), "finished_at": run.get("finished_at"),
+                  "summary": run.get("summary") or {},
                   "metrics": client.metrics(run_id, max_points=2000) or {}}
         if record["status"] in TERMINAL:
             cache.mkdir(parents=True, exist_ok=True)

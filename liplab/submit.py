@@ -37,39 +37,47 @@ def submit(config_path: str, overrides: list[str], *, api_url: str | None = None
     return 0
 
 
-def progress_bar(total: int, metric: str = "train_loss") -> tuple[Callable[[list[dict]], None], Any]:
-    """A `Client.wait` progress callback drawing finished runs and the best `metric` (summary
-    min) so far, and the tqdm bar to close."""
+def progress_bar(total: int, metric: str = "train_loss", higher_is_better: bool = False
+                 ) -> tuple[Callable[[list[dict]], None], Any]:
+    """A `Client.wait` progress callback drawing finished runs (failed and diverged counted
+    apart) and the best `metric` so far (summary min, or max when `higher_is_better`), and the
+    tqdm bar to close."""
     from tqdm.auto import tqdm
 
     bar = tqdm(total=total, unit="run")
+    pick = max if higher_is_better else min
 
     def update(runs: list[dict]) -> None:
         done = [r for r in runs if r["status"] in FINISHED]
-        values = [(r["summary"].get(metric) or {}).get("min") for r in done]
+        values = [(r["summary"].get(metric) or {}).get("max" if higher_is_better else "min")
+                  for r in done]
         values = [v for v in values if v is not None]
+        statuses = [r["status"] for r in done]
         bar.update(len(done) - bar.n)
-        bar.set_postfix({f"best_{metric}": min(values) if values else None,
-                         "failed": sum(r["status"] != "succeeded" for r in done)})
+        bar.set_postfix({"failed": statuses.count("failed"), "diverged": statuses.count("diverged"),
+                         f"best_{metric}": pick(values) if values else None})
 
     return update, bar
 
 
 def wait_for(answer: dict[str, Any] | list[int], *, client: Client | None = None, api_url: str | None = None,
-             headers: dict[str, str] | None = None, poll_s: float = 1.0, metric: str = "train_loss") -> int:
+             headers: dict[str, str] | None = None, poll_s: float = 1.0, metric: str = "train_loss",
+             higher_is_better: bool = False, ok: tuple[str, ...] = ("succeeded",),
+             prog: str = "liplab submit") -> int:
     """Show progress until every run of `submit`'s answer (or of a list of run ids) ends; 1 if any
-    did not succeed, else 0. Without `client`, one is made from `api_url` and `headers`."""
+    ended outside `ok`, else 0 (3 when the API went away). Without `client`, one is made from
+    `api_url` and `headers`."""
     token = (headers or {}).get("Authorization", "").removeprefix("Bearer ") or None
     client = client or Client(api_url, token)
     if isinstance(answer, list):  # run ids: a sweep's when the first run belongs to one
         sweep_id = client.run(answer[0]).get("sweep_id")
         answer = {"id": sweep_id, "run_ids": answer} if sweep_id is not None else {"id": answer[0]}
-    update, bar = progress_bar(len(submitted_ids(answer)), metric)
+    update, bar = progress_bar(len(submitted_ids(answer)), metric, higher_is_better)
     try:
         runs = client.wait(answer, poll_s=poll_s, progress=update)
     except ClientError as e:
-        print(f"liplab submit: {e}", file=sys.stderr)
+        print(f"{prog}: {e}", file=sys.stderr)
         return 3
     finally:
         bar.close()
-    return 1 if any(r["status"] != "succeeded" for r in runs) else 0
+    return 1 if any(r["status"] not in ok for r in runs) else 0

@@ -13,7 +13,7 @@ from sqlalchemy.orm import Session
 from lipcore.config import apply_overrides, validate
 from lipcore.packing import group_packs
 from lipcore.sweep import SweepError, SweepTooLarge, expand
-from server.models import MetricPoint, Run, Sweep, utcnow
+from server.models import FINISHED, Artifact, MetricBlock, MetricPoint, Run, Sweep, utcnow
 
 RETRYABLE = ("failed", "diverged", "cancelled")
 
@@ -27,9 +27,9 @@ SCHEDULING_KEYS = {"training": ("pack_size",)}
 
 
 def config_hash(cfg: dict[str, Any]) -> str:
-    """sha256 of the validated config without its `name` and scheduling keys: equal experiments
-    hash equal."""
-    body = {k: v for k, v in cfg.items() if k != "name"}
+    """sha256 of the validated config without its `name`, its study's `sweep` section and
+    scheduling keys: equal experiments hash equal."""
+    body = {k: v for k, v in cfg.items() if k not in ("name", "sweep")}
     for section, keys in SCHEDULING_KEYS.items():
         if isinstance(body.get(section), dict):
             body[section] = {k: v for k, v in body[section].items() if k not in keys}
@@ -54,12 +54,15 @@ def create_run(db: Session, *, config: dict[str, Any], name: str | None = None,
 
 
 def reset_run(db: Session, *, run: Run, clear: bool = False) -> None:
-    """Back to queued; with `clear` its metric points and summary are deleted too (overwrite)."""
+    """Back to queued; with `clear` its metric points, block summaries, artifact rows and
+    summary are deleted too (overwrite: with no stored step, the worker also empties the run's
+    folder, so nothing of the earlier attempt is resumed)."""
     run.status, run.error, run.cancel_requested, run.attempts = "queued", None, 0, 0
     run.started_at = run.finished_at = run.heartbeat_at = None
     run.worker = None
     if clear:
-        db.execute(delete(MetricPoint).where(MetricPoint.run_id == run.id))
+        for table in (MetricPoint, MetricBlock, Artifact):
+            db.execute(delete(table).where(table.run_id == run.id))
         run.summary = {}
 
 

@@ -60,6 +60,8 @@ class RandomSpec(BaseModel):
     model_config = STRICT
     samples: int = Field(ge=1)
     seed: int = 0
+    grid: bool = Field(False, description="lists and zip groups form a grid; each cell gets "
+                                          "`samples` random draws")
 
 
 class SweepCreate(BaseModel):

@@ -16,9 +16,10 @@ import contextlib
 from typing import Any, Callable
 
 from server import lifecycle
+from server.artifact_store import mirror
 from server.settings import Settings
 from worker.guard import HardCancel, RunGuard
-from worker.resume import run_dir
+from worker.resume import forget_unstored_attempt, run_dir
 from worker.runner import publish_status, settle, short_traceback
 from worker.sink import DBReporter
 
@@ -49,11 +50,13 @@ def execute_pack(run_ids: list[int], *, worker: str, settings: Settings, session
                                     stop=guard.should_stop, skip_until=claimed.last_step - 1))
     results: list[tuple[str, str | None]]
     try:
+        workdirs = [run_dir(settings.artifacts, rid) for rid, _ in members]
         with contextlib.ExitStack() as stack:
-            for guard in guards:
+            for guard, (run_id, claimed), workdir in zip(guards, members, workdirs):
                 stack.enter_context(guard)
-            summaries = run_pack([c.config for _, c in members], reporters,
-                                 [run_dir(settings.artifacts, rid) for rid, _ in members],
+                stack.enter_context(mirror(settings, workdir, run_id) or contextlib.nullcontext())
+                forget_unstored_attempt(workdir, claimed.last_step)  # an overwritten member starts afresh
+            summaries = run_pack([c.config for _, c in members], reporters, workdirs,
                                  resume_from="auto")
         results = [(s["status"], s.get("error")) for s in summaries]
     except HardCancel:  # one member ignored its cancel: it ends cancelled, the rest go back

@@ -11,6 +11,7 @@ from the start and the store still ends with every point exactly once.
 """
 from __future__ import annotations
 
+import shutil
 from pathlib import Path
 
 from sqlalchemy import func, select
@@ -30,3 +31,21 @@ def last_stored_step(db: Session, run_id: int) -> int:
     """The highest step with stored points, -1 when none: every step before it is complete."""
     step = db.scalar(select(func.max(MetricPoint.step)).where(MetricPoint.run_id == run_id))
     return -1 if step is None else int(step)
+
+
+def forget_unstored_attempt(folder: Path, last_step: int) -> None:
+    """Empty the run's folder when the store holds no step of it (`last_step` -1).
+
+    Points up to a checkpoint are stored before the checkpoint is written, so a folder with
+    checkpoints but no stored step belongs to an attempt whose points were deleted — a run
+    re-run from scratch (`overwrite`). Resuming from its checkpoints would log nothing and
+    reuse its probe results; starting afresh is what the user asked for. (A first attempt
+    stopped before any point was stored loses at most its step-0 checkpoint.)
+    """
+    if last_step >= 0 or not folder.exists():
+        return
+    for child in folder.iterdir():
+        if child.is_dir():
+            shutil.rmtree(child)
+        else:
+            child.unlink()

@@ -27,7 +27,7 @@ from server.artifact_store import mirror
 from server.outage import StoreOutage, wait_for_store
 from server.settings import Settings
 from worker.guard import SHUTDOWN, HardCancel, RunGuard
-from worker.resume import run_dir
+from worker.resume import forget_unstored_attempt, run_dir
 from worker.sink import DBReporter
 
 
@@ -56,9 +56,10 @@ def execute_run(run_id: int, *, worker: str, settings: Settings, sessions: Any, 
                      cancel_grace_s=settings.cancel_grace_s)
     reporter = DBReporter(sessions, run_id, bus=bus, sweep_id=sweep_id, stop=guard.should_stop,
                           skip_until=done - 1)
+    workdir = run_dir(settings.artifacts, run_id)
     try:
-        workdir = run_dir(settings.artifacts, run_id)
         with guard, (mirror(settings, workdir, run_id) or nullcontext()):
+            forget_unstored_attempt(workdir, done)  # after the mirror has brought the folder
             summary = run_experiment(config, reporter, workdir=workdir, resume_from="auto")
         status, error = summary["status"], summary.get("error")
     except HardCancel:

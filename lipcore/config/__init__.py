@@ -14,6 +14,7 @@ from lipcore.config.schema import (
     validate,
 )
 from lipcore.config.overrides import apply_overrides, get_key, load_config, parse_scalar, set_key
+from lipcore.config import sweep_section  # noqa: F401  (registers the `sweep:` section's check)
 
 __all__ = [
     "SCHEMA",

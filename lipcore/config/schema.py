@@ -4,7 +4,7 @@ from __future__ import annotations
 import copy
 import difflib
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Callable
 
 from lipcore.config.data import DATA
 from lipcore.config.fields import Field
@@ -12,6 +12,10 @@ from lipcore.config.flossing import FLOSSING
 from lipcore.config.model import MODEL
 from lipcore.config.probes import probe_list_issues
 from lipcore.config.training import TRAINING, check_plugins
+
+#: top-level sections checked by a module of their own, which registers here (so this module
+#: needs none of its imports): name -> check(value, field_for) giving (dotted key, message) pairs.
+SECTION_CHECKS: dict[str, Callable[[Any, Callable], list[tuple[str, str]]]] = {}
 
 TOP = {
     "name": Field(str, "experiment", help="label of the run or sweep"),
@@ -22,6 +26,8 @@ TOP = {
                      help="comparative: model keys (and a 'training' mapping) of model A"),
     "model_b": Field(dict, None, nullable=True,
                      help="comparative: model keys (and a 'training' mapping) of model B"),
+    "sweep": Field(dict, None, nullable=True,
+                   help="study files: the sweep's params, zip, random, scale and figures"),
 }
 COMPARATIVE_KEYS = ("shared", "model_a", "model_b")
 #: sections a comparative side may set for itself (besides model keys); `shared` may also set
@@ -125,6 +131,8 @@ def validate(cfg: dict[str, Any] | None) -> dict[str, Any]:
     issues += comparative_issues(out)
     issues += [Issue(k, m) for k, m in probe_list_issues(out.get("probes", []))]
     issues += [Issue(k, m) for k, m in check_plugins(out["training"])]
+    for name, check in SECTION_CHECKS.items():
+        issues += [Issue(k, m) for k, m in check(out.get(name), field_for)]
     if not issues:
         issues += check_combinations(out)
     if not issues and is_comparative(out):

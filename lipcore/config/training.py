@@ -63,6 +63,9 @@ TRAINING = {
     "gamma": Field(float, 1.0, min=0.0, max=1.0, help="blockwise: damping of the block update"),
     "block_accuracy_factor": Field(float, 0.0, min=0.0,
                                    help="blockwise: inner stop when ‖∇‖ ≤ factor·λ·‖x̂ − x‖"),
+    "time_budget_s": Field(float, None, nullable=True, min=0.0, exclusive_min=True,
+                           help="wall-clock budget: epochs (or max_steps) from the measured "
+                                "step time instead of training.epochs"),
     "measurements": Field(list, [], help="measurement units by name (memory, "
                                          "hessian_block_interaction)"),
     "measurement_every": Field(int, 100, min=1, help="run the measurement units every N steps"),

@@ -113,6 +113,7 @@ class Engine:
         self.keep_snapshots = bool(config.get("probes"))
         self.snapshots: list[tuple[int, dict]] = []
         self.last: dict[str, float] = {}
+        self.measured_at: int | None = None
 
     # --- sizes ---------------------------------------------------------------------------
     def _total_steps(self) -> int:
@@ -314,6 +315,7 @@ class Engine:
             self.step += 1
             if self.cfg["measurements"] and self.step % self.cfg["measurement_every"] == 0:
                 self.reporter.log(run_measurements(self), self.step)
+                self.measured_at = self.step
             due = (self.step % self.cfg["eval_every"] == 0) if self.cfg["eval_every"] else \
                 self.sampler.epoch > epoch_before
             if due or self.control.evaluate or self._done():
@@ -331,6 +333,10 @@ class Engine:
                 return TrainResult("cancelled", self.step, self.last)
         if self.members[0].count:  # stopped between evaluations: evaluate once more
             self._after_evaluation(check=False)
+        if self.cfg["measurements"] and self.measured_at != self.step:
+            # the trained model is always measured, even when the run (a stopper, or a
+            # block-wise run whose steps are rounds) ends before `measurement_every` steps
+            self.reporter.log(run_measurements(self), self.step)
         if self.checkpoint_dir is None:
             if not self.snapshots or self.snapshots[-1][0] != self.step:
                 self.save_checkpoint()

@@ -22,6 +22,7 @@ REGISTRIES = {
     "CONV_LAYERS": ("lipcore.layers", "CONV_LAYERS"),
     "ACTIVATIONS": ("lipcore.layers", "ACTIVATIONS"),
     "PROBES": ("lipcore.probes", "PROBES"),
+    "STUDY_FIGURES": ("lipcore.study_figures", "STUDY_FIGURES"),
 }
 
 

@@ -76,7 +76,7 @@ def test_measurements_run_every_n_steps(tmp_path):
     r = ListReporter()
     run_experiment(digits(rounds=4, measurements=["memory", "hessian_block_interaction"],
                           measurement_every=2), r, workdir=tmp_path)
-    assert r.steps("memory/params_bytes") == [2, 4]
+    assert r.steps("memory/params_bytes") == [2, 4]  # the last one is the trained model's
     params = (64 * 32 + 32) + (32 * 32 + 32) + (32 * 10 + 10)
     assert r.series("memory/params_bytes")[0] == 4 * params
     assert r.series("memory/activation_bytes")[0] > 0
@@ -103,7 +103,7 @@ def test_memory_unit_counts_each_byte_once_by_hand():
     model(x).sum().backward()
     opt.step()
     member = Member(model, {}, lambda out, _: out.sum(), opt, NumericGuard(model, torch.device("cpu"), ""))
-    engine = SimpleNamespace(members=[member], control=SimpleNamespace(batch_size=4),
+    engine = SimpleNamespace(members=[member], control=SimpleNamespace(batch_size=4), blockwise=False,
                              data_dev=SimpleNamespace(x_train=torch.cat([x, x]), y_train=torch.cat([y, y])))
     out = memory(engine)
     assert out["memory/params_bytes"] == 32 * 4
@@ -111,3 +111,34 @@ def test_memory_unit_counts_each_byte_once_by_hand():
     assert out["memory/optimizer_bytes"] == 32 * 4
     assert out["memory/activation_bytes"] == (12 + 20) * 4
     assert out["memory/peak_bytes"] == (3 * 32 + 32) * 4 and out["memory/peak_source"] == 0.0
+
+
+def test_the_trained_model_is_measured_when_the_run_ends_before_measurement_every(tmp_path):
+    """A block-wise run counts rounds: 3 rounds never reach measurement_every=50."""
+    r = ListReporter()
+    run_experiment(digits(rounds=3, measurements=["memory"], measurement_every=50), r,
+                   workdir=tmp_path)
+    assert r.steps("memory/params_bytes") == [3]
+    r = ListReporter()
+    run_experiment(digits(rounds=5, measurements=["memory"], measurement_every=2), r,
+                   workdir=tmp_path / "b")
+    assert r.steps("memory/params_bytes") == [2, 4, 5]
+
+
+def test_blockwise_memory_counts_one_blocks_gradients_and_optimizer_state():
+    """Algorithm 1 holds gradients and momentum for one block at a time: the measured
+    gradient and optimizer bytes are one block's parameter bytes, not the whole model's."""
+    blocks = [64 * 32 + 32, 32 * 32 + 32, 32 * 10 + 10]  # parameters per block, by hand
+    whole, one = ListReporter(), ListReporter()
+    run_experiment(digits(rounds=2, mode="entire", max_steps=2, momentum=0.9,
+                          measurements=["memory"], measurement_every=2), whole)
+    run_experiment(digits(rounds=2, momentum=0.9, measurements=["memory"],
+                          measurement_every=2), one)
+    assert whole.series("memory/grads_bytes") == [4 * sum(blocks)]
+    assert whole.series("memory/optimizer_bytes") == [4 * sum(blocks)]
+    grads = one.series("memory/grads_bytes")[0]
+    assert grads in [4 * b for b in blocks]
+    assert one.series("memory/optimizer_bytes") == [grads]  # the momentum buffer of that block
+    assert one.series("memory/params_bytes") == whole.series("memory/params_bytes")
+    assert one.series("memory/activation_bytes")[0] <= whole.series("memory/activation_bytes")[0]
+    assert one.series("memory/peak_bytes")[0] < whole.series("memory/peak_bytes")[0]

@@ -53,3 +53,21 @@ def test_bad_comparative_keys_are_named():
     assert [i.key for i in e.value.issues] == ["model_b.depthh"]
     with pytest.raises(ConfigError, match="model_a.training.batch_size"):
         validate(comparative(model_a={"training": {"batch_size": 8}}))
+
+
+def test_connectivity_probe_of_a_comparative_run_joins_model_a_to_model_b(tmp_path):
+    """Model B is model A's peer: without an `other`, the probe paths between the two."""
+    import json
+
+    probe = {"name": "connectivity", "n_points": 5, "align": False, "bezier_steps": 0}
+    same = run_experiment(comparative(probes=[probe]), workdir=tmp_path / "same")
+    assert same["status"] == "succeeded" and same["probes"] == ["connectivity"]
+    twin = json.loads((tmp_path / "same" / "probes" / "connectivity.json").read_text())
+    # identical sides end identical: every point of the path is the same model, no barrier
+    assert max(twin["linear"]["loss"]) - min(twin["linear"]["loss"]) < 1e-6
+    r = ListReporter()
+    run_experiment(comparative(model_b={"model_seed": 7}, probes=[probe]), r,
+                   workdir=tmp_path / "pair")
+    pair = json.loads((tmp_path / "pair" / "probes" / "connectivity.json").read_text())
+    ends = pair["linear"]["loss"][0], pair["linear"]["loss"][-1]
+    assert ends[0] != pytest.approx(ends[1], rel=1e-3)  # two different trained models
