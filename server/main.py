@@ -22,7 +22,7 @@ def create_app(settings: Settings | None = None, queue: Queue | None = None) -> 
     """An API bound to `settings.db_url`; no engine is created at import time."""
     settings = settings or get_settings()
     app = FastAPI(title="liplab", version="0.2.0", description=DESCRIPTION)
-    engine = make_engine(settings.db_url)
+    engine = make_engine(settings.db_url, settings.db_pool_timeout_s)
     app.state.settings = settings
     app.state.engine = engine
     app.state.sessionmaker = make_sessionmaker(engine)

@@ -26,6 +26,7 @@ class Settings(BaseSettings):
     dashboard_url: str = "http://127.0.0.1:8050"
     worker_stale_s: float = 30.0
     max_body_bytes: int = 8 * 1024 * 1024  # larger request bodies are refused with 413
+    db_pool_timeout_s: float = 300.0  # a request waits this long for a connection, then fails
     sse_poll_s: float = 1.0  # how often SSE streams poll the store in the embedded mode
     # Run lifecycle (server/lifecycle.py, worker/guard.py): a running run's worker touches
     # heartbeat_at every run_heartbeat_s; a run silent for run_stale_s is reaped: requeued, or
