@@ -18,6 +18,7 @@ from typing import Any, Callable
 
 from server import lifecycle
 from server.settings import Settings
+from worker.failure import failure_reason
 from worker.guard import HardCancel, RunGuard
 from worker.resume import run_dir
 from worker.sink import DBReporter
@@ -49,8 +50,9 @@ def execute_run(run_id: int, *, worker: str, settings: Settings, sessions: Any, 
         status, error = summary["status"], summary.get("error")
     except HardCancel:
         status, error = "cancelled", "cancelled: stopped by force after the grace period"
-    except Exception:  # noqa: BLE001 - any failure of the experiment ends the run as failed
-        status, error = "failed", short_traceback()
+    except Exception as exc:  # noqa: BLE001 - any failure of the experiment ends the run as failed
+        reason = failure_reason(exc)
+        status, error = "failed", (f"{reason}\n" if reason else "") + short_traceback()
     # The last points, the artifact rows and the outcome are one transaction; if the store is
     # away this raises and the reaper requeues the run later.
     if guard.reason == "lost":

@@ -34,7 +34,12 @@ def save(directory: str | Path, step: int, payload: dict[str, Any]) -> Path:
     d.mkdir(parents=True, exist_ok=True)
     path = d / f"step_{step:08d}.pt"
     tmp = path.with_suffix(".tmp")
-    torch.save({"step": step, "rng": rng_state(), **payload}, tmp)
+    try:  # through a Python file, so a full disk surfaces as the OSError that says so
+        with open(tmp, "wb") as f:
+            torch.save({"step": step, "rng": rng_state(), **payload}, f)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
     tmp.replace(path)
     return path
 
