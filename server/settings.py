@@ -5,6 +5,7 @@ artifacts, and a filesystem broker folder, so `liplab up` needs no external serv
 """
 from __future__ import annotations
 
+import os
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
@@ -20,6 +21,8 @@ class Settings(BaseSettings):
     database_url: str | None = None
     broker_url: str | None = None
     artifact_dir: Path | None = None
+    # folders a config may name (data.root, a probe's saved run), os.pathsep-separated
+    data_roots: str | None = None
     api_token: str | None = None
     reads_need_token: bool = False
     max_runs_per_sweep: int = 10_000
@@ -47,6 +50,12 @@ class Settings(BaseSettings):
     @property
     def db_url(self) -> str:
         return self.database_url or f"sqlite:///{self.home / 'liplab.db'}"
+
+    @property
+    def data_root_list(self) -> list[Path]:
+        if not self.data_roots:
+            return [self.home / "data"]
+        return [Path(p) for p in self.data_roots.split(os.pathsep) if p]
 
     @property
     def artifacts(self) -> Path:
