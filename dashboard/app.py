@@ -5,11 +5,13 @@ import dash
 from dash import Dash, dcc, html
 
 from dashboard import client
+from dashboard.auth import protect
 
 NAV = [("Runs", "/"), ("Submit", "/submit"), ("Compare", "/compare"), ("Workers", "/workers")]
 
 
 def create_app(api_url: str = "http://127.0.0.1:8000", token: str | None = None) -> Dash:
+    """With `token` (the API's), the dashboard passes it to the API and asks browsers for it."""
     client.configure(api_url, token)
     app = Dash(__name__, use_pages=True, pages_folder="", title="liplab",
                suppress_callback_exceptions=True)
@@ -19,4 +21,6 @@ def create_app(api_url: str = "http://127.0.0.1:8000", token: str | None = None)
     nav = html.Nav([dcc.Link("liplab", href="/", className="brand")]
                    + [dcc.Link(name, href=href) for name, href in NAV], className="nav")
     app.layout = html.Div([nav, dash.page_container], className="page")
+    if token:
+        protect(app.server, token)
     return app

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 from fastapi import APIRouter, FastAPI, Request
+from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import JSONResponse
 from sqlalchemy.exc import DataError
 
@@ -13,8 +14,9 @@ from server.settings import Settings, get_settings
 
 DESCRIPTION = """Runs, sweeps, metrics, probes and live events of liplab experiments.
 
-Writes need `Authorization: Bearer <LIPLAB_API_TOKEN>` when that variable is set (reads too with
-`LIPLAB_READS_NEED_TOKEN=true`). Invalid configs and sweep specs are 422 with the dotted key in
+When `LIPLAB_API_TOKEN` is set, every request needs `Authorization: Bearer <token>` (reads
+can be opened again with `LIPLAB_READS_NEED_TOKEN=false`). Browsers may call the API from other
+origins only when `LIPLAB_CORS_ORIGINS` names them. Invalid configs and sweep specs are 422 with the dotted key in
 `detail[].loc`; unknown ids 404; bodies over `LIPLAB_MAX_BODY_BYTES` 413."""
 
 
@@ -32,6 +34,10 @@ def create_app(settings: Settings | None = None, queue: Queue | None = None) -> 
         api.include_router(module.router)
     app.include_router(api)
     app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes)
+    if settings.cors_origin_list:  # closed by default: no Access-Control-Allow-Origin at all
+        app.add_middleware(CORSMiddleware, allow_origins=settings.cors_origin_list,
+                           allow_methods=["GET", "POST"],
+                           allow_headers=["Authorization", "Content-Type", "Last-Event-ID"])
 
     @app.exception_handler(DataError)
     async def _unstorable(_request: Request, exc: DataError) -> JSONResponse:

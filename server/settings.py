@@ -24,7 +24,8 @@ class Settings(BaseSettings):
     # folders a config may name (data.root, a probe's saved run), os.pathsep-separated
     data_roots: str | None = None
     api_token: str | None = None
-    reads_need_token: bool = False
+    reads_need_token: bool = True  # with api_token set; false opens the reads to anyone
+    cors_origins: str | None = None  # comma-separated origins a browser may call from; none by default
     max_runs_per_sweep: int = 10_000
     dashboard_url: str = "http://127.0.0.1:8050"
     worker_stale_s: float = 30.0
@@ -50,6 +51,10 @@ class Settings(BaseSettings):
     @property
     def db_url(self) -> str:
         return self.database_url or f"sqlite:///{self.home / 'liplab.db'}"
+
+    @property
+    def cors_origin_list(self) -> list[str]:
+        return [o.strip() for o in (self.cors_origins or "").split(",") if o.strip()]
 
     @property
     def data_root_list(self) -> list[Path]:
@@ -83,6 +88,17 @@ class Settings(BaseSettings):
                 "store_processed": False,
             },
         }
+
+
+def redacted(url: str | None) -> str:
+    """`url` with its password replaced by ***, for logs and messages."""
+    from urllib.parse import urlsplit
+
+    parts = urlsplit(url or "")
+    if parts.password is None:
+        return url or ""
+    netloc = parts.netloc.replace(f":{parts.password}@", ":***@", 1)
+    return parts._replace(netloc=netloc).geturl()
 
 
 @lru_cache

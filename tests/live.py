@@ -65,7 +65,9 @@ class LiveSystem:
         self._spawn("api", [py, "-m", "liplab.cli", "api", "--port", str(self.port)])
         for i in range(self.n_workers):
             self.start_worker(f"w{i}")
-        self.client = httpx.Client(base_url=f"{self.url}/api/v1", timeout=30)
+        token = self.env.get("LIPLAB_API_TOKEN")
+        headers = {"Authorization": f"Bearer {token}"} if token else {}
+        self.client = httpx.Client(base_url=f"{self.url}/api/v1", timeout=30, headers=headers)
         self.wait_healthy()
         return self
 

@@ -94,7 +94,7 @@ def test_health_reports_database_broker_workers_and_queues(client, db):
     assert h["queues"] == {"gpu": 0, "cpu": 1} and h["runs"] == {"queued": 1}
 
 
-def test_writes_need_the_bearer_token(store_url, tmp_path, queue):
+def test_writes_and_reads_need_the_bearer_token(store_url, tmp_path, queue):
     app = create_app(make_settings(store_url, tmp_path, api_token="s3cret"), queue=queue)
     with TestClient(app, base_url="http://t/api/v1") as c:
         assert c.post("/runs", json={"config": QUICK}).status_code == 401
@@ -103,12 +103,13 @@ def test_writes_need_the_bearer_token(store_url, tmp_path, queue):
         assert c.post("/sweeps/1/cancel").status_code == 401
         r = c.post("/runs", json={"config": QUICK}, headers={"Authorization": "Bearer s3cret"})
         assert r.status_code == 201
-        assert c.get("/runs").status_code == 200  # reads stay open by default
-    app.state.engine.dispose()
-    app = create_app(make_settings(store_url, tmp_path, api_token="s3cret", reads_need_token=True), queue=queue)
-    with TestClient(app, base_url="http://t/api/v1") as c:
-        assert c.get("/runs").status_code == 401
+        assert c.get("/runs").status_code == 401  # reads need the token too
         assert c.get("/runs", headers={"Authorization": "Bearer s3cret"}).status_code == 200
+    app.state.engine.dispose()
+    app = create_app(make_settings(store_url, tmp_path, api_token="s3cret", reads_need_token=False), queue=queue)
+    with TestClient(app, base_url="http://t/api/v1") as c:
+        assert c.get("/runs").status_code == 200  # opened on purpose
+        assert c.post("/runs", json={"config": QUICK}).status_code == 401
     app.state.engine.dispose()
 
 
