@@ -171,3 +171,18 @@ def test_checkpoints_are_read_with_weights_only(tmp_path):
     assert not (tmp_path / "owned").exists()
     record("Security", "a hostile checkpoint given as resume_from or a probe's saved run", tried=2,
            sees="ValueError 'not a plain checkpoint'; nothing in it runs")
+
+
+def test_the_compose_deployment_keeps_the_stores_private_and_passworded():
+    import yaml
+
+    compose = yaml.safe_load((ROOT / "docker-compose.yml").read_text())
+    services = compose["services"]
+    for name in ("postgres", "redis"):
+        assert "ports" not in services[name] and services[name].get("network_mode") != "host", name
+    text = (ROOT / "docker-compose.yml").read_text()
+    assert "POSTGRES_PASSWORD: liplab" not in text
+    assert "${LIPLAB_DB_PASSWORD:?" in text and "--requirepass" in text
+    env = compose["x-liplab"]["environment"]
+    assert "${LIPLAB_DB_PASSWORD" in env["LIPLAB_DATABASE_URL"]
+    assert "${LIPLAB_REDIS_PASSWORD" in env["LIPLAB_BROKER_URL"]
