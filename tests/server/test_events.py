@@ -69,6 +69,28 @@ def test_a_reconnect_with_last_event_id_gets_only_what_came_after_it(client, db)
     assert len([p for e in events if e["type"] == "metrics" for p in e["points"]]) == 6
 
 
+def test_relayed_points_after_a_gap_wait_for_the_store_then_follow_in_order(app, client, db):
+    from server.api.routes.events import RunPoller
+
+    run_id = client.post("/runs", json={"config": QUICK}).json()["id"]
+    metrics.write_points(db, run_id, [("train_loss", s, 1.0) for s in range(4)])
+    poller = RunPoller(app.state.sessionmaker, run_id)
+    poller.poll()
+
+    def live(after: int, *steps: int) -> dict:
+        return {"type": "metrics", "run_id": run_id, "after": {"train_loss": after},
+                "points": [["train_loss", s, 0.5] for s in steps]}
+
+    assert poller.fresh(live(2, 3)) is None  # already sent from the store
+    assert poller.fresh(live(5, 6)) is None and poller.behind  # 4 and 5 are not stored yet
+    assert poller.fresh(live(6, 7)) is None
+    metrics.write_points(db, run_id, [("train_loss", 4, 1.0), ("train_loss", 5, 1.0)])
+    sent = [p[1] for e in poller.poll() if e["type"] == "metrics" for p in e["points"]]
+    assert sent == [4, 5, 6, 7] and not poller.behind
+    assert [p[1] for p in poller.fresh(live(7, 8))["points"]] == [8]  # live again
+    assert poller.cursor() == "train_loss=8"
+
+
 def test_sweep_events_stream_status_changes(client, db):
     body = client.post("/sweeps", json={"config": QUICK, "params": {"training.lr": "0.1,0.01"}}).json()
     a, b = body["run_ids"]

@@ -32,6 +32,7 @@ from server.query import METRIC_NAME
 router = APIRouter(tags=["events"])
 PING_S = 15.0
 RETRY_MS = 1000  # how long a browser waits before it reconnects
+MAX_HELD = 10_000  # relayed events kept while waiting for the store; past it the store alone fills in
 
 
 def _sse(event: dict[str, Any], cursor: str | None = None) -> str:
@@ -65,31 +66,48 @@ class RunPoller:
         self.sessions, self.run_id = sessions, run_id
         self.last: dict[str, int] = dict(last or {})  # what the client has, from Last-Event-ID
         self.status: str | None = None
-        self.behind = False  # relayed points were held back for a gap: poll the store soon
+        self.held: list[tuple[dict[str, int], list]] = []  # relayed (after, points) past a gap
+
+    @property
+    def behind(self) -> bool:
+        """Relayed points wait for the store to fill a gap: poll it soon."""
+        return bool(self.held)
 
     def cursor(self) -> str:
         return cursor_text(self.last)
 
     def fresh(self, event: dict[str, Any]) -> dict[str, Any] | None:
-        """An event relayed from Redis, less the points the client already has and those of a
-        key it would get with a gap before them (the event's `after[key]`, the step before its
-        first point, is past what the client has: the points between are read from the store
-        by the next poll, these with them). None if that leaves nothing."""
+        """An event relayed from Redis, less the points the client already has; points of a key
+        the client would get with a gap before them (the event's `after[key]`, the step just
+        before its first point, is past what the client has) are held until the next poll has
+        read the steps between from the store. None if nothing is left to send now."""
         if event.get("type") == "metrics":
-            after = event.get("after") or {}
-            floor = -(2**31)
-            new = [p for p in event.get("points", []) if int(p[1]) > self.last.get(p[0], floor)]
-            points = [p for p in new if int(after.get(p[0], floor)) <= self.last.get(p[0], floor)]
-            self.behind = self.behind or len(points) < len(new)
-            for k, s, _ in points:
-                self.last[k] = max(int(s), self.last.get(k, int(s)))
+            points = self._sendable(event.get("after") or {}, event.get("points", []))
             return {**event, "points": points} if points else None
         if event.get("type") == "status":
             self.status = event.get("status")
         return event
 
+    def _sendable(self, after: dict[str, int], points: list) -> list:
+        """The points that follow what the client has (marked sent); the rest of the new ones held."""
+        floor = -(2**31)
+        new = [p for p in points if int(p[1]) > self.last.get(p[0], floor)]
+        ok = [p for p in new if int(after.get(p[0], floor)) <= self.last.get(p[0], floor)]
+        if len(ok) < len(new) and len(self.held) < MAX_HELD:
+            self.held.append((after, [p for p in new if p not in ok]))
+        for k, s, _ in ok:
+            self.last[k] = max(int(s), self.last.get(k, int(s)))
+        return ok
+
+    def _release(self) -> list:
+        """Held points that now follow what the client has, in the order they were published."""
+        held, self.held, out = self.held, [], []
+        for after, points in held:
+            out += self._sendable(after, points)
+        return out
+
     def poll(self) -> list[dict[str, Any]]:
-        events, self.behind = [], False
+        events = []
         with self.sessions() as db:
             run = db.get(Run, self.run_id)
             if run is None:
@@ -101,6 +119,7 @@ class RunPoller:
             points = [[k, s, v] for k, s, v in db.execute(q) if s > self.last.get(k, -(2**31))]
             for k, s, _ in points:
                 self.last[k] = max(s, self.last.get(k, s))
+            points += self._release()
             if points:
                 events.append({"type": "metrics", "run_id": self.run_id, "points": points})
             if run.status != self.status:
@@ -192,7 +211,8 @@ async def _stream(request: Request, poller, channel: str, done) -> AsyncIterator
 async def _relay(request: Request, poller, messages, done) -> AsyncIterator[str]:  # noqa: ANN001
     """Redis events as they come (each point once: what the store already gave is dropped), and
     every 5 × sse_poll_s what the store has that Redis did not (every sse_poll_s while points
-    are held back for a gap)."""
+    are held for a gap; once the store has filled it, the held points follow and the relay is
+    live again)."""
     settings = request.app.state.settings
     loop = asyncio.get_running_loop()
     last_beat = last_check = loop.time()
