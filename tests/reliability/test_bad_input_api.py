@@ -7,7 +7,6 @@ values that name files outside the allowed folders, and a script in a run name."
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient
@@ -64,9 +63,9 @@ def test_oversized_bodies_and_configs_are_413(api):
 
 
 def test_deeply_nested_json_is_refused(api):
-    for depth in (1_000, 100_000):
+    for depth in (1_000, 10_000):  # both under the 64 KiB limit: the parser meets them
         body = '{"config": ' + '{"a": ' * depth + "1" + "}" * depth + "}"
-        assert raw(api, "deeply nested JSON", body[:60_000] if depth > 1000 else body).status_code in (400, 413, 422)
+        assert raw(api, "deeply nested JSON", body).status_code in (400, 413, 422)
         body = '{"config": {"name": ' + "[" * depth + "]" * depth + "}}"
         assert raw(api, "deeply nested JSON", body).status_code in (400, 413, 422)
 

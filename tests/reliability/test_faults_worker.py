@@ -9,18 +9,16 @@ from __future__ import annotations
 
 import os
 import signal
-import threading
-import time
 
 import pytest
 
 from server.queue import Queue
 from server.settings import Settings
+from tests.reliability.killers import OomKiller
 from tests.reliability.tally import record
 from tests.services import pg_database
 from tests.worker.lab import lab
-from tests.worker.test_faults import (STEPS_PER_EPOCH, config, owner_pid, reference, start_mid_run,
-                                      stored_steps, submit, wait_for)
+from tests.worker.test_faults import config, owner_pid, reference, start_mid_run, submit, wait_for
 
 pytestmark = [pytest.mark.slow, pytest.mark.postgres, pytest.mark.redis]
 
@@ -94,40 +92,6 @@ def test_the_same_message_delivered_to_two_workers_runs_once(system):
     assert [r["status"] for r in runs] == ["succeeded"] * 5 and {r["attempts"] for r in runs} == {1}
     assert task_results(system, "skipped") - skipped == 5
     assert all(c == (0, 0, True) for c in counts)
-
-
-class OomKiller:
-    """Plays the kernel's OOM killer and `liplab up`'s supervisor: SIGKILLs any worker whose
-    resident memory passes `limit_mb`, and starts a fresh worker in its place."""
-
-    def __init__(self, system, limit_mb: int):  # noqa: ANN001
-        self.system, self.limit = system, limit_mb * 1024 * 1024
-        self.kills, self.stop = 0, threading.Event()
-
-    def rss(self, pid: int) -> int:
-        try:
-            with open(f"/proc/{pid}/statm") as f:
-                return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
-        except (OSError, IndexError, ValueError):
-            return 0
-
-    def loop(self) -> None:
-        while not self.stop.wait(0.02):
-            for name, proc in list(self.system.procs.items()):
-                if name.startswith("w") and proc.poll() is None and self.rss(proc.pid) > self.limit:
-                    proc.kill()
-                    proc.wait()
-                    self.kills += 1
-                    self.system.start_worker(f"w-oom-{self.kills}")
-
-    def __enter__(self) -> "OomKiller":
-        self.thread = threading.Thread(target=self.loop, daemon=True)
-        self.thread.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop.set()
-        self.thread.join()
 
 
 def test_a_model_that_gets_its_worker_oom_killed_fails_after_max_retries_and_the_sweep_goes_on(system):

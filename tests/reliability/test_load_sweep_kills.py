@@ -5,13 +5,12 @@ with `LIPLAB_SOAK_RUNS=2000` or more (the test's time limit grows with it)."""
 from __future__ import annotations
 
 import os
-import random
-import threading
 
 import pytest
 from sqlalchemy import create_engine, func, select
 
 from server.models import MetricPoint
+from tests.reliability.killers import RandomKiller
 from tests.reliability.tally import record
 from tests.services import pg_database
 from tests.worker.lab import lab
@@ -22,32 +21,6 @@ RUNS = int(os.environ.get("LIPLAB_SOAK_RUNS", "1000"))
 KILL_EVERY_S = 5.0
 
 
-class Killer:
-    def __init__(self, system):  # noqa: ANN001
-        self.system, self.kills, self.stop = system, 0, threading.Event()
-        self.rng = random.Random(0)
-
-    def loop(self) -> None:
-        while not self.stop.wait(KILL_EVERY_S):
-            alive = [(n, p) for n, p in self.system.procs.items() if n.startswith("w") and p.poll() is None]
-            if not alive:
-                continue
-            name, proc = self.rng.choice(alive)
-            proc.kill()
-            proc.wait()
-            self.kills += 1
-            self.system.start_worker(f"w-k{self.kills}")
-
-    def __enter__(self) -> "Killer":
-        self.thread = threading.Thread(target=self.loop, daemon=True)
-        self.thread.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop.set()
-        self.thread.join()
-
-
 @pytest.mark.timeout(240 + RUNS // 4)
 def test_a_sweep_through_workers_killed_at_random_succeeds_once_per_run(tmp_path_factory):
     tiny = config(epochs=1, n_train=32, name="soak")
@@ -55,7 +28,7 @@ def test_a_sweep_through_workers_killed_at_random_succeeds_once_per_run(tmp_path
     with pg_database() as url, lab(tmp_path_factory.mktemp("soak-lab"), url) as (system, _r):
         system.db = create_engine(url)
         run_ids = sweep(system, tiny, RUNS)
-        with Killer(system) as killer:
+        with RandomKiller(system, every_s=KILL_EVERY_S) as killer:
             rows = wait_all(system, run_ids, timeout=180 + RUNS // 4)
         with system.db.connect() as c:
             stored = c.scalar(select(func.count()).select_from(MetricPoint)
