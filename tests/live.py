@@ -68,7 +68,11 @@ class LiveSystem:
         token = self.env.get("LIPLAB_API_TOKEN")
         headers = {"Authorization": f"Bearer {token}"} if token else {}
         self.client = httpx.Client(base_url=f"{self.url}/api/v1", timeout=30, headers=headers)
-        self.wait_healthy()
+        try:
+            self.wait_healthy()
+        except BaseException:
+            self.__exit__()  # a system that never came up leaves no process behind
+            raise
         return self
 
     def wait_healthy(self, timeout: float = 60) -> dict:
