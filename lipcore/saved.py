@@ -20,6 +20,7 @@ import yaml
 from torch import nn
 
 from lipcore.reporting import read_jsonl_metrics
+from lipcore.training.checkpoints import safe_load
 
 _STEP = re.compile(r"(\d+)")
 
@@ -40,10 +41,7 @@ class SavedRun:
 
 
 def _load_file(path: Path) -> Any:
-    try:
-        return torch.load(path, map_location="cpu", weights_only=True)
-    except Exception:  # a checkpoint with numpy RNG state etc.: a trusted local file
-        return torch.load(path, map_location="cpu", weights_only=False)
+    return safe_load(path)
 
 
 def model_state(obj: Any, path: Path) -> dict[str, torch.Tensor]:

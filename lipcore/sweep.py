@@ -58,6 +58,8 @@ def _range(key: str, m: re.Match) -> list[Any]:
     if not math.isfinite(count) or count > AXIS_MAX:
         raise SweepError(key, f"range {m.group(0)!r} has more than {AXIS_MAX} values")
     n = math.ceil(count - 1e-9)
+    if n < 1:
+        raise SweepError(key, f"range {m.group(0)!r} is empty (the stop is excluded)")
     values = [start + i * step for i in range(n)]
     if all(isinstance(v, int) for v in (start, stop, step)):
         return values
@@ -84,8 +86,9 @@ def parse_spec(key: str, spec: Any) -> tuple[str, Any]:
             if not args or args == [""]:
                 raise SweepError(key, "choice() needs at least one value")
         else:
-            if len(args) != 2 or not all(isinstance(a, (int, float)) for a in args):
-                raise SweepError(key, f"{fn}(a,b) takes two numbers, got {spec!r}")
+            if len(args) != 2 or not all(isinstance(a, (int, float)) and not isinstance(a, bool)
+                                         and math.isfinite(a) for a in args):
+                raise SweepError(key, f"{fn}(a,b) takes two finite numbers, got {spec!r}")
             if args[0] > args[1]:
                 raise SweepError(key, f"{fn}(a,b) needs a <= b, got {spec!r}")
             if fn == "logfloat" and args[0] <= 0:

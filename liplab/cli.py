@@ -10,7 +10,7 @@ import argparse
 import os
 import sys
 
-from server.settings import get_settings
+from server.settings import get_settings, redacted
 
 
 def cmd_run(args: argparse.Namespace) -> int:
@@ -93,7 +93,7 @@ def cmd_db(args: argparse.Namespace) -> int:
     url = get_settings().db_url
     (upgrade if args.action == "upgrade" else downgrade)(url, args.revision or
                                                           ("head" if args.action == "upgrade" else "base"))
-    print(f"database {args.action}d: {url}")
+    print(f"database {args.action}d: {redacted(url)}")
     return 0
 
 
@@ -109,7 +109,7 @@ def cmd_api(args: argparse.Namespace) -> int:
 def cmd_dashboard(args: argparse.Namespace) -> int:
     from dashboard.app import create_app
 
-    app = create_app(args.api_url, os.environ.get("LIPLAB_TOKEN"))
+    app = create_app(args.api_url, os.environ.get("LIPLAB_TOKEN") or os.environ.get("LIPLAB_API_TOKEN"))
     app.run(host=args.host, port=args.port, debug=False)
     return 0
 
@@ -148,7 +148,8 @@ def cmd_up(args: argparse.Namespace) -> int:
         group.start("dashboard", [py, "-m", "liplab.cli", "dashboard", "--host", args.host,
                                   "--port", str(args.dashboard_port), "--api-url", api_url], env)
     store = "embedded SQLite" if settings.database_url is None else settings.db_url.split("@")[-1]
-    print(f"liplab is up ({store}; broker: {'filesystem' if settings.embedded_broker else settings.broker_url})\n"
+    broker = "filesystem" if settings.embedded_broker else redacted(settings.broker_url)
+    print(f"liplab is up ({store}; broker: {broker})\n"
           f"  API        {api_url}/api/v1   (docs: {api_url}/docs)\n"
           + ("" if args.no_dashboard else f"  dashboard  http://{args.host}:{args.dashboard_port}\n")
           + "Ctrl-C stops everything.", flush=True)

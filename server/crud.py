@@ -5,15 +5,18 @@ import builtins
 import hashlib
 import json
 from collections import defaultdict
+from pathlib import Path
 from typing import Any
 
 from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session
 
 from lipcore.config import apply_overrides, validate
+from lipcore.config.files import file_values
 from lipcore.packing import group_packs
 from lipcore.sweep import SweepError, SweepTooLarge, expand
 from server.models import FINISHED, Artifact, MetricBlock, MetricPoint, Run, Sweep, utcnow
+from server.paths import confine
 
 RETRYABLE = ("failed", "diverged", "cancelled")
 
@@ -43,9 +46,13 @@ def queue_for(cfg: dict[str, Any]) -> str:
 
 
 def create_run(db: Session, *, config: dict[str, Any], name: str | None = None,
-               sweep_id: int | None = None, overrides: dict[str, Any] | None = None) -> Run:
-    """A queued run with a validated config (ConfigError propagates to the edge)."""
+               sweep_id: int | None = None, overrides: dict[str, Any] | None = None,
+               roots: list[Path] | None = None) -> Run:
+    """A queued run with a validated config (ConfigError propagates to the edge); with `roots`,
+    the paths it names must lie inside them (server/paths.py)."""
     cfg = validate(config)
+    if roots is not None:
+        confine(file_values(cfg), roots)
     run = Run(name=(name or cfg["name"])[:NAME_MAX], config=cfg, sweep_id=sweep_id, overrides=overrides or {},
               status="queued", summary={}, config_hash=config_hash(cfg))
     db.add(run)
@@ -69,8 +76,8 @@ def reset_run(db: Session, *, run: Run, clear: bool = False) -> None:
 def create_sweep(db: Session, *, config: dict[str, Any], params: dict[str, Any],
                  name: str | None = None, zip: list[list[str]] | None = None,  # noqa: A002
                  random: dict[str, int] | None = None, max_runs: int = 10_000,
-                 overwrite: bool = False,
-                 fail_fast: bool = False) -> tuple[Sweep, list[Run], list[Run]]:
+                 overwrite: bool = False, fail_fast: bool = False,
+                 roots: list[Path] | None = None) -> tuple[Sweep, list[Run], list[Run]]:
     """Expand and validate every member before writing anything, then store the sweep.
 
     A sweep submitted again under an existing name is the same sweep: members whose config
@@ -85,6 +92,9 @@ def create_sweep(db: Session, *, config: dict[str, Any], params: dict[str, Any],
     if not members:
         raise SweepError("params", "the sweep has no runs")
     configs = [validate(apply_overrides(base, m)) for m in members]
+    if roots is not None:
+        for cfg in configs:
+            confine(file_values(cfg), roots)
     sweep_name = (name or base["name"])[:NAME_MAX]
     sweep = db.scalar(select(Sweep).where(Sweep.name == sweep_name).order_by(Sweep.id.desc()).limit(1))
     old: dict[str, list[Run]] = defaultdict(list)

@@ -1,7 +1,8 @@
 """Live events: what workers publish and the SSE routes stream.
 
 Channels: `liplab:run:<id>` and `liplab:sweep:<id>`. Each message is JSON:
-`{"type": "metrics", "run_id": 1, "points": [[key, step, value], ...]}` or
+`{"type": "metrics", "run_id": 1, "after": {key: step}, "points": [[key, step, value], ...]}`
+(`after`: per key, the step published just before these points) or
 `{"type": "status", "run_id": 1, "status": "succeeded", "error": null}`.
 With a Redis broker events go over Redis pub/sub; in the embedded mode (no Redis) `publish` is
 a no-op and the SSE routes poll the database instead.

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 from fastapi import APIRouter, FastAPI, Request
+from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import JSONResponse
 from sqlalchemy.exc import DataError, InterfaceError, OperationalError
 
@@ -16,8 +17,10 @@ from server.store_wait import StoreWait, unavailable_503
 
 DESCRIPTION = """Runs, sweeps, metrics, probes and live events of liplab experiments.
 
-Writes need `Authorization: Bearer <LIPLAB_API_TOKEN>` when that variable is set (reads too with
-`LIPLAB_READS_NEED_TOKEN=true`); the `bearer` security scheme appears only then. Invalid
+When `LIPLAB_API_TOKEN` is set, every request needs `Authorization: Bearer <token>` (reads
+can be opened again with `LIPLAB_READS_NEED_TOKEN=false`); the `bearer` security scheme appears
+only then. Browsers may call the API from other origins only when `LIPLAB_CORS_ORIGINS` names
+them. Invalid
 configs and sweep specs are 422 with the dotted key in `detail[].loc`; unknown ids 404; an
 action the run's state forbids 409; bodies over `LIPLAB_MAX_BODY_BYTES` 413. Timestamps are
 UTC with an explicit offset. The config's JSON Schema: `GET /api/v1/schema/config.json`.
@@ -29,7 +32,7 @@ def create_app(settings: Settings | None = None, queue: Queue | None = None) -> 
     """An API bound to `settings.db_url`; no engine is created at import time."""
     settings = settings or get_settings()
     app = FastAPI(title="liplab", version="0.2.0", description=DESCRIPTION)
-    engine = make_engine(settings.db_url)
+    engine = make_engine(settings.db_url, settings.db_pool_timeout_s)
     app.state.settings = settings
     app.state.engine = engine
     app.state.sessionmaker = make_sessionmaker(engine)
@@ -44,6 +47,10 @@ def create_app(settings: Settings | None = None, queue: Queue | None = None) -> 
     app.add_middleware(StoreWait, wait_s=settings.store_wait_s)
     app.add_exception_handler(OperationalError, unavailable_503)
     app.add_exception_handler(InterfaceError, unavailable_503)
+    if settings.cors_origin_list:  # closed by default: no Access-Control-Allow-Origin at all
+        app.add_middleware(CORSMiddleware, allow_origins=settings.cors_origin_list,
+                           allow_methods=["GET", "POST"],
+                           allow_headers=["Authorization", "Content-Type", "Last-Event-ID"])
 
     @app.exception_handler(DataError)
     async def _unstorable(_request: Request, exc: DataError) -> JSONResponse:

@@ -51,7 +51,10 @@ class Sweep(Base):
 class Run(Base):
     __tablename__ = "runs"
     __table_args__ = (Index("ix_runs_sweep_id_status", "sweep_id", "status"),
-                      Index("ix_runs_sweep_id_config_hash", "sweep_id", "config_hash"))
+                      Index("ix_runs_sweep_id_config_hash", "sweep_id", "config_hash"),
+                      # `where=KEY==VALUE` is containment on PostgreSQL (server/query.py)
+                      Index("ix_runs_config_path_ops", "config", postgresql_using="gin",
+                            postgresql_ops={"config": "jsonb_path_ops"}).ddl_if(dialect="postgresql"))
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     sweep_id: Mapped[int | None] = mapped_column(ForeignKey("sweeps.id", ondelete="CASCADE"))

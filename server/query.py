@@ -7,7 +7,9 @@ import operator
 import re
 from typing import Any
 
-from sqlalchemy import ColumnElement, Select
+from sqlalchemy import Boolean, ColumnElement, Select, type_coerce
+from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.ext.compiler import compiles
 
 from lipcore.config import parse_scalar
 from lipcore.config.schema import field_for, unknown_key_message
@@ -58,7 +60,35 @@ def parse_where(text: str) -> ColumnElement[bool]:
         col, value = elem.as_string(), raw.strip().strip("'\"")
     else:
         raise QueryError("where", f"{key}: lists and mappings cannot be filtered")
+    if op == "==":
+        return ConfigEquals(key, value, col == value)
     return OPS[op](col, value)
+
+
+class ConfigEquals(ColumnElement[bool]):
+    """`config[key] == value`. On PostgreSQL it is written as containment,
+    `config @> '{"model": {"width": 64}}'`, which the GIN index `ix_runs_config_path_ops`
+    (jsonb_path_ops) answers without reading every run; elsewhere it is `fallback`, the path
+    compared as a typed scalar. JSONB compares numbers by value, so 64 matches 64.0 either way."""
+
+    type = Boolean()
+    inherit_cache = False  # the document is a bound value; the statement is compiled per request
+
+    def __init__(self, key: str, value: Any, fallback: ColumnElement[bool]):
+        doc: Any = value
+        for part in reversed(key.split(".")):
+            doc = {part: doc}
+        self.doc, self.fallback = doc, fallback
+
+
+@compiles(ConfigEquals)
+def _equals_as_path(element: ConfigEquals, compiler: Any, **kw: Any) -> str:
+    return compiler.process(element.fallback, **kw)
+
+
+@compiles(ConfigEquals, "postgresql")
+def _equals_as_containment(element: ConfigEquals, compiler: Any, **kw: Any) -> str:
+    return compiler.process(type_coerce(Run.config, JSONB).contains(element.doc), **kw)
 
 
 def apply_order(q: Select, order_by: str, stat: str = "last") -> Select:

@@ -5,6 +5,7 @@ artifacts, and a filesystem broker folder, so `liplab up` needs no external serv
 """
 from __future__ import annotations
 
+import os
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
@@ -24,12 +25,16 @@ class Settings(BaseSettings):
     # that share no folder (server/artifact_store.py); pushed every artifact_sync_s while training.
     artifact_store: str | None = None
     artifact_sync_s: float = 5.0
+    # folders a config may name (data.root, a probe's saved run), os.pathsep-separated
+    data_roots: str | None = None
     api_token: str | None = None
-    reads_need_token: bool = False
+    reads_need_token: bool = True  # with api_token set; false opens the reads to anyone
+    cors_origins: str | None = None  # comma-separated origins a browser may call from; none by default
     max_runs_per_sweep: int = 10_000
     dashboard_url: str = "http://127.0.0.1:8050"
     worker_stale_s: float = 30.0
     max_body_bytes: int = 8 * 1024 * 1024  # larger request bodies are refused with 413
+    db_pool_timeout_s: float = 300.0  # a request waits this long for a connection, then fails
     sse_poll_s: float = 1.0  # how often SSE streams poll the store in the embedded mode
     # A live-event stream closes after this many seconds (without `end`); clients reconnect, as
     # EventSource does by itself. Bounds what one idle client holds open.
@@ -54,6 +59,16 @@ class Settings(BaseSettings):
     @property
     def db_url(self) -> str:
         return self.database_url or f"sqlite:///{self.home / 'liplab.db'}"
+
+    @property
+    def cors_origin_list(self) -> list[str]:
+        return [o.strip() for o in (self.cors_origins or "").split(",") if o.strip()]
+
+    @property
+    def data_root_list(self) -> list[Path]:
+        if not self.data_roots:
+            return [self.home / "data"]
+        return [Path(p) for p in self.data_roots.split(os.pathsep) if p]
 
     @property
     def artifacts(self) -> Path:
@@ -82,6 +97,17 @@ class Settings(BaseSettings):
                 "store_processed": False,
             },
         }
+
+
+def redacted(url: str | None) -> str:
+    """`url` with its password replaced by ***, for logs and messages."""
+    from urllib.parse import urlsplit
+
+    parts = urlsplit(url or "")
+    if parts.password is None:
+        return url or ""
+    netloc = parts.netloc.replace(f":{parts.password}@", ":***@", 1)
+    return parts._replace(netloc=netloc).geturl()
 
 
 @lru_cache

@@ -37,17 +37,26 @@ class LiveSystem:
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.procs: dict[str, subprocess.Popen] = {}
+        self.worker_limits: dict[int, int] = {}  # resource.RLIMIT_* → limit, for workers
 
-    def _spawn(self, name: str, cmd: list[str]) -> subprocess.Popen:
+    def _spawn(self, name: str, cmd: list[str], limits: dict[int, int] | None = None) -> subprocess.Popen:
         log = open(self.home / f"{name}.log", "wb")  # noqa: SIM115 - closed with the process
-        proc = subprocess.Popen(cmd, env=self.env, stdout=log, stderr=subprocess.STDOUT)
+
+        def set_limits() -> None:
+            import resource
+
+            for which, value in (limits or {}).items():
+                resource.setrlimit(which, (value, value))
+
+        proc = subprocess.Popen(cmd, env=self.env, stdout=log, stderr=subprocess.STDOUT,
+                                preexec_fn=set_limits if limits else None)
         self.procs[name] = proc
         return proc
 
     def start_worker(self, name: str = "w0") -> subprocess.Popen:
         from liplab.processes import worker_command
 
-        return self._spawn(name, worker_command("gpu,cpu", f"{name}@%h", "INFO"))
+        return self._spawn(name, worker_command("gpu,cpu", f"{name}@%h", "INFO"), self.worker_limits)
 
     def __enter__(self) -> "LiveSystem":
         py = sys.executable
@@ -56,8 +65,14 @@ class LiveSystem:
         self._spawn("api", [py, "-m", "liplab.cli", "api", "--port", str(self.port)])
         for i in range(self.n_workers):
             self.start_worker(f"w{i}")
-        self.client = httpx.Client(base_url=f"{self.url}/api/v1", timeout=30)
-        self.wait_healthy()
+        token = self.env.get("LIPLAB_API_TOKEN")
+        headers = {"Authorization": f"Bearer {token}"} if token else {}
+        self.client = httpx.Client(base_url=f"{self.url}/api/v1", timeout=30, headers=headers)
+        try:
+            self.wait_healthy()
+        except BaseException:
+            self.__exit__()  # a system that never came up leaves no process behind
+            raise
         return self
 
     def wait_healthy(self, timeout: float = 60) -> dict:

@@ -28,6 +28,7 @@ pytestmark = pytest.mark.slow
 def lab(tmp_path_factory):
     system = LiveSystem(tmp_path_factory.mktemp("client-home"))
     system.env["LIPLAB_DASHBOARD_URL"] = DASHBOARD
+    system.env["LIPLAB_DATA_ROOTS"] = "/nonexistent"  # BROKEN's data.root is allowed, and absent
     with system:
         yield system
 

@@ -26,6 +26,7 @@ from server import lifecycle
 from server.artifact_store import mirror
 from server.outage import StoreOutage, wait_for_store
 from server.settings import Settings
+from worker.failure import failure_reason
 from worker.guard import SHUTDOWN, HardCancel, RunGuard
 from worker.resume import forget_unstored_attempt, run_dir
 from worker.sink import DBReporter
@@ -64,8 +65,9 @@ def execute_run(run_id: int, *, worker: str, settings: Settings, sessions: Any, 
         status, error = summary["status"], summary.get("error")
     except HardCancel:
         status, error = "cancelled", "cancelled: stopped by force after the grace period"
-    except Exception:  # noqa: BLE001 - any failure of the experiment ends the run as failed
-        status, error = "failed", short_traceback()
+    except Exception as exc:  # noqa: BLE001 - any failure of the experiment ends the run as failed
+        reason = failure_reason(exc)
+        status, error = "failed", (f"{reason}\n" if reason else "") + short_traceback()
     return settle(run_id, sweep_id, status, error, guard=guard, reporter=reporter, worker=worker,
                   sessions=sessions, bus=bus, enqueue=enqueue)
 

@@ -56,6 +56,7 @@ class DBReporter:
         self.live: list[Point] = []  # not yet published
         self.files: list[tuple[str, str, str]] = []  # artifact rows not yet stored
         self.last_flush = self.last_live = time.monotonic()
+        self.published: dict[str, int] = {}  # key → newest step sent live
         self.lock = threading.Lock()  # log() runs in the task thread, flush() also at the end
         self.written = 0
         self.retry_at, self.backoff_s = 0.0, 0.1  # periodic batches during a store outage
@@ -136,7 +137,12 @@ class DBReporter:
             points, self.live = self.live, []
         self.last_live = time.monotonic()
         if points and self.bus is not None:
-            event = {"type": "metrics", "run_id": self.run_id,
+            # `after`: per key, the step before this event's first point, so a listener that
+            # has less can tell it missed something (and read it from the store instead)
+            after = {k: self.published.get(k, self.skip_until) for k in dict.fromkeys(k for k, _, _ in points)}
+            for k, s, _ in points:
+                self.published[k] = max(s, self.published.get(k, s))
+            event = {"type": "metrics", "run_id": self.run_id, "after": after,
                      "points": [[k, s, v if math.isfinite(v) else None] for k, s, v in points]}
             self.bus.publish(event, self.run_id, self.sweep_id)
 

@@ -179,6 +179,28 @@ def side_schema(label: str) -> dict[str, Any]:
             "default": None, "description": TOP[label].help}
 
 
+def sweep_schema() -> dict[str, Any]:
+    """A study file's `sweep:` section (lipcore.config.sweep_section checks the rest: known keys,
+    specs that parse, numeric scale keys); each entry may be null, as absent."""
+    keys = {"type": "array", "items": {"type": "string"}}
+    figure = {"type": "object", "required": ["name"],
+              "properties": {"name": {"enum": list(catalog.STUDY_FIGURES)}}}
+    entries = {
+        "params": {"type": "object", "description": "dotted config key -> list, a,b / a..b..s spec "
+                   "or random function"},
+        "zip": {"type": "array", "items": keys, "description": "keys varied together"},
+        "random": {"type": "object", "additionalProperties": False, "required": ["samples"],
+                   "properties": {"samples": {"type": "integer"}, "seed": {"type": "integer"},
+                                  "grid": {"type": "boolean"}}},
+        "scale": dict(keys, description="numeric keys `liplab study --scale N` multiplies"),
+        "figures": {"type": "array", "items": figure},
+    }
+    for entry in entries.values():
+        entry["type"] = [entry["type"], "null"]
+    return {"type": ["object", "null"], "additionalProperties": False, "default": None,
+            "description": TOP["sweep"].help, "properties": entries}
+
+
 def config_json_schema() -> dict[str, Any]:
     """The whole config schema (JSON Schema draft-07, also valid OpenAPI 3.1)."""
     props: dict[str, Any] = {"name": field_schema(TOP["name"], "name")}
@@ -191,6 +213,7 @@ def config_json_schema() -> dict[str, Any]:
     props["shared"] = {"type": ["object", "null"], "additionalProperties": False, "properties": shared,
                        "default": None, "description": TOP["shared"].help}
     props["model_a"], props["model_b"] = side_schema("model_a"), side_schema("model_b")
+    props["sweep"] = sweep_schema()
     return {"title": "ExperimentConfig", "type": "object", "additionalProperties": False,
             "description": "A liplab experiment: YAML or JSON, every key optional (defaults filled).",
             "properties": props, "allOf": combination_rules()}

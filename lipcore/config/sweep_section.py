@@ -54,6 +54,13 @@ def _figures_issues(figures: Any) -> list[tuple[str, str]]:
     return issues
 
 
+def _given(section: dict, key: str) -> Any:
+    """The section's list under `key`, [] when absent or null (an empty mapping stays, and is
+    refused as not a list)."""
+    value = section.get(key)
+    return [] if value is None else value
+
+
 def sweep_issues(section: Any, field_for) -> list[tuple[str, str]]:
     """(dotted key, message) for every problem of a `sweep:` section (None: no section)."""
     from lipcore.sweep import SweepError, expand
@@ -67,7 +74,7 @@ def sweep_issues(section: Any, field_for) -> list[tuple[str, str]]:
         if key not in SECTION_KEYS:
             issues.append((f"sweep.{key}", f"unknown sweep key; allowed: {', '.join(SECTION_KEYS)}"))
     issues += _params_issues(section.get("params", {}), field_for)
-    zip_groups = section.get("zip") or []
+    zip_groups = _given(section, "zip")
     if not isinstance(zip_groups, list) or not all(
             isinstance(g, list) and all(isinstance(k, str) for k in g) for g in zip_groups):
         issues.append(("sweep.zip", "must be a list of key lists, e.g. [[model.width, training.lr]]"))
@@ -77,7 +84,7 @@ def sweep_issues(section: Any, field_for) -> list[tuple[str, str]]:
                                or not isinstance(random.get("samples"), int)):
         issues.append(("sweep.random", "must be {samples: N, seed: S, grid?: true} with an "
                        "integer N"))
-    scale = section.get("scale") or []
+    scale = _given(section, "scale")
     if not isinstance(scale, list):
         issues.append(("sweep.scale", "must be a list of numeric config keys"))
     else:
@@ -85,7 +92,7 @@ def sweep_issues(section: Any, field_for) -> list[tuple[str, str]]:
             f = field_for(str(key))
             if f is None or f.type not in (int, float):
                 issues.append((f"sweep.scale.{i}", f"{key!r} is not a numeric config key"))
-    issues += _figures_issues(section.get("figures") or [])
+    issues += _figures_issues(_given(section, "figures"))
     if not issues and isinstance(section.get("params"), dict):
         try:
             expand(section["params"], zip=zip_groups or None, random=random)

@@ -6,6 +6,7 @@ oldest first (the trajectory probes read).
 """
 from __future__ import annotations
 
+import pickle
 import re
 from pathlib import Path
 from typing import Any
@@ -34,7 +35,12 @@ def save(directory: str | Path, step: int, payload: dict[str, Any]) -> Path:
     d.mkdir(parents=True, exist_ok=True)
     path = d / f"step_{step:08d}.pt"
     tmp = path.with_suffix(".tmp")
-    torch.save({"step": step, "rng": rng_state(), **payload}, tmp)
+    try:  # through a Python file, so a full disk surfaces as the OSError that says so
+        with open(tmp, "wb") as f:
+            torch.save({"step": step, "rng": rng_state(), **payload}, f)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
     tmp.replace(path)
     return path
 
@@ -62,7 +68,17 @@ def load(path: str | Path) -> dict[str, Any]:
         p = found
     if not p.is_file():
         raise FileNotFoundError(f"resume_from: checkpoint not found: {p}")
-    return torch.load(p, map_location="cpu", weights_only=False)
+    return safe_load(p)
+
+
+def safe_load(path: str | Path) -> Any:
+    """`torch.load` that only rebuilds tensors and plain containers (`weights_only=True`): a file
+    a user points at (resume_from, a probe's saved run) cannot run code when it is read."""
+    try:
+        return torch.load(path, map_location="cpu", weights_only=True)
+    except pickle.UnpicklingError as e:
+        raise ValueError(f"{path}: not a plain checkpoint (only tensors, numbers, strings, lists "
+                         f"and dicts are read): {str(e).splitlines()[0]}") from None
 
 
 def snapshots(directory: str | Path, up_to: int | None = None) -> list[tuple[int, dict]]:
@@ -70,5 +86,5 @@ def snapshots(directory: str | Path, up_to: int | None = None) -> list[tuple[int
     out = []
     for step, path in listing(directory):
         if up_to is None or step <= up_to:
-            out.append((step, torch.load(path, map_location="cpu", weights_only=False)["model"]))
+            out.append((step, safe_load(path)["model"]))
     return out

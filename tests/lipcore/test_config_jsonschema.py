@@ -12,7 +12,7 @@ from lipcore import catalog, catalog_help
 from lipcore.config import ConfigError, validate
 from lipcore.config.jsonschema import config_json_schema_document
 
-CONFIGS = sorted((Path(__file__).resolve().parents[2] / "configs").glob("*.yaml"))
+CONFIGS = sorted((Path(__file__).resolve().parents[2] / "configs").glob("**/*.yaml"))
 VALIDATOR = jsonschema.Draft7Validator(config_json_schema_document())
 
 

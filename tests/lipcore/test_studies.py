@@ -174,3 +174,12 @@ def test_ranking_beside_a_published_one_and_the_radar(tmp_path):
     # Spearman over soc, aol, cpl: ours (0.8, 0.6, 0.4) vs published (66.3, 61.0, 65.1) → 0.5
     assert "shared groups: 0.50." in md
     assert (tmp_path / "figures" / "01_radar.png").stat().st_size > 1000
+
+
+@pytest.mark.parametrize("key", ["figures", "zip", "scale"])
+def test_an_empty_mapping_is_not_a_list(key):
+    from lipcore.config import ConfigError, validate
+
+    with pytest.raises(ConfigError) as e:
+        validate({"sweep": {"params": {"model.model_seed": [0, 1]}, key: {}}})
+    assert f"sweep.{key}" in str(e.value)

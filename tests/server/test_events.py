@@ -49,6 +49,48 @@ def test_run_events_stream_points_and_status_until_the_run_ends(client, db):
     assert client.get("/runs/999/events").status_code == 404
 
 
+def test_a_reconnect_with_last_event_id_gets_only_what_came_after_it(client, db):
+    run_id = client.post("/runs", json={"config": QUICK}).json()["id"]
+    crud.claim_run(db, run_id=run_id, worker="w")
+    metrics.write_points(db, run_id, [("train_loss", s, 1.0 / (s + 1)) for s in range(4)]
+                         + [("test_loss", 1, 0.9), ("test_loss", 3, 0.8)])
+    crud.finish_run(db, run_id=run_id, status="succeeded")
+    with client.stream("GET", f"/runs/{run_id}/events") as r:
+        lines = list(r.iter_lines())
+    ids = [line[4:] for line in lines if line.startswith("id: ")]
+    assert ids[0] == "test_loss=3;train_loss=3"  # the last step sent of every key
+    resumed = {"Last-Event-ID": "test_loss=1;train_loss=2"}
+    with client.stream("GET", f"/runs/{run_id}/events", headers=resumed) as r:
+        events = read_events(r.iter_lines())
+    points = [tuple(p[:2]) for e in events if e["type"] == "metrics" for p in e["points"]]
+    assert points == [("test_loss", 3), ("train_loss", 3)]
+    with client.stream("GET", f"/runs/{run_id}/events", headers={"Last-Event-ID": "x;=;"}) as r:
+        events = read_events(r.iter_lines())  # a malformed id: everything, from the start
+    assert len([p for e in events if e["type"] == "metrics" for p in e["points"]]) == 6
+
+
+def test_relayed_points_after_a_gap_wait_for_the_store_then_follow_in_order(app, client, db):
+    from server.api.routes.events import RunPoller
+
+    run_id = client.post("/runs", json={"config": QUICK}).json()["id"]
+    metrics.write_points(db, run_id, [("train_loss", s, 1.0) for s in range(4)])
+    poller = RunPoller(app.state.sessionmaker, run_id)
+    poller.poll()
+
+    def live(after: int, *steps: int) -> dict:
+        return {"type": "metrics", "run_id": run_id, "after": {"train_loss": after},
+                "points": [["train_loss", s, 0.5] for s in steps]}
+
+    assert poller.fresh(live(2, 3)) is None  # already sent from the store
+    assert poller.fresh(live(5, 6)) is None and poller.behind  # 4 and 5 are not stored yet
+    assert poller.fresh(live(6, 7)) is None
+    metrics.write_points(db, run_id, [("train_loss", 4, 1.0), ("train_loss", 5, 1.0)])
+    sent = [p[1] for e in poller.poll() if e["type"] == "metrics" for p in e["points"]]
+    assert sent == [4, 5, 6, 7] and not poller.behind
+    assert [p[1] for p in poller.fresh(live(7, 8))["points"]] == [8]  # live again
+    assert poller.cursor() == "train_loss=8"
+
+
 def test_sweep_events_stream_status_changes(client, db):
     body = client.post("/sweeps", json={"config": QUICK, "params": {"training.lr": "0.1,0.01"}}).json()
     a, b = body["run_ids"]

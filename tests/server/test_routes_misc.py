@@ -102,7 +102,7 @@ def test_health_reports_database_broker_workers_and_queues(client, db):
     assert h["dashboard_url"].startswith("http")  # what `liplab submit` and `liplab open` print
 
 
-def test_writes_need_the_bearer_token(store_url, tmp_path, queue):
+def test_writes_and_reads_need_the_bearer_token(store_url, tmp_path, queue):
     app = create_app(make_settings(store_url, tmp_path, api_token="s3cret"), queue=queue)
     with TestClient(app, base_url="http://t/api/v1") as c:
         assert c.post("/runs", json={"config": QUICK}).status_code == 401
@@ -111,12 +111,13 @@ def test_writes_need_the_bearer_token(store_url, tmp_path, queue):
         assert c.post("/sweeps/1/cancel").status_code == 401
         r = c.post("/runs", json={"config": QUICK}, headers={"Authorization": "Bearer s3cret"})
         assert r.status_code == 201
-        assert c.get("/runs").status_code == 200  # reads stay open by default
-    app.state.engine.dispose()
-    app = create_app(make_settings(store_url, tmp_path, api_token="s3cret", reads_need_token=True), queue=queue)
-    with TestClient(app, base_url="http://t/api/v1") as c:
-        assert c.get("/runs").status_code == 401
+        assert c.get("/runs").status_code == 401  # reads need the token too
         assert c.get("/runs", headers={"Authorization": "Bearer s3cret"}).status_code == 200
+    app.state.engine.dispose()
+    app = create_app(make_settings(store_url, tmp_path, api_token="s3cret", reads_need_token=False), queue=queue)
+    with TestClient(app, base_url="http://t/api/v1") as c:
+        assert c.get("/runs").status_code == 200  # opened on purpose
+        assert c.post("/runs", json={"config": QUICK}).status_code == 401
     app.state.engine.dispose()
 
 
@@ -205,13 +206,16 @@ def test_artifacts_are_served_with_their_true_media_type(client, db, app, name, 
 def test_the_bearer_scheme_appears_only_with_a_token(tmp_path, sqlite_template, queue):
     import shutil
 
-    for token, expect in ((None, False), ("s3cret", True)):
+    # (token, reads need it) -> (writes guarded, reads guarded)
+    for token, reads, expect, read_expect in ((None, True, False, False), ("s3cret", True, True, True),
+                                              ("s3cret", False, True, False)):
         shutil.copy(sqlite_template, tmp_path / "t.db")
-        app = create_app(make_settings(f"sqlite:///{tmp_path / 't.db'}", tmp_path, api_token=token),
-                         queue=queue)
+        app = create_app(make_settings(f"sqlite:///{tmp_path / 't.db'}", tmp_path, api_token=token,
+                                       reads_need_token=reads), queue=queue)
         spec = app.openapi()
         post = spec["paths"]["/api/v1/runs"]["post"]
+        get = spec["paths"]["/api/v1/runs"]["get"]
         assert ("bearer" in spec["components"].get("securitySchemes", {})) is expect
         assert ("security" in post, "401" in post["responses"]) == (expect, expect)
-        assert "security" not in spec["paths"]["/api/v1/runs"]["get"]
+        assert ("security" in get, "401" in get["responses"]) == (read_expect, read_expect)
         app.state.engine.dispose()

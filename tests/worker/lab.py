@@ -50,11 +50,14 @@ class RedisServer:
 
 
 @contextlib.contextmanager
-def lab(home: Path, pg_url: str, workers: int = 2) -> Iterator[tuple[LiveSystem, RedisServer]]:
+def lab(home: Path, pg_url: str, workers: int = 2,
+        limits: dict[int, int] | None = None) -> Iterator[tuple[LiveSystem, RedisServer]]:
+    """`limits`: resource limits (RLIMIT_* → bytes) every worker process starts with."""
     server = RedisServer(home)
     server.start()
     system = LiveSystem(home, database_url=pg_url, broker_url=server.url, workers=workers)
     system.env.update(FAST)
+    system.worker_limits = dict(limits or {})
     try:
         with system:
             yield system, server

@@ -7,6 +7,8 @@ from fastapi import APIRouter, HTTPException
 from fastapi.responses import FileResponse
 from sqlalchemy import select
 
+from lipcore import catalog
+from lipcore.config.files import probe_file_values
 from server import crud, probes
 from server.artifact_store import local_copy
 from server.api.deps import IdPath, QueueDep, ReadAuth, SessionDep, SettingsDep, WriteAuth
@@ -14,6 +16,7 @@ from server.api.openapi import CONFLICT
 from server.artifact_types import FILE_RESPONSES, media_type
 from server.api.routes.runs import get_run_or_404
 from server.models import Artifact, ProbeJob
+from server.paths import allowed_roots, outside
 from server.schemas import ArtifactPublic, ProbeJobPublic, ProbeRequest, ProbesPublic
 
 router = APIRouter(tags=["artifacts"])
@@ -52,9 +55,16 @@ def read_probes(run_id: IdPath, db: SessionDep) -> ProbesPublic:
 
 @router.post("/runs/{run_id}/probes", status_code=202, response_model=ProbeJobPublic,
              dependencies=[WriteAuth], responses=CONFLICT)
-def submit_probes(run_id: IdPath, body: ProbeRequest, db: SessionDep, queue: QueueDep) -> ProbeJobPublic:
+def submit_probes(run_id: IdPath, body: ProbeRequest, db: SessionDep, queue: QueueDep,
+                  settings: SettingsDep) -> ProbeJobPublic:
     """Run named probes on a succeeded run's checkpoints, through the workers."""
     run = get_run_or_404(db, run_id)
+    unknown = [p for p in body.probes if p not in catalog.PROBES]
+    if unknown:
+        raise body_422("probes", f"unknown probe {unknown[0]!r}; choose from "
+                       f"{', '.join(catalog.PROBES) or '(none registered)'}")
+    for issue in outside(probe_file_values(body.params, "params."), allowed_roots(settings)):
+        raise body_422(issue.key, issue.message)
     if run.status != "succeeded":
         raise HTTPException(409, f"run {run_id} is {run.status}; probes need a succeeded run")
     job = probes.create_probe_job(db, run_id=run_id, probes=body.probes, params=body.params)

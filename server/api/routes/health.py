@@ -6,14 +6,14 @@ from datetime import timedelta
 from fastapi import APIRouter
 from sqlalchemy import func, select, text
 
-from server.api.deps import QueueDep, SessionDep, SettingsDep
+from server.api.deps import QueueDep, ReadAuth, SessionDep, SettingsDep
 from server.models import Run, Worker, utcnow
 from server.schemas import Health
 
 router = APIRouter(tags=["health"])
 
 
-@router.get("/health", response_model=Health)
+@router.get("/health", response_model=Health, dependencies=[ReadAuth])
 def health(db: SessionDep, queue: QueueDep, settings: SettingsDep) -> Health:
     """Database, broker, workers (alive = heartbeat within LIPLAB_WORKER_STALE_S), queue lengths,
     and the dashboard URL that clients print for a run or sweep."""

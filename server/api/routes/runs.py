@@ -9,11 +9,12 @@ from sqlalchemy import func, select, text
 
 from lipcore.config import ConfigError
 from server import crud, metrics
-from server.api.deps import MAX_ID, IdPath, QueueDep, ReadAuth, SessionDep, WriteAuth
+from server.api.deps import MAX_ID, IdPath, QueueDep, ReadAuth, SessionDep, SettingsDep, WriteAuth
 from server.api.openapi import CONFLICT
 from server.api.params import ORDER_BY, WHERE, Where
 from server.errors import config_422, query_422
 from server.models import FINISHED, STATUSES, Run
+from server.paths import allowed_roots
 from server.query import QueryError, apply_order, parse_where
 from server.schemas import RunCreate, RunCreated, RunPublic, RunsPublic
 
@@ -29,10 +30,10 @@ def get_run_or_404(db, run_id: int) -> Run:  # noqa: ANN001
 
 
 @router.post("", status_code=201, response_model=RunCreated, dependencies=[WriteAuth])
-def submit_run(body: RunCreate, db: SessionDep, queue: QueueDep) -> RunCreated:
+def submit_run(body: RunCreate, db: SessionDep, queue: QueueDep, settings: SettingsDep) -> RunCreated:
     """Validate a config, store it as a queued run and hand it to the workers."""
     try:
-        run = crud.create_run(db, config=body.config, name=body.name)
+        run = crud.create_run(db, config=body.config, name=body.name, roots=allowed_roots(settings))
     except ConfigError as e:
         raise config_422(e) from None
     db.commit()

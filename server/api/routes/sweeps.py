@@ -15,6 +15,7 @@ from server.api.deps import IdPath, QueueDep, ReadAuth, SessionDep, SettingsDep,
 from server.api.params import ConfigKey, MetricName
 from server.errors import body_422, config_422, query_422, sweep_422
 from server.models import Run, Sweep
+from server.paths import allowed_roots
 from server.query import QueryError
 from server.schemas import Accepted, SweepCreate, SweepCreated, SweepPublic, SweepsPublic
 
@@ -46,7 +47,7 @@ def submit_sweep(body: SweepCreate, db: SessionDep, queue: QueueDep,
             db, config=body.config, params=body.params, name=body.name, zip=body.zip,
             random=body.random.model_dump() if body.random else None,
             max_runs=settings.max_runs_per_sweep, overwrite=body.overwrite,
-            fail_fast=body.fail_fast)
+            fail_fast=body.fail_fast, roots=allowed_roots(settings))
     except SweepTooLarge as e:
         raise body_422(e.key, f"{e} (LIPLAB_MAX_RUNS_PER_SWEEP)") from None
     except SweepError as e:

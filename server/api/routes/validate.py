@@ -4,8 +4,10 @@ from __future__ import annotations
 from fastapi import APIRouter
 
 from lipcore.config import ConfigError, apply_overrides, validate
+from lipcore.config.files import file_values
 from lipcore.sweep import SweepError, expand
 from server.api.deps import ReadAuth, SettingsDep
+from server.paths import allowed_roots, confine
 from server.schemas import IssuePublic, ValidateRequest, ValidateResult
 
 router = APIRouter(tags=["validate"])
@@ -16,6 +18,7 @@ def validate_config(body: ValidateRequest, settings: SettingsDep) -> ValidateRes
     """Issues with their dotted keys (empty when valid) and the number of runs a sweep expands to."""
     try:
         cfg = validate(body.config)
+        confine(file_values(cfg), allowed_roots(settings))
     except ConfigError as e:
         return ValidateResult(valid=False, issues=[IssuePublic(key=i.key, message=i.message)
                                                    for i in e.issues])
@@ -31,7 +34,7 @@ def validate_config(body: ValidateRequest, settings: SettingsDep) -> ValidateRes
         seen: set[tuple[str, str]] = set()
         for m in members:
             try:
-                validate(apply_overrides(cfg, m))
+                confine(file_values(validate(apply_overrides(cfg, m))), allowed_roots(settings))
             except ConfigError as e:
                 for i in e.issues:
                     if (i.key, i.message) not in seen:
