@@ -69,6 +69,9 @@ class Run(Base):
     # sha256 of the canonical config without its name: a sweep resubmitted under the same name
     # reuses the members whose config already succeeded (skip-completed).
     config_hash: Mapped[str | None] = mapped_column(String(64))
+    # The researcher's labels and note (server.run_notes): edited with PATCH, searched with where=.
+    tags: Mapped[list[Any]] = mapped_column(JSONV, default=list, server_default="[]")
+    note: Mapped[str] = mapped_column(Text, default="", server_default="")
 
 
 class MetricPoint(Base):

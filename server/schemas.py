@@ -33,6 +33,8 @@ class RunPublic(BaseModel):
     summary: dict[str, Any]
     attempts: int = 0
     worker: str | None = None
+    tags: list[str] = []
+    note: str = ""
 
 
 class RunsPublic(BaseModel):

@@ -12,7 +12,8 @@ from server import crud, metrics
 from server.api.deps import MAX_ID, IdPath, QueueDep, ReadAuth, SessionDep, WriteAuth
 from server.errors import config_422, query_422
 from server.models import FINISHED, STATUSES, Run
-from server.query import QueryError, apply_order, parse_where
+from server.query import QueryError
+from server.run_filters import apply_run_order, parse_run_filter
 from server.schemas import RunCreate, RunCreated, RunPublic, RunsPublic
 
 router = APIRouter(prefix="/runs", tags=["runs"])
@@ -41,8 +42,11 @@ def submit_run(body: RunCreate, db: SessionDep, queue: QueueDep) -> RunCreated:
 @router.get("", response_model=RunsPublic, dependencies=[ReadAuth])
 def list_runs(db: SessionDep, sweep_id: int | None = Query(None, ge=0, le=MAX_ID),
               status: Status | None = None,
-              where: list[str] = Query([], description="config filters, e.g. model.layer==aol"),
-              order_by: str = Query("-id", description="column or summary metric; '-' for descending"),
+              where: list[str] = Query([], description=(
+                  "filters, all must hold: config (model.layer==aol), columns (status==failed, "
+                  "attempts>1, created_at>=2026-12-01), metrics (summary.test_acc.max>=0.9), "
+                  "tags contains x, note~text")),
+              order_by: str = Query("-id", description="column, config key or summary metric; '-' for descending"),
               order_stat: Literal["last", "min", "max"] = "last",
               limit: int = Query(50, ge=1, le=1000), offset: int = Query(0, ge=0, le=10**9)) -> RunsPublic:
     """Runs filtered by sweep, status and config values, ordered by a column or a metric, paged."""
@@ -53,8 +57,8 @@ def list_runs(db: SessionDep, sweep_id: int | None = Query(None, ge=0, le=MAX_ID
         q = q.where(Run.status == status)
     try:
         for w in where:
-            q = q.where(parse_where(w))
-        ordered = apply_order(q, order_by, order_stat)
+            q = q.where(parse_run_filter(w))
+        ordered = apply_run_order(q, order_by, order_stat)
     except QueryError as e:
         raise query_422(e) from None
     rows = db.scalars(ordered.limit(limit).offset(offset)).all()
