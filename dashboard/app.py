@@ -6,16 +6,18 @@ from dash import Dash, dcc, html
 
 from dashboard import client
 
-NAV = [("Runs", "/"), ("Submit", "/submit"), ("Compare", "/compare"), ("Workers", "/workers")]
+NAV = [("Runs", "/runs"), ("Sweeps", "/sweeps"), ("Submit", "/submit"), ("Compare", "/compare"), ("Workers", "/workers")]
 
 
 def create_app(api_url: str = "http://127.0.0.1:8000", token: str | None = None) -> Dash:
     client.configure(api_url, token)
     app = Dash(__name__, use_pages=True, pages_folder="", title="liplab",
                suppress_callback_exceptions=True)
+    from dashboard import csv_export
     from dashboard.pages import register_all
 
     register_all()
+    csv_export.register(app.server)
     nav = html.Nav([dcc.Link("liplab", href="/", className="brand")]
                    + [dcc.Link(name, href=href) for name, href in NAV], className="nav")
     app.layout = html.Div([nav, dash.page_container], className="page")

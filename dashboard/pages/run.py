@@ -30,6 +30,12 @@ def layout(run_id: str | None = None, **_kw) -> html.Div:
                  className="row"),
         html.Pre(id="run-error", className="error"),
         html.Div([
+            dcc.Input(id="run-tags", placeholder="tags, comma-separated (baseline, lr-sweep)", className="grow"),
+            dcc.Textarea(id="run-note", placeholder="note", className="note"),
+            html.Button("save tags & note", id="run-notes-save", className="button"),
+            html.Span(id="run-notes-result"),
+        ], className="controls"),
+        html.Div([
             dcc.Dropdown(id="run-keys", multi=True, placeholder="metrics", className="grow"),
             dcc.Checklist(id="run-log", options=[{"label": " log y", "value": "log"}], value=["log"]),
             html.Label(["EMA ", dcc.Slider(id="run-ema", min=0, max=0.99, step=0.01, value=0,
@@ -54,14 +60,29 @@ def status_line(run: dict) -> str:
 
 
 @callback(Output("run-keys", "options"), Output("run-keys", "value"), Output("run-title", "children"),
-          Output("run-config", "children"), Input("run-id", "data"))
+          Output("run-config", "children"), Output("run-tags", "value"), Output("run-note", "value"),
+          Input("run-id", "data"))
 def load(run_id):  # noqa: ANN001
     """Title, config and the metrics drawn first (train and test loss, even before they exist)."""
     run = client.run(run_id)
     keys = sorted(run.get("summary") or {})
     chosen = [k for k in DEFAULT_KEYS if k in keys or not keys] or keys[:2]
     return (sorted(set(keys) | set(chosen)), chosen, f"Run {run_id}: {run['name']}",
-            yaml.safe_dump(run["config"], sort_keys=False))
+            yaml.safe_dump(run["config"], sort_keys=False), ", ".join(run.get("tags") or []),
+            run.get("note") or "")
+
+
+@callback(Output("run-notes-result", "children"), Input("run-notes-save", "n_clicks"),
+          State("run-id", "data"), State("run-tags", "value"), State("run-note", "value"),
+          prevent_initial_call=True)
+def save_notes(_n, run_id, tags, note):  # noqa: ANN001
+    """PATCH the run's tags and note; the API's 422 message when a tag is not allowed."""
+    tag_list = [t.strip() for t in (tags or "").split(",") if t.strip()]
+    r = client.edit_notes(run_id, tags=tag_list, note=note or "")
+    if r.status_code == 200:
+        return "saved"
+    detail = r.json().get("detail")
+    return f"not saved: {'; '.join(d.get('msg', '') for d in detail) if isinstance(detail, list) else detail}"
 
 
 def full_draw(run_id, keys: list[str], log: bool, smoothing: float) -> tuple:  # noqa: ANN001
