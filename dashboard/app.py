@@ -13,12 +13,13 @@ def create_app(api_url: str = "http://127.0.0.1:8000", token: str | None = None)
     client.configure(api_url, token)
     app = Dash(__name__, use_pages=True, pages_folder="", title="liplab",
                suppress_callback_exceptions=True)
-    from dashboard import csv_export, reports
+    from dashboard import csv_export, files, reports
     from dashboard.pages import register_all
 
     register_all()
     csv_export.register(app.server)
     reports.register(app.server)
+    files.register(app.server)
     nav = html.Nav([dcc.Link("liplab", href="/", className="brand")]
                    + [dcc.Link(name, href=href) for name, href in NAV], className="nav")
     app.layout = html.Div([nav, dash.page_container], className="page")

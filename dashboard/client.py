@@ -57,6 +57,11 @@ def get(path: str, **params: Any) -> Any:
     return _send("GET", path, params=params).raise_for_status().json()
 
 
+def raw(path: str) -> httpx.Response:
+    """GET without raising or decoding: a file to pass on (artifacts)."""
+    return _send("GET", path)
+
+
 def post(path: str, body: Any = None) -> httpx.Response:
     """POST without raising: callers show 4xx answers (validation issues) to the user."""
     return _send("POST", path, json=body)
