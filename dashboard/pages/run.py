@@ -142,7 +142,7 @@ def append_new(run_id, keys: list[str], state: dict) -> tuple:  # noqa: ANN001
             patch["data"][i]["x"].extend(s["step"])
             patch["data"][i]["y"].extend(y)
         else:
-            patch["data"].append(curve_trace(key, s["step"], s["value"], state["smoothing"]))
+            patch["data"].append(curve_trace(key, s["step"], s["value"], state["smoothing"], len(new["keys"])))
             new["keys"].append(key)
         new["last"][key] = s["step"][-1]
     return patch, new

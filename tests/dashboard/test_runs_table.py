@@ -140,3 +140,64 @@ def test_tags_and_note_round_trip_from_the_run_page(browser_ok, embedded_system,
     dash_duo.wait_for_page(f"{dash_duo.server_url}/runs/{run_id}")
     dash_duo._wait_for(lambda _d: dash_duo.find_element("#run-tags").get_attribute("value") == "keep, lr:0.01",
                        timeout=20, msg="tags not shown back on the run page")
+
+
+@pytest.fixture(scope="module")
+def two_sweeps(embedded_system):
+    """Two finished 3-run sweeps written into the store, the first one named as a study; each
+    run logs train_loss = level·(1 + seed/10) at steps 0..4 (level 1 in sweep A, 3 in B)."""
+    from sqlalchemy import create_engine
+    from sqlalchemy.orm import Session
+
+    from server import crud, metrics
+
+    engine = create_engine(f"sqlite:///{embedded_system.home / 'liplab.db'}")
+    out = {}
+    with Session(engine) as db:
+        for name, level in (("001_deep_linear", 1.0), ("plain", 3.0)):
+            sweep, members, _ = crud.create_sweep(db, config=QUICK, name=name,
+                                                  params={"training.batch_seed": "0,1,2"})
+            db.commit()
+            for seed, run in enumerate(members):
+                metrics.write_points(db, run.id, [("train_loss", s, level * (1 + seed / 10)) for s in range(5)])
+                crud.finish_run(db, run_id=run.id, status="succeeded")
+                db.commit()
+            out[name] = sweep.id
+    engine.dispose()
+    return out
+
+
+def test_two_sweeps_compared_draw_both_groups_and_a_study_shows_its_report(
+        browser_ok, embedded_system, two_sweeps, app, dash_duo, tmp_path, monkeypatch):
+    from tests.dashboard.conftest import plot_data, wait_all_plots_hold_data
+
+    study, plain = two_sweeps["001_deep_linear"], two_sweeps["plain"]
+    dash_duo.start_server(app)
+    dash_duo.wait_for_page(f"{dash_duo.server_url}/compare?sweeps={study},{plain}&by=sweep")
+    wait_all_plots_hold_data(dash_duo, {"compare-curves", "compare-radar"})
+    means = plot_data(dash_duo, "compare-curves",
+                      "data.filter(t => t.customdata).map(t => [t.name, Array.from(t.y)])")
+    assert [name for name, _ in means] == [f"sweep={study} (N≤3)", f"sweep={plain} (N≤3)"]
+    assert means[0][1] == pytest.approx([1.1] * 5) and means[1][1] == pytest.approx([3.3] * 5)
+    dash_duo.wait_for_contains_text("#compare-table", "N=3", timeout=10)
+    screenshot(dash_duo, "compare_sweeps")
+    # a study without its report says how to make it; with the report, its tables and figures show
+    monkeypatch.setenv("LIPLAB_REPORTS_DIR", str(tmp_path))
+    dash_duo.wait_for_page(f"{dash_duo.server_url}/sweeps/{study}")
+    dash_duo.wait_for_contains_text("#sweep-study-missing", "liplab study configs/studies/001_deep_linear.yaml",
+                                    timeout=20)
+    folder = tmp_path / "001_deep_linear"
+    (folder / "figures").mkdir(parents=True)
+    from PIL import Image
+
+    Image.new("RGB", (40, 30), (200, 30, 30)).save(folder / "figures" / "00_curves.png")
+    (folder / "study.md").write_text("# 001_deep_linear\n\n| variant | test_loss |\n|---|---|\n"
+                                     "| lockstep | 0.125 |\n\n![curves](figures/00_curves.png)\n")
+    dash_duo.wait_for_page(f"{dash_duo.server_url}/sweeps/{study}")
+    dash_duo.wait_for_contains_text("#sweep-study-report", "lockstep", timeout=20)
+    dash_duo._wait_for(lambda d: d.execute_script(
+        "const i = document.querySelector('#sweep-study-report img'); return i && i.naturalWidth === 40;"),
+        timeout=10, msg="the report's figure did not load")
+    dash_duo.wait_for_page(f"{dash_duo.server_url}/sweeps/{plain}")
+    dash_duo.wait_for_contains_text("#sweep-title", "plain", timeout=20)
+    assert dash_duo.find_element("#sweep-study").text == ""
