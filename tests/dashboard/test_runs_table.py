@@ -145,7 +145,8 @@ def test_tags_and_note_round_trip_from_the_run_page(browser_ok, embedded_system,
 @pytest.fixture(scope="module")
 def two_sweeps(embedded_system):
     """Two finished 3-run sweeps written into the store, the first one named as a study; each
-    run logs train_loss = level·(1 + seed/10) at steps 0..4 (level 1 in sweep A, 3 in B)."""
+    run logs train_loss = level·(1 + seed/10) at steps 0..4 (level 1 in sweep A, 3 in B), and a
+    test loss and accuracy (the radar's axes)."""
     from sqlalchemy import create_engine
     from sqlalchemy.orm import Session
 
@@ -159,7 +160,8 @@ def two_sweeps(embedded_system):
                                                   params={"training.batch_seed": "0,1,2"})
             db.commit()
             for seed, run in enumerate(members):
-                metrics.write_points(db, run.id, [("train_loss", s, level * (1 + seed / 10)) for s in range(5)])
+                metrics.write_points(db, run.id, [(k, s, level * (1 + seed / 10) * f) for s in range(5)
+                                                  for k, f in (("train_loss", 1), ("test_loss", 2), ("test_acc", 0.1))])
                 crud.finish_run(db, run_id=run.id, status="succeeded")
                 db.commit()
             out[name] = sweep.id
