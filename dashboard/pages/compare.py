@@ -4,11 +4,12 @@ by sweep), each group's mean ± std band, and a table of summaries."""
 from __future__ import annotations
 
 import re
+from urllib.parse import urlencode
 
 import dash
 from dash import Input, Output, callback, dash_table, dcc, html
 
-from dashboard import client, groups
+from dashboard import address, client, groups
 from dashboard.derive import flatten, summary_keys, varying_keys
 from dashboard.figures import grouped_figure, overlay_figure, radar_figure
 
@@ -59,6 +60,7 @@ def layout(runs: str = "", sweeps: str = "", by: str = "", **_kw) -> html.Div:
         ], className="controls"),
         html.Div(id="compare-message"),
         dcc.Store(id="compare-selection"),
+        dcc.Store(id="compare-query"),
         dcc.Graph(id="compare-radar"),
         html.Div([html.Label(["metric ", dcc.Dropdown(id="compare-metric", clearable=False)]),
                   dcc.Checklist(id="compare-log", options=[{"label": " log y", "value": "log"}],
@@ -108,13 +110,16 @@ NOTHING_CHOSEN = ("Choose whole sweeps above, or type run ids (or tick runs on t
 @callback(Output("compare-radar", "figure"), Output("compare-metric", "options"),
           Output("compare-metric", "value"), Output("compare-message", "children"),
           Output("compare-by", "options"), Output("compare-selection", "data"),
-          Output("compare-table", "data"), Output("compare-table", "columns"),
+          Output("compare-table", "data"), Output("compare-table", "columns"), Output("compare-query", "data"),
           Input("compare-sweeps", "value"), Input("compare-runs", "value"), Input("compare-by", "value"))
 def load(sweep_ids, ids_text, by):  # noqa: ANN001
+    parts = {"runs": ",".join(map(str, parse_ids(ids_text))), "sweeps": ",".join(map(str, sweep_ids or [])),
+             "by": by or ""}
+    query = "?" + urlencode({k: v for k, v in parts.items() if v}) if any(parts.values()) else ""
     runs, note = chosen_runs(sweep_ids, ids_text)
     if not runs:
         return (radar_figure({}, []), [], None, html.Div(NOTHING_CHOSEN, className="empty"), [],
-                None, [], [])
+                None, [], [], query)
     keys = summary_keys(runs)
     axes = radar_metrics(keys)
     ids = [r["id"] for r in runs]
@@ -129,7 +134,10 @@ def load(sweep_ids, ids_text, by):  # noqa: ANN001
     options = [groups.BY_SWEEP] + varying_keys([r["config"] for r in runs])
     metric = next((m for m in ("train_loss", "test_loss") if m in keys), keys[0] if keys else None)
     selection = {"ids": ids, "groups": {str(i): g for i, g in raw.items()}, "by": by}
-    return radar_figure(radar, axes), keys, metric, note, options, selection, table, columns
+    return radar_figure(radar, axes), keys, metric, note, options, selection, table, columns, query
+
+
+address.mirror("compare-query", "/compare")
 
 
 @callback(Output("compare-curves", "figure"), Input("compare-metric", "value"),

@@ -10,9 +10,9 @@ import math
 
 import dash
 import httpx
-from dash import Input, Output, callback, clientside_callback, dash_table, dcc, html
+from dash import Input, Output, callback, dash_table, dcc, html
 
-from dashboard import client, runs_view
+from dashboard import address, client, runs_view
 from dashboard.derive import flatten, summary_keys
 
 STATUSES = ["queued", "running", "succeeded", "failed", "diverged", "cancelled"]
@@ -125,17 +125,7 @@ def refresh(n, status, where, metrics, keys, sort_by, page):  # noqa: ANN001
             count, empty_state(view, total), query, f"/download/runs.csv{query}")
 
 
-# The view goes into the address bar without a reload (and without Dash re-rendering the page).
-clientside_callback(
-    """function(query) {
-        const path = window.location.pathname;
-        if ((path === '/' || path === '/runs') && query !== null && query !== undefined
-                && window.location.search !== query) {
-            window.history.replaceState(null, '', path + query);
-        }
-        return window.dash_clientside.no_update;
-    }""",
-    Output("runs-query", "id"), Input("runs-query", "data"))
+address.mirror("runs-query", "/", "/runs")
 
 
 @callback(Output("runs-compare", "href"), Input("runs-table", "selected_row_ids"))

@@ -170,7 +170,7 @@ def two_sweeps(embedded_system):
 
 
 def test_two_sweeps_compared_draw_both_groups_and_a_study_shows_its_report(
-        browser_ok, embedded_system, two_sweeps, app, dash_duo, tmp_path, monkeypatch):
+        browser_ok, embedded_system, many, two_sweeps, app, dash_duo, tmp_path, monkeypatch):
     from tests.dashboard.conftest import plot_data, wait_all_plots_hold_data
 
     study, plain = two_sweeps["001_deep_linear"], two_sweeps["plain"]
@@ -182,6 +182,10 @@ def test_two_sweeps_compared_draw_both_groups_and_a_study_shows_its_report(
     assert [name for name, _ in means] == [f"sweep={study} (N≤3)", f"sweep={plain} (N≤3)"]
     assert means[0][1] == pytest.approx([1.1] * 5) and means[1][1] == pytest.approx([3.3] * 5)
     dash_duo.wait_for_contains_text("#compare-table", "N=3", timeout=10)
+    dash_duo.find_element("#compare-runs").send_keys(f"{many['trained']['id']}\n")  # one more run, a third group
+    dash_duo._wait_for(lambda d: f"runs={many['trained']['id']}" in d.current_url, timeout=20,
+                       msg=lambda d: f"the address does not hold the comparison: {d.current_url}")
+    dash_duo.wait_for_contains_text("#compare-table", "sweep=None", timeout=20)
     screenshot(dash_duo, "compare_sweeps")
     # a study without its report says how to make it; with the report, its tables and figures show
     monkeypatch.setenv("LIPLAB_REPORTS_DIR", str(tmp_path))
