@@ -125,7 +125,7 @@ def load(sweep_ids, ids_text, by):  # noqa: ANN001
     ids = [r["id"] for r in runs]
     raw = {r["id"]: groups.group_of(r, by) for r in runs} if by else labels(runs)
     names = {i: f"{by}={g}" for i, g in raw.items()} if by else raw
-    per_run = {c["id"]: c["values"] for c in client.compare(ids, axes)}
+    per_run = {c["id"]: c["values"] for c in client.compare(ids, axes)} if axes else {}
     stats = groups.group_values(per_run, names, axes)
     radar = {g: {m: s["mean"] for m, s in per_metric.items()} for g, per_metric in stats.items()}
     counts = {g: list(names.values()).count(g) for g in stats}
