@@ -10,13 +10,14 @@ import math
 
 import dash
 import httpx
-from dash import Input, Output, callback, dash_table, dcc, html
+from dash import Input, Output, State, callback, dash_table, dcc, html
 
 from dashboard import address, client, runs_view
 from dashboard.derive import flatten, summary_keys
 
 STATUSES = ["queued", "running", "succeeded", "failed", "diverged", "cancelled"]
 SUBMIT_HINT = "liplab submit configs/quickstart.yaml"
+
 
 
 def layout(**query) -> html.Div:
@@ -26,6 +27,7 @@ def layout(**query) -> html.Div:
         html.H2("Runs"),
         dcc.Interval(id="runs-tick", interval=5000, max_intervals=0),  # re-armed by each answer
         dcc.Store(id="runs-query"),
+        dcc.Store(id="runs-filters", data=filters_of(view)),
         html.Div([
             dcc.Dropdown(id="runs-status", options=STATUSES, value=view["status"], multi=False,
                          placeholder="any status"),
@@ -54,13 +56,20 @@ def layout(**query) -> html.Div:
             markdown_options={"link_target": "_self"}, style_table={"overflowX": "auto"},
             style_cell={"fontSize": 13, "maxWidth": 260, "overflow": "hidden", "textOverflow": "ellipsis"},
             tooltip_duration=None),
-        html.H3("Sweeps"),
-        dash_table.DataTable(id="runs-sweeps", data=[], page_size=20,
-                             markdown_options={"link_target": "_self"},
-                             columns=[{"name": "sweep", "id": "link", "presentation": "markdown"},
-                                      {"name": "name", "id": "name"}, {"name": "runs", "id": "n_runs"},
-                                      {"name": "status", "id": "counts"}]),
+        html.Div([
+            html.H3(["Sweeps ", dcc.Link("(all, with their best values →)", href="/sweeps")]),
+            dash_table.DataTable(id="runs-sweeps", data=[], page_size=20,
+                                 markdown_options={"link_target": "_self"},
+                                 columns=[{"name": "sweep", "id": "link", "presentation": "markdown"},
+                                          {"name": "name", "id": "name"}, {"name": "runs", "id": "n_runs"},
+                                          {"name": "status", "id": "counts"}]),
+        ], id="runs-sweeps-box", style={"display": "none"}),  # shown once there is a sweep
     ])
+
+
+def filters_of(view: dict) -> list:
+    """What decides which runs come in which order: a change of it starts again at page 0."""
+    return [view["status"], view["where"], view["sort"]]
 
 
 def sort_text(sort_by: list[dict] | None) -> str:
@@ -98,13 +107,16 @@ def empty_state(view: dict, total: int) -> list:
           Output("runs-message", "children"), Output("runs-tick", "max_intervals"),
           Output("runs-metrics", "options"), Output("runs-keys", "options"), Output("runs-total", "children"),
           Output("runs-empty", "children"), Output("runs-query", "data"), Output("runs-csv", "href"),
-          Input("runs-tick", "n_intervals"), Input("runs-status", "value"), Input("runs-where", "value"),
+          Output("runs-table", "page_current"), Output("runs-filters", "data"), Input("runs-tick", "n_intervals"), Input("runs-status", "value"), Input("runs-where", "value"),
           Input("runs-metrics", "value"), Input("runs-keys", "value"), Input("runs-table", "sort_by"),
-          Input("runs-table", "page_current"))
-def refresh(n, status, where, metrics, keys, sort_by, page):  # noqa: ANN001
-    """One page of the view from the API; its query string goes to the URL and the CSV link."""
+          Input("runs-table", "page_current"), State("runs-filters", "data"))
+def refresh(n, status, where, metrics, keys, sort_by, page, previous):  # noqa: ANN001
+    """One page of the view from the API; its query string goes to the URL and the CSV link.
+    A new filter or sort starts again at the first page."""
     view = {"status": status, "where": where or "", "sort": sort_text(sort_by), "metrics": metrics,
             "keys": keys, "page": page or 0}
+    if previous is not None and filters_of(view) != previous:
+        view["page"] = 0
     message = ""
     try:
         listing = client.runs(**runs_view.api_params(view), limit=runs_view.PAGE_SIZE,
@@ -122,7 +134,7 @@ def refresh(n, status, where, metrics, keys, sort_by, page):  # noqa: ANN001
     count = f"{'about ' if listing.get('estimated') else ''}{total} runs"
     return (runs_view.table_rows(items, shown_keys, shown_metrics), runs_view.columns(shown_keys, shown_metrics),
             max(1, math.ceil(total / runs_view.PAGE_SIZE)), message, (n or 0) + 1, metric_options, key_options,
-            count, empty_state(view, total), query, f"/download/runs.csv{query}")
+            count, empty_state(view, total), query, f"/download/runs.csv{query}", view["page"], filters_of(view))
 
 
 address.mirror("runs-query", "/", "/runs")
@@ -134,15 +146,16 @@ def compare_link(selected):  # noqa: ANN001
     return f"/compare?runs={','.join(ids)}" if ids else "/compare"
 
 
-@callback(Output("runs-sweeps", "data"), Input("runs-tick", "n_intervals"))
+@callback(Output("runs-sweeps", "data"), Output("runs-sweeps-box", "style"), Input("runs-tick", "n_intervals"))
 def refresh_sweeps(_n):  # noqa: ANN001
     try:
-        items = client.sweeps()
+        items = client.sweeps(limit=20)
     except client.Missing:
-        return []
-    return [{"link": f"[{s['id']}](/sweeps/{s['id']})", "name": s["name"], "n_runs": s.get("n_runs"),
+        items = []
+    rows = [{"link": f"[{s['id']}](/sweeps/{s['id']})", "name": s["name"], "n_runs": s.get("n_runs"),
              "counts": ", ".join(f"{n} {k}" for k, n in sorted((s.get("counts") or {}).items()))}
             for s in items]
+    return rows, {} if rows else {"display": "none"}
 
 
 def register() -> None:

@@ -204,6 +204,13 @@ def test_two_sweeps_compared_draw_both_groups_and_a_study_shows_its_report(
     dash_duo._wait_for(lambda d: d.execute_script(
         "const i = document.querySelector('#sweep-study-report img'); return i && i.naturalWidth === 40;"),
         timeout=10, msg="the report's figure did not load")
+    screenshot(dash_duo, "sweep_study")
+    dash_duo.wait_for_page(f"{dash_duo.server_url}/sweeps?metric=train_loss")
+    dash_duo.wait_for_contains_text("#sweeps-table", "001_deep_linear", timeout=20)
+    best = "return Array.from(document.querySelectorAll('#sweeps-table td[data-dash-column=best]')).map(e => e.innerText.trim())"
+    dash_duo._wait_for(lambda d: d.execute_script(best) == ["3", "1"], timeout=20,  # lowest train_loss: seed 0
+                       msg=lambda d: f"best values {d.execute_script(best)}")
+    screenshot(dash_duo, "sweeps")
     dash_duo.wait_for_page(f"{dash_duo.server_url}/sweeps/{plain}")
     dash_duo.wait_for_contains_text("#sweep-title", "plain", timeout=20)
     assert dash_duo.find_element("#sweep-study").text == ""
