@@ -5,6 +5,7 @@ what the table shows, every page of it, with full-precision metrics.
 """
 from __future__ import annotations
 
+import httpx
 from flask import Flask, Response, request
 
 from dashboard import client, runs_view
@@ -31,7 +32,8 @@ def register(server: Flask) -> None:
         view = runs_view.view_from_query(request.args.to_dict())
         try:
             body = view_csv(view)
-        except ValueError as e:
-            return Response(f"{e}\n", status=422, mimetype="text/plain")
+        except (ValueError, httpx.HTTPStatusError) as e:  # a column the API cannot sort by, a bad filter
+            detail = e.response.text if isinstance(e, httpx.HTTPStatusError) else str(e)
+            return Response(f"{detail}\n", status=422, mimetype="text/plain")
         return Response(body, mimetype="text/csv",
                         headers={"Content-Disposition": "attachment; filename=liplab-runs.csv"})

@@ -64,3 +64,34 @@ def test_csv_holds_full_precision_and_quotes_commas():
 def test_default_metrics_are_the_logged_losses_and_accuracies():
     assert runs_view.chosen_metrics({"metrics": None}, ["test_acc", "x"]) == ["test_acc:last"]
     assert runs_view.chosen_metrics({"metrics": ["x:min"]}, ["test_acc"]) == ["x:min"]
+
+
+def test_csv_route_pages_through_the_api_and_names_a_bad_filter(monkeypatch):
+    import httpx
+    from flask import Flask
+
+    from dashboard import client, csv_export
+
+    runs = [{**RUN, "id": i} for i in range(1, 1501)]
+    asked = []
+
+    def listing(limit, offset, **params):  # noqa: ANN001
+        asked.append((params, offset))
+        if params.get("where") == "bad":
+            request = httpx.Request("GET", "http://api/runs")
+            raise httpx.HTTPStatusError("422", request=request, response=httpx.Response(
+                422, request=request, text='{"detail":[{"loc":["query","where"],"msg":"bad: not KEY OP VALUE"}]}'))
+        return {"items": runs[offset:offset + limit], "total": len(runs)}
+
+    monkeypatch.setattr(client, "runs", listing)
+    server = Flask(__name__)
+    csv_export.register(server)
+    web = server.test_client()
+    r = web.get("/download/runs.csv?sort=-test_acc:max&metrics=test_acc:max")
+    rows = list(csv.reader(io.StringIO(r.get_data(as_text=True))))
+    assert r.status_code == 200 and len(rows) == 1 + 1500 and rows[1500][0] == "1500"
+    assert [o for _, o in asked] == [0, 1000]  # two pages of the API's 1000
+    assert asked[0][0] == {"status": None, "where": None, "order_by": "-test_acc", "order_stat": "max"}
+    bad = web.get("/download/runs.csv?where=bad")
+    assert bad.status_code == 422 and "not KEY OP VALUE" in bad.get_data(as_text=True)
+    assert web.get("/download/runs.csv?sort=tags").status_code == 422

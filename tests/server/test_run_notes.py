@@ -32,6 +32,8 @@ def test_tags_and_note_round_trip_and_are_searchable(client):
     assert ids_of(client, where="note~100%") == [a]
     assert ids_of(client, where="note~1_0") == []
     assert ids_of(client, where=["note~warm", "tags contains baseline"]) == [a]
+    assert ids_of(client, where="name~QUICK", order_by="id") == [a, b, c]  # the config's name, quick
+    assert ids_of(client, where="name~slow") == []
 
 
 @pytest.mark.parametrize("body,field", [
