@@ -24,7 +24,7 @@ PAGE_SIZE = 50
 # Table column id → the API's order_by name; the other fixed columns cannot be ordered in SQL.
 ORDERABLE = {"link": "id", "name": "name", "status": "status", "sweep": "sweep_id",
              "created": "created_at", "started": "started_at", "finished": "finished_at",
-             "attempts": "attempts", "worker": "worker"}
+             "attempts": "attempts", "worker": "worker", "duration": "duration"}
 FIXED = [("id", "link"), ("name", "name"), ("status", "status"), ("sweep", "sweep"),
          ("tags", "tags"), ("note", "note")]
 TIMES = [("created", "created"), ("started", "started"), ("finished", "finished"),
@@ -66,7 +66,7 @@ def metric_column(column: str) -> tuple[str, str] | None:
 def order_params(sort: str) -> dict[str, str]:
     """A sort column id → the API's order_by (and order_stat); {} for the default (newest first).
 
-    Raises ValueError for a column the API cannot order by (tags, note, duration)."""
+    Raises ValueError for a column the API cannot order by (tags, note)."""
     if not sort:
         return {}
     desc, column = sort.startswith("-"), sort.lstrip("-")

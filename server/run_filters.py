@@ -4,10 +4,11 @@ in front of the config filters of server.query:
     tags contains baseline        the run carries the tag
     note~lr warmup                the note holds the text (case-insensitive); also name~
     status==failed  worker==w0@x  attempts>1  sweep_id==3  created_at>=2026-12-01T09:00
+    duration>60                   seconds from start to finish (runs not finished never match)
     summary.test_acc.max>=0.9     a metric's last, min or max (runs without it never match)
 
 Anything else is a config filter (`model.layer==aol`). Ordering adds config keys
-(`-training.lr`) and these columns to server.query's columns and metrics.
+(`-training.lr`), `duration` and these columns to server.query's columns and metrics.
 """
 from __future__ import annotations
 
@@ -33,12 +34,21 @@ TIME_COLUMNS = {"created_at": Run.created_at, "started_at": Run.started_at, "fin
 ORDER_COLUMNS = {**COLUMNS, "attempts": Run.attempts, "worker": Run.worker, "sweep_id": Run.sweep_id}
 
 
+def duration_s(dialect: str) -> ColumnElement[float]:
+    """Seconds from started_at to finished_at in SQL (NULL until both are set)."""
+    if dialect == "postgresql":
+        return func.extract("epoch", Run.finished_at - Run.started_at)
+    # julianday is a float of days: to the millisecond, so 30 s is 30.0, not 29.999999
+    return func.round((func.julianday(Run.finished_at) - func.julianday(Run.started_at)) * 86400.0, 3)
+
+
 def like_escaped(text: str) -> str:
     return text.replace("!", "!!").replace("%", "!%").replace("_", "!_")
 
 
-def parse_run_filter(text: str) -> ColumnElement[bool]:
-    """One `where=` term → a SQL condition; a bad term is a QueryError naming `where`."""
+def parse_run_filter(text: str, dialect: str = "sqlite") -> ColumnElement[bool]:
+    """One `where=` term → a SQL condition for the `dialect`'s database; a bad term is a
+    QueryError naming `where`."""
     if m := _CONTAINS.match(text):
         tag = m.group(1)
         if not TAG.match(tag):
@@ -61,6 +71,8 @@ def parse_run_filter(text: str) -> ColumnElement[bool]:
         return OPS[op](Run.summary[(name, stat)].as_float(), number(key, raw))
     if key in NUMBER_COLUMNS:
         return OPS[op](NUMBER_COLUMNS[key], number(key, raw))
+    if key == "duration":
+        return OPS[op](duration_s(dialect), number(key, raw))
     if key in TEXT_COLUMNS:
         if op not in ("==", "!="):
             raise QueryError("where", f"{key}: compare with == or != (or use ~ on note and name)")
@@ -87,13 +99,13 @@ def timestamp(key: str, raw: str) -> datetime:
     return (t if t.tzinfo else t.replace(tzinfo=timezone.utc)).astimezone(timezone.utc)
 
 
-def apply_run_order(q: Select, order_by: str, stat: str = "last") -> Select:
-    """server.query.apply_order, plus attempts, worker, sweep_id and scalar config keys."""
+def apply_run_order(q: Select, order_by: str, stat: str = "last", dialect: str = "sqlite") -> Select:
+    """server.query.apply_order, plus attempts, worker, sweep_id, duration and scalar config keys."""
     desc = order_by.startswith("-")
     name = order_by.lstrip("-+")
-    if name in COLUMNS or name not in ORDER_COLUMNS and field_for(name) is None:
+    if name in COLUMNS or name not in ORDER_COLUMNS and name != "duration" and field_for(name) is None:
         return apply_order(q, order_by, stat)
-    col: Any = ORDER_COLUMNS.get(name)
+    col: Any = duration_s(dialect) if name == "duration" else ORDER_COLUMNS.get(name)
     if col is None:
         field = field_for(name)
         elem = Run.config[tuple(name.split("."))]

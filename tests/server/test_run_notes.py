@@ -63,6 +63,7 @@ def test_filters_and_order_on_columns_metrics_and_config(client, db):
         run = db.get(Run, run_id)
         run.attempts, run.worker = i, f"w{i % 2}@host"
         run.created_at = t0 + timedelta(days=i)
+        run.started_at, run.finished_at = t0, t0 + timedelta(seconds=[90, 30, 600, 5][i])
     db.commit()
     assert ids_of(client, where="summary.test_acc.max>=0.9", order_by="id") == [ids[0], ids[2]]
     assert ids_of(client, where="summary.test_acc.last>0.15", order_by="id") == [ids[0], ids[1]]
@@ -78,6 +79,8 @@ def test_filters_and_order_on_columns_metrics_and_config(client, db):
     assert ids_of(client, order_by="model.width") == [ids[0], ids[2], ids[1], ids[3]]  # numerically
     assert ids_of(client, order_by="-model.width") == [ids[3], ids[1], ids[2], ids[0]]
     assert ids_of(client, where="model.width>10", order_by="id") == ids[1:]  # config filters still work
+    assert ids_of(client, order_by="-duration") == [ids[2], ids[0], ids[1], ids[3]]  # 600, 90, 30, 5 s
+    assert ids_of(client, where=["duration>=30", "duration<100"], order_by="id") == ids[:2]
 
 
 @pytest.mark.parametrize("params", [

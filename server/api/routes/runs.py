@@ -44,7 +44,7 @@ def list_runs(db: SessionDep, sweep_id: int | None = Query(None, ge=0, le=MAX_ID
               status: Status | None = None,
               where: list[str] = Query([], description=(
                   "filters, all must hold: config (model.layer==aol), columns (status==failed, "
-                  "attempts>1, created_at>=2026-12-01), metrics (summary.test_acc.max>=0.9), "
+                  "attempts>1, duration>60, created_at>=2026-12-01), metrics (summary.test_acc.max>=0.9), "
                   "tags contains x, note~text")),
               order_by: str = Query("-id", description="column, config key or summary metric; '-' for descending"),
               order_stat: Literal["last", "min", "max"] = "last",
@@ -55,10 +55,11 @@ def list_runs(db: SessionDep, sweep_id: int | None = Query(None, ge=0, le=MAX_ID
         q = q.where(Run.sweep_id == sweep_id)
     if status is not None:
         q = q.where(Run.status == status)
+    dialect = db.get_bind().dialect.name
     try:
         for w in where:
-            q = q.where(parse_run_filter(w))
-        ordered = apply_run_order(q, order_by, order_stat)
+            q = q.where(parse_run_filter(w, dialect))
+        ordered = apply_run_order(q, order_by, order_stat, dialect)
     except QueryError as e:
         raise query_422(e) from None
     rows = db.scalars(ordered.limit(limit).offset(offset)).all()
