@@ -1,6 +1,6 @@
 """Dashboard benchmark: seconds until the plot is drawn in headless Chromium.
 
-Two cases (issue 8; aim ≤ 2 s each):
+Two cases (aim ≤ 2 s each):
   * the sweep page's heatmap for a sweep of 1,000 runs (10 depths × 10 widths × 10 seeds,
     each with a 50-point train_loss series), and
   * the run page's curve for a run whose train_loss has 1,000,000 points (the API downsamples).

@@ -1,4 +1,5 @@
-"""The dashboard's REST client: one function per API route (CONTRACT §5), answers normalised.
+"""The dashboard's REST calls: one function per API route (docs/api.md), answers normalised, sent through
+`liplab.client.Client` (the one client of the CLI and notebooks).
 
 The base URL and token are set by `create_app`. Functions return plain data; a route the server
 lacks raises `Missing` (its path in the message) so pages can say which route is absent instead
@@ -11,41 +12,34 @@ from typing import Any
 
 import httpx
 
+from liplab.client import Client, Unreachable  # noqa: F401 - pages catch client.Unreachable
+
 _state: dict[str, Any] = {"url": os.environ.get("LIPLAB_URL", "http://127.0.0.1:8000"),
-                          "token": os.environ.get("LIPLAB_TOKEN"), "http": None}
+                          "token": os.environ.get("LIPLAB_TOKEN"), "client": None}
 
 
 class Missing(RuntimeError):
     """The API has no such route (404 on the route itself, not on an id)."""
 
 
-class Unreachable(RuntimeError):
-    """The API is down or not at the configured URL (no HTTP answer at all)."""
-
-
 def configure(api_url: str, token: str | None = None) -> None:
     _state["url"], _state["token"] = api_url.rstrip("/"), token
-    _state["http"] = None
+    _state["client"] = None
 
 
 def base_url() -> str:
     return _state["url"]
 
 
-def _http() -> httpx.Client:
-    if _state["http"] is None:  # one pooled connection set per process, made on first use
-        headers = {"Authorization": f"Bearer {_state['token']}"} if _state["token"] else {}
-        _state["http"] = httpx.Client(base_url=f"{_state['url']}/api/v1", headers=headers, timeout=30)
-    return _state["http"]
+def _client() -> Client:
+    if _state["client"] is None:  # one pooled connection set per process, made on first use
+        _state["client"] = Client(_state["url"], _state["token"] or "", timeout=30)
+    return _state["client"]
 
 
 def _send(method: str, path: str, **kwargs: Any) -> httpx.Response:
     """One request; `Unreachable` when nothing answers, `Missing` when the route does not exist."""
-    try:
-        r = _http().request(method, path, **kwargs)
-    except httpx.TransportError as e:
-        raise Unreachable(f"cannot reach the liplab API at {_state['url']} ({e}); is it running "
-                          "(`liplab api`), and is `--api-url` / LIPLAB_URL right?") from e
+    r = _client().send(method, path, **kwargs)
     if r.status_code == 404 and r.headers.get("content-type", "").startswith("application/json") \
             and r.json().get("detail") == "Not Found":
         raise Missing(f"the API has no route {method} /api/v1{path}")

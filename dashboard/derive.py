@@ -7,6 +7,8 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from dashboard.localtime import local_time
+
 
 def flatten(config: dict[str, Any], prefix: str = "") -> dict[str, Any]:
     """{"model": {"depth": 2}} → {"model.depth": 2}; lists stay values (probes lists, etc.)."""

@@ -17,6 +17,7 @@ from typing import Any
 from urllib.parse import urlencode
 
 from dashboard.derive import flatten, varying_keys
+from dashboard.localtime import local_time
 
 STATS = ("last", "min", "max")
 DEFAULT_METRICS = ("train_loss:last", "test_loss:last", "train_acc:last", "test_acc:last")
@@ -109,10 +110,6 @@ def parse_time(text: str | None) -> datetime | None:
     return datetime.fromisoformat(text.replace("Z", "+00:00")) if text else None
 
 
-def short_time(text: str | None) -> str:
-    return (text or "")[:19].replace("T", " ")
-
-
 def duration_s(run: dict) -> float | None:
     """Seconds from start to finish, None until both are known."""
     start, end = parse_time(run.get("started_at")), parse_time(run.get("finished_at"))
@@ -130,8 +127,9 @@ def config_value(flat: dict[str, Any], key: str) -> Any:
     return json.dumps(v) if isinstance(v, (list, dict)) else v
 
 
-def table_rows(runs: list[dict], keys: list[str], metrics: list[str]) -> list[dict]:
-    """One table row per run: links as Markdown, times to the second, metrics to 6 digits."""
+def table_rows(runs: list[dict], keys: list[str], metrics: list[str], tz: str | None = None) -> list[dict]:
+    """One table row per run: links as Markdown, times to the second in zone `tz` (the viewer's;
+    UTC without one), metrics to 6 digits."""
     rows = []
     for r in runs:
         flat = flatten(r["config"])
@@ -139,8 +137,8 @@ def table_rows(runs: list[dict], keys: list[str], metrics: list[str]) -> list[di
                "status": r["status"],
                "sweep": f"[{r['sweep_id']}](/sweeps/{r['sweep_id']})" if r.get("sweep_id") else "",
                "tags": ", ".join(r.get("tags") or []), "note": r.get("note") or "",
-               "created": short_time(r.get("created_at")), "started": short_time(r.get("started_at")),
-               "finished": short_time(r.get("finished_at")), "duration": duration_s(r),
+               "created": local_time(r.get("created_at"), tz), "started": local_time(r.get("started_at"), tz),
+               "finished": local_time(r.get("finished_at"), tz), "duration": duration_s(r),
                "attempts": r.get("attempts"), "worker": r.get("worker") or ""}
         row.update({k: config_value(flat, k) for k in keys})
         for m in metrics:

@@ -36,6 +36,12 @@ def run_experiment(config: dict[str, Any], reporter: Any = None,
     from lipcore.training import checkpoints
 
     reporter = reporter or NullReporter()
+    logged = None
+    if cfg["probes"]:  # the probes read the run's series (lyapunov reuses them): keep a copy
+        from lipcore.reporting import ListReporter, MultiReporter
+
+        logged = ListReporter()
+        reporter = MultiReporter(reporter, logged)
     if checkpoint_dir is None and workdir is not None:
         checkpoint_dir = Path(workdir) / "checkpoints"
     resume = None
@@ -64,7 +70,9 @@ def run_experiment(config: dict[str, Any], reporter: Any = None,
                "error": result.error, "stopped_by": result.stopped_by,
                "diverged": result.diverged, "resumed_from": resume["step"] if resume else None}
     if cfg["probes"] and result.status == "succeeded":
-        summary["probes"] = sorted(_run_probes(cfg, engine, reporter, workdir, checkpoint_dir))
+        metrics = _logged_series(workdir, logged, resumed=resume is not None)
+        summary["probes"] = sorted(_run_probes(cfg, engine, reporter, workdir, checkpoint_dir,
+                                               metrics))
     return summary
 
 
@@ -72,13 +80,27 @@ def check_model_fits(cfg: dict[str, Any], data: Any) -> None:
     """Shape mismatches the config alone cannot see (e.g. an image model on flat data)."""
     from lipcore import catalog
 
-    if cfg["model"]["name"] in getattr(catalog, "IMAGE_MODELS", []) and data.x_train.dim() != 4:
+    if cfg["model"]["name"] in catalog.IMAGE_MODELS and data.x_train.dim() != 4:
         raise ValueError(f"model.name: {cfg['model']['name']!r} needs image data (N, C, H, W); "
                          f"data.name {cfg['data']['name']!r} gives {tuple(data.x_train.shape[1:])}")
 
 
+def _logged_series(workdir: Any, logged: Any, resumed: bool) -> dict[str, dict[str, list]]:
+    """The run's metric series for the probes: `<workdir>/metrics.jsonl` when a sink wrote one
+    (`liplab run`; it holds a resumed run's earlier points too), else the series this process
+    logged (the worker's case), unless the run was resumed: those would start mid-run, and a
+    probe does better recomputing from checkpoints than reading half a series."""
+    if workdir is not None and (Path(workdir) / "metrics.jsonl").is_file():
+        from lipcore.reporting import read_jsonl_metrics
+
+        return read_jsonl_metrics(Path(workdir) / "metrics.jsonl")
+    if logged is None or resumed:
+        return {}
+    return logged.as_series()
+
+
 def _run_probes(cfg: dict[str, Any], engine: Any, reporter: Any, workdir: Any,
-                checkpoint_dir: Any) -> dict[str, Any]:
+                checkpoint_dir: Any, metrics: dict[str, dict[str, list]]) -> dict[str, Any]:
     from lipcore.probes import ProbeContext, run_probes
     from lipcore.training import checkpoints
 
@@ -88,11 +110,6 @@ def _run_probes(cfg: dict[str, Any], engine: Any, reporter: Any, workdir: Any,
     if not snaps or snaps[-1][0] != engine.step:
         snaps.append((engine.step, {k: v.detach().cpu().clone()
                                     for k, v in member.model.state_dict().items()}))
-    metrics = {}
-    if workdir is not None:
-        from lipcore.reporting import read_jsonl_metrics
-
-        metrics = read_jsonl_metrics(Path(workdir) / "metrics.jsonl")
     ctx = ProbeContext(model=member.model, data=engine.data_dev, loss_fn=member.loss_fn,
                        checkpoints=snaps, config=cfg, device=str(engine.device), metrics=metrics)
     return run_probes(cfg["probes"], ctx, reporter, workdir)

@@ -44,9 +44,11 @@ def write_figures(run_dir: str | Path) -> list[Path]:
     out.mkdir(exist_ok=True)
     written = []
     groups = {
-        "loss": ([k for k in ("train_loss", "test_loss", "b/train_loss", "b/test_loss")], True),
-        "accuracy": ([k for k in ("train_acc", "test_acc", "b/train_acc", "b/test_acc")], False),
-        "lr": (["lr"], False),
+        "loss": ([k for k in ("train_loss", "test_loss", "a/train_loss", "a/test_loss",
+                                 "b/train_loss", "b/test_loss")], True),
+        "accuracy": ([k for k in ("train_acc", "test_acc", "a/train_acc", "a/test_acc",
+                                     "b/train_acc", "b/test_acc")], False),
+        "lr": (["lr", "a/lr", "b/lr"], False),
         "lyapunov": (sorted(k for k in series if k.startswith("lyapunov/")), False),
         "comparative": (["param_distance", "param_cosine_sim"], False),
     }

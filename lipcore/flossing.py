@@ -12,6 +12,8 @@ first block whose output has fewer than k (e.g. a regression head), so k tangent
 """
 from __future__ import annotations
 
+from typing import Callable
+
 import torch
 import torch.autograd.forward_ad as fwAD
 from torch import nn
@@ -31,11 +33,26 @@ def _block_tangents(block: nn.Module, h: torch.Tensor, q: torch.Tensor) -> tuple
     return out[:b], tangents.reshape(k, b, -1)
 
 
+def jvp_block_tangents(block: nn.Module, h: torch.Tensor,
+                       q: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """The same products as `_block_tangents` by `torch.func.jvp`, which composes with
+    `vmap` (dual tensors made by `forward_ad.make_dual` have no batching rule): packed
+    training takes this one."""
+    k, b = q.shape[0], h.shape[0]
+    out, tangents = torch.func.jvp(block, (h.repeat(k, 1),), (q.reshape(k * b, -1),))
+    return out[:b], tangents.reshape(k, b, -1)
+
+
+Tangents = Callable[[nn.Module, torch.Tensor, torch.Tensor], tuple[torch.Tensor, torch.Tensor]]
+
+
 def lyapunov_exponents(model: nn.Module, x: torch.Tensor, k: int,
-                       generator: torch.Generator | None = None) -> torch.Tensor:
+                       generator: torch.Generator | None = None,
+                       tangents: Tangents = _block_tangents) -> torch.Tensor:
     """The k largest finite-time Lyapunov exponents (descending), averaged over the batch x.
 
     x: (B, in_features); returns a (k,) tensor with gradients to the model's parameters.
+    `tangents(block, h, q)` gives (block(h), J q), by dual numbers unless told otherwise.
     """
     blocks = getattr(model, "blocks", None)
     if blocks is None or len(blocks) == 0:
@@ -53,10 +70,10 @@ def lyapunov_exponents(model: nn.Module, x: torch.Tensor, k: int,
             q0, _ = torch.linalg.qr(torch.randn(h.shape[1], k, generator=g, dtype=h.dtype))
             q = q0.T.to(h.device)[:, None, :].expand(k, h.shape[0], h.shape[1])  # (k, B, N)
             log_r = torch.zeros(h.shape[0], k, device=h.device, dtype=h.dtype)
-        out, tangents = _block_tangents(block, h, q)
+        out, jq = tangents(block, h, q)
         if out.shape[1] < k:
             break
-        mat = tangents.permute(1, 2, 0)  # (B, M, k): columns are the tangents
+        mat = jq.permute(1, 2, 0)  # (B, M, k): columns are the tangents
         qm, r = qr(mat)  # finite gradients when dead units leave the tangents rank-deficient
         log_r = log_r + log_abs_diagonal(r)
         q = qm.permute(2, 0, 1)
@@ -69,7 +86,8 @@ def lyapunov_exponents(model: nn.Module, x: torch.Tensor, k: int,
 
 
 def flossing_loss(model: nn.Module, x: torch.Tensor, k: int,
-                  generator: torch.Generator | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+                  generator: torch.Generator | None = None,
+                  tangents: Tangents = _block_tangents) -> tuple[torch.Tensor, torch.Tensor]:
     """(mean(λ²), λ): the penalty that drives the k exponents towards 0."""
-    lam = lyapunov_exponents(model, x, k, generator)
+    lam = lyapunov_exponents(model, x, k, generator, tangents)
     return (lam ** 2).mean(), lam

@@ -40,9 +40,12 @@ def floored_diagonal(r: torch.Tensor) -> torch.Tensor:
 
 
 class _QR(torch.autograd.Function):
+    generate_vmap_rule = True  # packed training takes the exponents of stacked members under vmap
+
     @staticmethod
     def forward(a: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        return torch.linalg.qr(a)
+        q, r = torch.linalg.qr(a)
+        return q, r  # a plain tuple: vmap's generated rule cannot flatten torch's result type
 
     @staticmethod
     def setup_context(ctx, inputs, output) -> None:

@@ -7,12 +7,15 @@ each run is a dict {"id", "name", "status", "config" (nested), "metrics" ({key: 
 "value"}}), "probes" ({probe: result})}. `write_report(runs, out_dir)` writes
 `<out_dir>/{summary,depth_study,…}.md` and `<out_dir>/figures/*.png`.
 
-Idempotent and resumable: a figure that already exists is kept (delete it to redraw), a
-Markdown file is rewritten only when its text changed, and every file is written atomically, so
-re-running after an interruption finishes the remaining work and changes nothing else.
+Idempotent and resumable: a figure is redrawn only when its PNG is missing or its inputs
+changed (a digest per figure in `figures/inputs.json`), a Markdown file is rewritten only when
+its text changed, and every file is written atomically, so re-running after an interruption
+finishes the remaining work, and re-running after new results redraws exactly what they change.
 """
 from __future__ import annotations
 
+import hashlib
+import json
 import math
 import os
 import statistics
@@ -187,37 +190,59 @@ def mean_curve(runs: list[dict], key: str) -> tuple[list, list, list] | None:
 
 
 class ReportWriter:
-    """Writes files idempotently under `out_dir`; `written` lists what changed this time."""
+    """Writes files idempotently under `out_dir`; `written` lists what changed this time.
+
+    A figure is redrawn when its PNG is missing or its inputs changed: `figures/inputs.json`
+    keeps a digest of each figure's plot function and arguments, so a report re-run after new
+    runs or new probe results never keeps a stale picture under a current name."""
 
     def __init__(self, out_dir: str | Path):
         self.out = Path(out_dir)
         self.fig_dir = self.out / "figures"
         self.written: list[Path] = []
         self.kept: list[Path] = []
+        self._digests_path = self.fig_dir / "inputs.json"
+        try:
+            self._digests: dict[str, str] = json.loads(self._digests_path.read_text())
+        except (OSError, ValueError):
+            self._digests = {}
 
     def text(self, name: str, content: str) -> Path:
         path = self.out / name
         if path.exists() and path.read_text() == content:
             self.kept.append(path)
             return path
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_name(path.name + ".tmp")
-        tmp.write_text(content)
-        os.replace(tmp, path)
+        _write_atomic(path, content)
         self.written.append(path)
         return path
 
-    def figure(self, name: str, draw: Callable[[Path], Any]) -> str:
-        """Relative link of figures/<name>.png, drawn only if missing."""
+    def figure(self, name: str, plot: Callable[..., Any], *args: Any) -> str:
+        """Relative link of figures/<name>.png, drawn by `plot(*args, path)` unless the PNG
+        exists and was drawn from the same function and arguments."""
         path = self.fig_dir / f"{name}.png"
+        digest = _digest(plot, args)
         if path in self.written or path in self.kept:  # already handled in this pass
             pass
-        elif path.exists():
+        elif path.exists() and self._digests.get(name) == digest:
             self.kept.append(path)
         else:
-            draw(path)
+            plot(*args, path)
             self.written.append(path)
+            self._digests[name] = digest
+            _write_atomic(self._digests_path, json.dumps(self._digests, sort_keys=True, indent=0))
         return f"figures/{name}.png"
+
+
+def _digest(plot: Callable[..., Any], args: tuple) -> str:
+    what = [f"{plot.__module__}.{plot.__qualname__}", list(args)]
+    return hashlib.sha256(json.dumps(what, sort_keys=True, default=repr).encode()).hexdigest()[:16]
+
+
+def _write_atomic(path: Path, content: str) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text(content)
+    os.replace(tmp, path)
 
 
 def _primary(runs: list[dict]) -> str:
@@ -237,14 +262,14 @@ def study(w: ReportWriter, runs: list[dict], stem: str, key: str, title: str) ->
     primary = _primary(runs)
     st = [stats([last(r, primary) for r in g]) for g in groups.values()]
     if any(n for _, _, n in st):
-        link = w.figure(f"{stem}_{primary}", lambda p: plots.grouped_bars(
-            list(groups), [m for m, _, _ in st], [s for _, s, _ in st], [n for _, _, n in st],
-            key, primary, p))
+        link = w.figure(f"{stem}_{primary}", plots.grouped_bars, list(groups),
+                        [m for m, _, _ in st], [s for _, s, _ in st], [n for _, _, n in st],
+                        key, primary)
         parts.append(f"![{primary} by {key}]({link})\n")
     curves = {f"{key}={v}": c for v, g in groups.items() if (c := mean_curve(g, "train_loss"))}
     if curves:
-        link = w.figure(f"{stem}_train_loss", lambda p: plots.grouped_curves(
-            curves, "step", "train loss (mean ± std)", p))
+        link = w.figure(f"{stem}_train_loss", plots.grouped_curves, curves, "step",
+                        "train loss (mean ± std)")
         parts.append(f"![train loss by {key}]({link})\n")
     w.text(f"{stem}.md", "\n".join(parts))
 
@@ -277,8 +302,8 @@ def connectivity_study(w: ReportWriter, runs: list[dict]) -> None:
         parts.append(f"## By `{key}`\n")
         parts.append(grouped_table(with_conn, key, ["barrier_vs_mean", "barrier_vs_linear"]) + "\n")
     for r in with_conn:
-        link = w.figure(f"run{r['id']}_connectivity", lambda p, r=r: plots.PROBE_FIGURES[
-            "connectivity"](r["probes"]["connectivity"], p))
+        link = w.figure(f"run{r['id']}_connectivity", plots.PROBE_FIGURES["connectivity"],
+                        r["probes"]["connectivity"])
         parts.append(f"![run {r['id']} connectivity]({link})")
     w.text("connectivity_study.md", "\n".join(parts) + "\n")
 
@@ -317,8 +342,7 @@ def summary(w: ReportWriter, runs: list[dict], title: str) -> None:
         for name, result in sorted((r.get("probes") or {}).items()):
             if name in plots.PROBE_FIGURES:
                 try:
-                    link = w.figure(f"run{r['id']}_{name}", lambda p, n=name, res=result:
-                                    plots.PROBE_FIGURES[n](res, p))
+                    link = w.figure(f"run{r['id']}_{name}", plots.PROBE_FIGURES[name], result)
                 except (KeyError, IndexError, TypeError, ValueError) as e:  # partial/old result
                     parts.append(f"- run {r['id']} {name}: no figure ({type(e).__name__}: {e})")
                     continue

@@ -70,6 +70,15 @@ class ListReporter(NullReporter):
     def steps(self, key: str) -> list[int]:
         return [s for s, k, _ in self.points if k == key]
 
+    def as_series(self) -> dict[str, dict[str, list]]:
+        """The points as {key: {"step": [...], "value": [...]}}, the shape probes read."""
+        series: dict[str, dict[str, list]] = {}
+        for step, key, value in self.points:
+            s = series.setdefault(key, {"step": [], "value": []})
+            s["step"].append(step)
+            s["value"].append(value)
+        return series
+
 
 class JsonlReporter(NullReporter):
     """Appends one JSON line per log call to `path` (the run's metrics mirrored to disk)."""

@@ -97,7 +97,7 @@ def load_run(path: str | Path, device: str = "cpu", config: dict | None = None) 
     from lipcore.config import validate
     from lipcore.data import build_dataset
     from lipcore.models import build_model
-    from lipcore.training.optim import LOSSES, default_loss
+    from lipcore.training.losses import LOSSES, default_loss
 
     p = Path(path)
     if not p.exists():
@@ -119,7 +119,7 @@ def load_run(path: str | Path, device: str = "cpu", config: dict | None = None) 
 
 def context_for(run: SavedRun, device: str = "cpu", peers: list[nn.Module] | None = None):
     """The `ProbeContext` of a saved run."""
-    from lipcore.probes import ProbeContext
+    from lipcore.probes.base import ProbeContext  # importing it registers every probe
 
     return ProbeContext(model=run.model, data=run.data, loss_fn=run.loss_fn,
                         checkpoints=run.checkpoints, config=run.config, device=device,
@@ -131,7 +131,7 @@ def probe_saved_run(path: str | Path, specs: list[dict] | None = None, reporter:
                     config: dict | None = None) -> dict[str, dict]:
     """Run `specs` (default: the run config's `probes`) on a saved run; results land in
     `<run>/probes/<name>.json`, existing ones are kept (resumable)."""
-    from lipcore.probes import run_probes
+    from lipcore.probes.base import run_probes
 
     run = load_run(path, device, config)
     specs = run.config.get("probes", []) if specs is None else specs

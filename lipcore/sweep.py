@@ -1,6 +1,7 @@
 """Sweep expansion: the seeds' `key=a,b`, `a..b..s`, `--zip` and random-search syntax.
 
-`expand(params, zip=None, random=None) -> list[dict]` is pure and torch-free (CONTRACT §2).
+`expand(params, zip=None, random=None) -> list[dict]` is pure and torch-free, so the server
+expands sweeps without torch (syntax: docs/configuration.md).
 `params` maps dotted keys to a spec string (`"0.1,0.2"`, `"0..10..2"`, `"logfloat(1e-4,1e-1)"`)
 or a list of values. Keys outside any zip group form a cartesian product; keys of one zip group
 vary together. With `random={"samples": N, "seed": S}` each of the N runs draws every
@@ -14,9 +15,10 @@ import itertools
 import math
 import random as _random
 import re
-from typing import Any
+from typing import Any, Iterable
 
-from lipcore.config.overrides import parse_scalar
+from lipcore.config.schema import ConfigError
+from lipcore.config.overrides import Override, is_literal, parse_overrides, parse_scalar, parse_value
 
 _NUM = r"(-?\d+(?:\.\d+)?(?:[eE][+-]?\d+)?)"
 _RANGE = re.compile(rf"^\s*{_NUM}\s*\.\.\s*{_NUM}\s*(?:\.\.\s*{_NUM}\s*)?$")
@@ -67,6 +69,11 @@ def parse_spec(key: str, spec: Any) -> tuple[str, Any]:
         return "values", list(spec)
     if not isinstance(spec, str):
         return "values", [spec]
+    if is_literal(spec):  # an inline YAML list or mapping is one value, not a comma list
+        try:
+            return "values", [parse_value(key, spec)]
+        except ConfigError as e:
+            raise SweepError(key, e.issues[0].message) from None
     m = _FUNC.match(spec)
     if m:
         fn, args = m.group(1), [parse_scalar(a) for a in _split_commas(m.group(2))]
@@ -89,6 +96,22 @@ def parse_spec(key: str, spec: Any) -> tuple[str, Any]:
     return "values", [parse_scalar(p) for p in _split_commas(spec)]
 
 
+def split_overrides(overrides: Iterable[Any]) -> tuple[list[Override], dict[str, Any]]:
+    """(overrides set as they are, {key: spec} of the swept ones): a typed `key=value` whose
+    value is a comma list, an `a..b..s` range or a random function sweeps; appends, inline
+    YAML lists (`key=[a, b]`) and values from an overrides file are set once."""
+    fixed: list[Override] = []
+    swept: dict[str, Any] = {}
+    for o in parse_overrides(overrides):
+        if o.raw and not o.append and isinstance(o.value, str) and not is_literal(o.value):
+            kind, spec = parse_spec(o.key, o.value)
+            if kind == "random" or len(spec) > 1:
+                swept[o.key] = o.value
+                continue
+        fixed.append(o)
+    return fixed, swept
+
+
 def _draw(rng: _random.Random, fn: str, args: list) -> Any:
     if fn == "choice":
         return rng.choice(args)
@@ -101,7 +124,7 @@ def _draw(rng: _random.Random, fn: str, args: list) -> Any:
 
 def expand(
     params: dict[str, Any],
-    zip: list[list[str]] | None = None,  # noqa: A002 - the contract's name
+    zip: list[list[str]] | None = None,  # noqa: A002 - the REST field's name
     random: dict[str, int] | None = None,
     max_runs: int | None = None,
 ) -> list[dict[str, Any]]:

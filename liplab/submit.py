@@ -1,131 +1,75 @@
-"""`liplab submit`: a config plus overrides sent to the API as one run or a sweep."""
+"""`liplab submit`: a config plus overrides sent to the API as one run or a sweep, through `Client`."""
 from __future__ import annotations
 
 import sys
-import time
-from typing import Any
+from typing import Any, Callable
 
-import httpx
+from lipcore.config import ConfigError
+from lipcore.sweep import SweepError, split_overrides
+from liplab.client import FINISHED, Client, ClientError, Unreachable, explain, submitted_ids
 
-from lipcore.config import ConfigError, Issue, apply_overrides, load_config
-from lipcore.sweep import SweepError, parse_spec
-
-
-def split_overrides(overrides: list[str]) -> tuple[list[str], dict[str, str]]:
-    """Single values stay overrides; lists, ranges and random functions become sweep params."""
-    fixed, swept = [], {}
-    for item in overrides:
-        key, sep, value = item.partition("=")
-        if not sep:
-            raise ConfigError([Issue(item, "an override is key=value, e.g. training.lr=0.01")])
-        kind, spec = parse_spec(key, value)
-        if kind == "random" or len(spec) > 1:
-            swept[key] = value
-        else:
-            fixed.append(item)
-    return fixed, swept
+__all__ = ["FINISHED", "explain", "progress_bar", "split_overrides", "submit", "wait_for"]
 
 
-def explain(response: httpx.Response) -> str:
-    """The API's error as lines naming each offending key."""
-    try:
-        detail = response.json().get("detail")
-    except ValueError:
-        return response.text
-    if isinstance(detail, list):
-        lines = []
-        for d in detail:
-            loc = [str(p) for p in d.get("loc", []) if p != "body"]
-            if loc[:1] in (["config"], ["params"]):
-                loc = loc[1:]
-            lines.append(f"  {'.'.join(loc)}: {d.get('msg')}")
-        return "\n".join(lines)
-    return str(detail)
-
-
-def submit(config_path: str, overrides: list[str], *, api_url: str, token: str | None,
+def submit(config_path: str, overrides: list[str], *, api_url: str | None = None, token: str | None = None,
            name: str | None = None, zip_groups: list[str] | None = None, random_n: int | None = None,
            random_seed: int = 0, overwrite: bool = False, fail_fast: bool = False, wait: bool = False,
-           dashboard_url: str = "http://127.0.0.1:8050") -> int:
+           dashboard_url: str | None = None, client: Client | None = None) -> int:
+    """Submit and print the id, size and dashboard link; exit code (2 refused, 3 unreachable,
+    with `wait` 1 when a run did not succeed)."""
+    client = client or Client(api_url, token)
     try:
-        fixed, swept = split_overrides(overrides)
-        config = apply_overrides(load_config(config_path), fixed)
-    except (ConfigError, SweepError, FileNotFoundError) as e:
+        answer = client.submit(config_path, overrides, name=name, zip=zip_groups, overwrite=overwrite,
+                               fail_fast=fail_fast,
+                               random={"samples": random_n, "seed": random_seed} if random_n else None)
+        dashboard = dashboard_url or client.dashboard_url()
+    except (ConfigError, SweepError, FileNotFoundError, ClientError) as e:
         print(f"liplab submit: {e}", file=sys.stderr)
-        return 2
-    headers = {"Authorization": f"Bearer {token}"} if token else {}
-    body: dict[str, Any] = {"name": name, "config": config}
-    if swept or random_n:
-        body |= {"params": swept, "overwrite": overwrite, "fail_fast": fail_fast}
-        if zip_groups:
-            body["zip"] = [g.split(",") for g in zip_groups]
-        if random_n:
-            body["random"] = {"samples": random_n, "seed": random_seed}
-        path = "/sweeps"
+        return 3 if isinstance(e, Unreachable) else 2
+    if answer["kind"] == "sweep":
+        reused = f" ({answer['reused']} already done or in flight, {answer['queued']} queued)" \
+            if answer.get("reused") else ""
+        print(f"sweep {answer['id']}: {answer['n_runs']} runs{reused}  {dashboard}/sweeps/{answer['id']}")
     else:
-        path = "/runs"
-    try:
-        r = httpx.post(f"{api_url}/api/v1{path}", json=body, headers=headers, timeout=60)
-    except httpx.HTTPError as e:
-        print(f"liplab submit: cannot reach the API at {api_url} ({e}); is `liplab up` running? "
-              "(set LIPLAB_URL)", file=sys.stderr)
-        return 3
-    if r.status_code >= 400:
-        print(f"liplab submit: rejected ({r.status_code}):\n{explain(r)}", file=sys.stderr)
-        return 2
-    data = r.json()
-    if path == "/sweeps":
-        reused = f" ({data['reused']} already done or in flight, {data['queued']} queued)" \
-            if data.get("reused") else ""
-        print(f"sweep {data['id']}: {data['n_runs']} runs{reused}  {dashboard_url}/sweeps/{data['id']}")
-        run_ids = data["run_ids"]
-    else:
-        print(f"run {data['id']}: {data['status']}  {dashboard_url}/runs/{data['id']}")
-        run_ids = [data["id"]]
+        print(f"run {answer['id']}: {answer['status']}  {dashboard}/runs/{answer['id']}")
     if wait:
-        return wait_for(run_ids, api_url=api_url, headers=headers)
+        return wait_for(answer, client=client)
     return 0
 
 
-FINISHED = ("succeeded", "failed", "diverged", "cancelled")
-
-
-def wait_for(run_ids: list[int], *, api_url: str, headers: dict[str, str], poll_s: float = 1.0,
-             metric: str = "train_loss") -> int:
-    """A progress bar of finished runs with the best `metric` (summary min) so far.
-
-    Polls `GET /runs?sweep_id=` a page at a time for a sweep (one request per 1,000 runs), or the
-    single run. Returns 1 if any run did not succeed, else 0.
-    """
+def progress_bar(total: int, metric: str = "train_loss") -> tuple[Callable[[list[dict]], None], Any]:
+    """A `Client.wait` progress callback drawing finished runs and the best `metric` (summary
+    min) so far, and the tqdm bar to close."""
     from tqdm.auto import tqdm
 
-    api = f"{api_url}/api/v1"
-    first = httpx.get(f"{api}/runs/{run_ids[0]}", headers=headers, timeout=30).json()
-    sweep_id, wanted = first.get("sweep_id"), set(run_ids)
-    done: dict[int, str] = {}
-    best = None
-    with tqdm(total=len(run_ids), unit="run") as bar:
-        while len(done) < len(wanted):
-            if sweep_id is None:
-                runs = [httpx.get(f"{api}/runs/{run_ids[0]}", headers=headers, timeout=30).json()]
-            else:
-                runs, offset = [], 0
-                while True:
-                    page = httpx.get(f"{api}/runs", headers=headers, timeout=30, params={
-                        "sweep_id": sweep_id, "limit": 1000, "offset": offset, "order_by": "id"}).json()
-                    runs += page["items"]
-                    offset += 1000
-                    if offset >= page["total"]:
-                        break
-            for run in runs:
-                if run["id"] in wanted and run["id"] not in done and run["status"] in FINISHED:
-                    done[run["id"]] = run["status"]
-                    value = (run["summary"].get(metric) or {}).get("min")
-                    if value is not None and (best is None or value < best):
-                        best = value
-                    bar.update(1)
-                    bar.set_postfix({f"best_{metric}": best,
-                                     "failed": sum(s != "succeeded" for s in done.values())})
-            if len(done) < len(wanted):
-                time.sleep(poll_s)
-    return 1 if any(s != "succeeded" for s in done.values()) else 0
+    bar = tqdm(total=total, unit="run")
+
+    def update(runs: list[dict]) -> None:
+        done = [r for r in runs if r["status"] in FINISHED]
+        values = [(r["summary"].get(metric) or {}).get("min") for r in done]
+        values = [v for v in values if v is not None]
+        bar.update(len(done) - bar.n)
+        bar.set_postfix({f"best_{metric}": min(values) if values else None,
+                         "failed": sum(r["status"] != "succeeded" for r in done)})
+
+    return update, bar
+
+
+def wait_for(answer: dict[str, Any] | list[int], *, client: Client | None = None, api_url: str | None = None,
+             headers: dict[str, str] | None = None, poll_s: float = 1.0, metric: str = "train_loss") -> int:
+    """Show progress until every run of `submit`'s answer (or of a list of run ids) ends; 1 if any
+    did not succeed, else 0. Without `client`, one is made from `api_url` and `headers`."""
+    token = (headers or {}).get("Authorization", "").removeprefix("Bearer ") or None
+    client = client or Client(api_url, token)
+    if isinstance(answer, list):  # run ids: a sweep's when the first run belongs to one
+        sweep_id = client.run(answer[0]).get("sweep_id")
+        answer = {"id": sweep_id, "run_ids": answer} if sweep_id is not None else {"id": answer[0]}
+    update, bar = progress_bar(len(submitted_ids(answer)), metric)
+    try:
+        runs = client.wait(answer, poll_s=poll_s, progress=update)
+    except ClientError as e:
+        print(f"liplab submit: {e}", file=sys.stderr)
+        return 3
+    finally:
+        bar.close()
+    return 1 if any(r["status"] != "succeeded" for r in runs) else 0

@@ -109,10 +109,10 @@ def groups(db: Session, *, sweep_id: int, by: str | None, metric: str) -> list[d
     points (stored NULL) are left out.
     """
     check_metric("metric", metric)
-    key_col = Run.config[check_key("by", by)] if by else None
+    key_col = Run.config[check_key("by", by)] if by is not None else None
     cols = [MetricPoint.step, func.avg(MetricPoint.value), func.avg(MetricPoint.value * MetricPoint.value),
             func.count(MetricPoint.value), func.count(func.distinct(Run.id))]
-    q = (select(*([key_col] if by else []), *cols)
+    q = (select(*([key_col] if by is not None else []), *cols)
          .join(Run, Run.id == MetricPoint.run_id)
          .where(Run.sweep_id == sweep_id, MetricPoint.key == metric, MetricPoint.value.is_not(None))
          .group_by(*([key_col] if by else []), MetricPoint.step)

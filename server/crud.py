@@ -7,12 +7,13 @@ import json
 from collections import defaultdict
 from typing import Any
 
-from sqlalchemy import delete, func, select, update
+from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session
 
 from lipcore.config import apply_overrides, validate
+from lipcore.packing import group_packs
 from lipcore.sweep import SweepError, SweepTooLarge, expand
-from server.models import FINISHED, MetricPoint, Run, Sweep, utcnow
+from server.models import MetricPoint, Run, Sweep, utcnow
 
 RETRYABLE = ("failed", "diverged", "cancelled")
 
@@ -20,9 +21,18 @@ RETRYABLE = ("failed", "diverged", "cancelled")
 NAME_MAX = 200
 
 
+#: keys that decide how a run is scheduled, not what it computes: left out of the hash, so a
+#: finished run is reused whatever pack size it was trained in.
+SCHEDULING_KEYS = {"training": ("pack_size",)}
+
+
 def config_hash(cfg: dict[str, Any]) -> str:
-    """sha256 of the validated config without its `name`: equal experiments hash equal."""
+    """sha256 of the validated config without its `name` and scheduling keys: equal experiments
+    hash equal."""
     body = {k: v for k, v in cfg.items() if k != "name"}
+    for section, keys in SCHEDULING_KEYS.items():
+        if isinstance(body.get(section), dict):
+            body[section] = {k: v for k, v in body[section].items() if k not in keys}
     return hashlib.sha256(json.dumps(body, sort_keys=True, default=str).encode()).hexdigest()
 
 
@@ -104,6 +114,19 @@ def create_sweep(db: Session, *, config: dict[str, Any], params: dict[str, Any],
     return sweep, chosen, to_queue
 
 
+def assign_packs(db: Session, *, runs: list[Run]) -> list[list[Run]]:
+    """Group `runs` (queued members of one sweep) into packs (`lipcore.packing.group_packs`:
+    alike configs, at most `training.pack_size` each); a pack of several gets `pack_id` = its
+    first run's id, a run alone none. Returns the packs, each sent to the workers as one job."""
+    packs = [[runs[i] for i in group] for group in group_packs([r.config for r in runs])]
+    for pack in packs:
+        pack_id = min(r.id for r in pack) if len(pack) > 1 else None
+        for run in pack:
+            run.pack_id = pack_id
+    db.flush()
+    return packs
+
+
 def retry_failed(db: Session, *, sweep_id: int) -> list[Run]:
     """Queue again the failed, diverged and cancelled members of a sweep (not the others)."""
     runs = db.scalars(select(Run).where(Run.sweep_id == sweep_id, Run.status.in_(RETRYABLE))
@@ -123,25 +146,6 @@ def cancel(db: Session, *, runs: list[Run]) -> None:
         elif run.status == "running":
             run.cancel_requested = 1
     db.flush()
-
-
-def claim_run(db: Session, *, run_id: int, worker: str) -> bool:
-    """queued → running for exactly one caller (compare-and-set); False if someone else has it."""
-    now = utcnow()
-    result = db.execute(
-        update(Run).where(Run.id == run_id, Run.status == "queued")
-        .values(status="running", started_at=now, heartbeat_at=now, worker=worker,
-                attempts=Run.attempts + 1)
-    )
-    db.commit()
-    return result.rowcount == 1
-
-
-def finish_run(db: Session, *, run_id: int, status: str, error: str | None = None) -> None:
-    assert status in FINISHED, status
-    db.execute(update(Run).where(Run.id == run_id)
-               .values(status=status, error=error, finished_at=utcnow()))
-    db.commit()
 
 
 def status_counts(db: Session, *, sweep_id: int) -> dict[str, int]:

@@ -18,7 +18,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
-from server.models import FINISHED, MetricPoint, Run, Sweep, utcnow
+from server.models import FINISHED, MetricPoint, Run, Sweep, Worker, utcnow
 
 
 @dataclass
@@ -152,20 +152,31 @@ def reap(db: Session, *, stale_s: float, max_retries: int, now: datetime | None 
 
 
 def orphans(db: Session, *, older_than_s: float, now: datetime | None = None) -> list[int]:
-    """Queued runs untouched for `older_than_s`, marked touched now.
+    """Queued runs untouched for `older_than_s`, marked touched now (ids in order).
 
-    When the broker has no message waiting, these are runs whose message was lost (a broker
-    restarted without persistence); the caller sends them again. A duplicate message is harmless:
-    `claim` lets only one through.
+    When the broker has lost messages (it restarted without persistence), these are runs whose
+    message may be gone; the caller sends them again. A duplicate message is harmless: `claim`
+    lets only one through. One `UPDATE … RETURNING`, so two workers asking at once never both
+    get the same run.
     """
     now = now or utcnow()
     cutoff = now - timedelta(seconds=older_than_s)
     last = func.coalesce(Run.heartbeat_at, Run.created_at)
-    ids = list(db.scalars(select(Run.id).where(Run.status == "queued", last < cutoff).order_by(Run.id)))
-    if ids:
-        db.execute(update(Run).where(Run.id.in_(ids), Run.status == "queued").values(heartbeat_at=now))
+    ids = sorted(db.scalars(update(Run).where(Run.status == "queued", last < cutoff)
+                            .values(heartbeat_at=now).returning(Run.id)
+                            .execution_options(synchronize_session=False)))
     db.commit()
     return ids
+
+
+def queued_and_holders(db: Session, *, alive_s: float, now: datetime | None = None) -> tuple[int, int]:
+    """(runs queued in the store, workers seen in the last `alive_s`): each live worker may hold
+    one message it has received but not yet claimed, so a broker backlog shorter than
+    `queued - holders` means messages were lost."""
+    cutoff = (now or utcnow()) - timedelta(seconds=alive_s)
+    queued = db.scalar(select(func.count()).select_from(Run).where(Run.status == "queued"))
+    holders = db.scalar(select(func.count()).select_from(Worker).where(Worker.last_seen >= cutoff))
+    return int(queued or 0), int(holders or 0)
 
 
 def fail_fast_enabled(sweep: Sweep | None) -> bool:

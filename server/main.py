@@ -3,19 +3,26 @@ from __future__ import annotations
 
 from fastapi import APIRouter, FastAPI, Request
 from fastapi.responses import JSONResponse
-from sqlalchemy.exc import DataError
+from sqlalchemy.exc import DataError, InterfaceError, OperationalError
 
-from server.api.routes import artifacts, compare, events, health, notes, runs, sweeps, validate
+from server.api import openapi
+from server.api.routes import artifacts, compare, events, health, notes, runs, schema, sweeps, validate
 from server.db import make_engine, make_sessionmaker
 from server.limits import BodyLimit
+from server.methods import AllowedMethods
 from server.queue import Queue
 from server.settings import Settings, get_settings
+from server.store_wait import StoreWait, unavailable_503
 
 DESCRIPTION = """Runs, sweeps, metrics, probes and live events of liplab experiments.
 
 Writes need `Authorization: Bearer <LIPLAB_API_TOKEN>` when that variable is set (reads too with
-`LIPLAB_READS_NEED_TOKEN=true`). Invalid configs and sweep specs are 422 with the dotted key in
-`detail[].loc`; unknown ids 404; bodies over `LIPLAB_MAX_BODY_BYTES` 413."""
+`LIPLAB_READS_NEED_TOKEN=true`); the `bearer` security scheme appears only then. Invalid
+configs and sweep specs are 422 with the dotted key in `detail[].loc`; unknown ids 404; an
+action the run's state forbids 409; bodies over `LIPLAB_MAX_BODY_BYTES` 413. Timestamps are
+UTC with an explicit offset. The config's JSON Schema: `GET /api/v1/schema/config.json`.
+While the database is unavailable, reads wait for it up to `LIPLAB_STORE_WAIT_S`, then every
+route answers 503 with `Retry-After`."""
 
 
 def create_app(settings: Settings | None = None, queue: Queue | None = None) -> FastAPI:
@@ -28,10 +35,15 @@ def create_app(settings: Settings | None = None, queue: Queue | None = None) -> 
     app.state.sessionmaker = make_sessionmaker(engine)
     app.state.queue = queue or Queue(settings)
     api = APIRouter(prefix="/api/v1")
-    for module in (runs, notes, sweeps, artifacts, events, compare, validate, health):
+    for module in (runs, notes, sweeps, artifacts, events, compare, validate, health, schema):
         api.include_router(module.router)
     app.include_router(api)
     app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes)
+    app.add_middleware(AllowedMethods, document=lambda: app.openapi())
+    openapi.install(app)
+    app.add_middleware(StoreWait, wait_s=settings.store_wait_s)
+    app.add_exception_handler(OperationalError, unavailable_503)
+    app.add_exception_handler(InterfaceError, unavailable_503)
 
     @app.exception_handler(DataError)
     async def _unstorable(_request: Request, exc: DataError) -> JSONResponse:

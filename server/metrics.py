@@ -75,9 +75,6 @@ def write_points(session: Session, run_id: int, points: Iterable[tuple[str, int,
     rows, renumber, appended, rewritten, n_before = [], [], {}, {}, {}
     for key, pts in by_key.items():
         s = summary.get(key)
-        if s is not None and "n" not in s:  # a summary written before `n` was kept
-            s["n"] = session.scalar(select(func.count()).where(MetricPoint.run_id == run_id,
-                                                               MetricPoint.key == key)) or 0
         n, top = (s["n"], s["step"]) if s else (0, None)
         n_before[key] = n
         steps = sorted(pts)

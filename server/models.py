@@ -4,10 +4,12 @@ from __future__ import annotations
 from datetime import datetime, timezone
 from typing import Any
 
-from sqlalchemy import JSON, Boolean, DateTime, Float, ForeignKey, Index, Integer, MetaData, String, Text
+from sqlalchemy import JSON, Boolean, Float, ForeignKey, Index, Integer, MetaData, String, Text
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 from sqlalchemy.sql.expression import false as sa_false
+
+from server.timestamps import UTCDateTime
 
 NAMING = {
     "ix": "ix_%(column_0_label)s",
@@ -41,7 +43,7 @@ class Sweep(Base):
     name: Mapped[str] = mapped_column(String(200), index=True)
     config: Mapped[dict[str, Any]] = mapped_column(JSONV)
     params: Mapped[dict[str, Any]] = mapped_column(JSONV, default=dict)
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
     # When one member fails or diverges, cancel the rest (server/lifecycle.apply_fail_fast).
     fail_fast: Mapped[bool] = mapped_column(Boolean, default=False, server_default=sa_false())
 
@@ -57,10 +59,10 @@ class Run(Base):
     status: Mapped[str] = mapped_column(String(16), default="queued", index=True)
     config: Mapped[dict[str, Any]] = mapped_column(JSONV)
     overrides: Mapped[dict[str, Any]] = mapped_column(JSONV, default=dict)
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
-    started_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
-    finished_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
-    heartbeat_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    started_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    heartbeat_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     worker: Mapped[str | None] = mapped_column(String(200))
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     error: Mapped[str | None] = mapped_column(Text)
@@ -69,6 +71,8 @@ class Run(Base):
     # sha256 of the canonical config without its name: a sweep resubmitted under the same name
     # reuses the members whose config already succeeded (skip-completed).
     config_hash: Mapped[str | None] = mapped_column(String(64))
+    # the pack this run trains in (the id of the pack's first run); null when it trains alone
+    pack_id: Mapped[int | None] = mapped_column(Integer, index=True)
     # The researcher's labels and note (server.run_notes): edited with PATCH, searched with where=.
     tags: Mapped[list[Any]] = mapped_column(JSONV, default=list, server_default="[]")
     note: Mapped[str] = mapped_column(Text, default="", server_default="")
@@ -118,7 +122,7 @@ class Artifact(Base):
     name: Mapped[str] = mapped_column(String(200))
     kind: Mapped[str] = mapped_column(String(32))
     path: Mapped[str] = mapped_column(Text)
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
 
 
 class Worker(Base):
@@ -128,8 +132,8 @@ class Worker(Base):
 
     name: Mapped[str] = mapped_column(String(200), primary_key=True)
     queues: Mapped[str] = mapped_column(String(200), default="")
-    started_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
-    last_seen: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    started_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    last_seen: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
     current_run: Mapped[int | None] = mapped_column(Integer)
 
 
@@ -144,5 +148,5 @@ class ProbeJob(Base):
     params: Mapped[dict[str, Any]] = mapped_column(JSONV, default=dict)
     status: Mapped[str] = mapped_column(String(16), default="queued")
     error: Mapped[str | None] = mapped_column(Text)
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
-    finished_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime())

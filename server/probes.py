@@ -16,6 +16,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from server.artifact_store import local_copy
 from server.models import Artifact, ProbeJob, utcnow
 from server.settings import get_settings
 
@@ -74,10 +75,7 @@ def _newer_than(session: Session, run_id: int, job: ProbeJob) -> bool:
     for art in session.scalars(select(Artifact).where(Artifact.run_id == run_id,
                                                       Artifact.kind == "probe",
                                                       Artifact.name.in_(job.probes))):
-        a, c = art.created_at, created
-        if a.tzinfo is None or c.tzinfo is None:
-            a, c = a.replace(tzinfo=None), c.replace(tzinfo=None)
-        if a < c:
+        if art.created_at < created:
             return False
     return True
 
@@ -96,7 +94,7 @@ def probe_results(session: Session, run_id: int) -> dict[str, Any]:
     for art in session.scalars(select(Artifact).where(Artifact.run_id == run_id,
                                                       Artifact.kind == "probe").order_by(Artifact.name)):
         try:
-            out[art.name] = json.loads(Path(art.path).read_text())
+            out[art.name] = json.loads(local_copy(get_settings(), run_id, art.path).read_text())
         except (OSError, ValueError) as e:
             out[art.name] = {"error": f"result unreadable: {type(e).__name__}"}
     return out

@@ -14,7 +14,7 @@ from lipcore.config.schema import field_for, unknown_key_message
 from server.models import Run
 
 _WHERE = re.compile(r"^\s*([A-Za-z0-9_.]+)\s*(==|!=|>=|<=|>|<|=)\s*(.*?)\s*$")
-METRIC_NAME = re.compile(r"^[A-Za-z0-9_./:\-]{1,200}$")
+METRIC_NAME = re.compile(r"^[A-Za-z0-9_./:\-]{1,200}\Z")  # \Z: no trailing newline either
 OPS = {"==": operator.eq, "!=": operator.ne, ">": operator.gt, ">=": operator.ge,
        "<": operator.lt, "<=": operator.le}
 COLUMNS = {"id": Run.id, "created_at": Run.created_at, "started_at": Run.started_at,

@@ -1,10 +1,11 @@
 """Enqueueing by task name: the API never imports worker code (or torch).
 
-Tasks: `liplab.run(run_id)` and `liplab.probe(run_id, probe_names, params)`. Queues: `gpu` and
+Tasks: `liplab.run(run_id)`, `liplab.pack(run_ids)` (members of a sweep trained together) and `liplab.probe(run_id, probe_names, params)`. Queues: `gpu` and
 `cpu`; `server.crud.queue_for(config)` picks `cpu` for `training.device: cpu`, else `gpu`.
 """
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 from typing import Any
 
@@ -12,7 +13,10 @@ from celery import Celery
 
 from server.settings import Settings
 
+log = logging.getLogger("liplab.queue")
+
 RUN_TASK = "liplab.run"
+PACK_TASK = "liplab.pack"
 PROBE_TASK = "liplab.probe"
 QUEUES = ("gpu", "cpu")
 
@@ -32,7 +36,23 @@ class Queue:
         self.client = make_client(settings)
 
     def enqueue_run(self, run_id: int, queue: str = "gpu") -> None:
-        self.client.send_task(RUN_TASK, args=[run_id], queue=queue)
+        """Send the run's message. The run is already stored as queued, so a broker that cannot
+        be reached is not the submitter's error: the run stays queued and a worker re-sends it
+        when it reconnects to the broker (`worker.resend`), or the reaper does later."""
+        from kombu.exceptions import OperationalError
+
+        try:
+            self.client.send_task(RUN_TASK, args=[run_id], queue=queue)
+        except OperationalError as exc:
+            log.warning("broker unavailable, run %d stays queued until a worker re-sends it: %s",
+                        run_id, exc)
+
+    def enqueue_pack(self, run_ids: list[int], queue: str = "gpu") -> None:
+        """One job for a pack of runs; a pack of one is an ordinary run."""
+        if len(run_ids) == 1:
+            self.enqueue_run(run_ids[0], queue)
+            return
+        self.client.send_task(PACK_TASK, args=[list(run_ids)], queue=queue)
 
     def enqueue_probe(self, run_id: int, probes: list[str], params: dict[str, Any],
                       queue: str = "gpu") -> None:

@@ -2,14 +2,24 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, WithJsonSchema
+
+from lipcore import catalog
+
+#: An experiment config: a mapping checked by lipcore's validator, published as the JSON Schema
+#: `ExperimentConfig` (server.api.openapi adds the component).
+Config = Annotated[dict[str, Any], WithJsonSchema({"type": "object", "x-experiment-config": True})]
+#: Request bodies take JSON types as they are: no `false` read as 0, no "1" read as 1.
+STRICT = ConfigDict(strict=True, extra="forbid")
+ProbeName = Literal[tuple(catalog.PROBES)]  # type: ignore[valid-type]
 
 
 class RunCreate(BaseModel):
+    model_config = STRICT
     name: str | None = Field(None, max_length=200)
-    config: dict[str, Any] = Field(default_factory=dict)
+    config: Config = Field(description="the experiment; required (no default experiment)")
 
 
 class RunCreated(BaseModel):
@@ -24,7 +34,7 @@ class RunPublic(BaseModel):
     sweep_id: int | None
     name: str
     status: str
-    config: dict[str, Any]
+    config: Config
     overrides: dict[str, Any] = {}
     created_at: datetime
     started_at: datetime | None
@@ -33,6 +43,8 @@ class RunPublic(BaseModel):
     summary: dict[str, Any]
     attempts: int = 0
     worker: str | None = None
+    pack_id: int | None = Field(None, description="the pack this run trained in with other "
+                                                  "members of its sweep; null when alone")
     tags: list[str] = []
     note: str = ""
 
@@ -47,13 +59,15 @@ class RunsPublic(BaseModel):
 
 
 class RandomSpec(BaseModel):
+    model_config = STRICT
     samples: int = Field(ge=1)
     seed: int = 0
 
 
 class SweepCreate(BaseModel):
+    model_config = STRICT
     name: str | None = Field(None, max_length=200)
-    config: dict[str, Any] = Field(default_factory=dict)
+    config: Config = Field(description="the base experiment the params vary; required")
     params: dict[str, Any] = Field(default_factory=dict)
     zip: list[list[str]] | None = None
     random: RandomSpec | None = None
@@ -92,6 +106,8 @@ class Accepted(BaseModel):
 
 
 class ValidateRequest(BaseModel):
+    model_config = STRICT
+    # Any mapping: the answer lists its issues (200), so no config is refused here.
     config: dict[str, Any] = Field(default_factory=dict)
     params: dict[str, Any] = Field(default_factory=dict)
     zip: list[list[str]] | None = None
@@ -107,11 +123,12 @@ class ValidateResult(BaseModel):
     valid: bool
     issues: list[IssuePublic]
     n_runs: int | None = None
-    config: dict[str, Any] | None = None
+    config: Config | None = None
 
 
 class ProbeRequest(BaseModel):
-    probes: list[str] = Field(min_length=1, max_length=50)
+    model_config = STRICT
+    probes: list[ProbeName] = Field(min_length=1, max_length=50)
     params: dict[str, Any] = Field(default_factory=dict)
 
 
@@ -150,3 +167,4 @@ class Health(BaseModel):
     workers: list[dict[str, Any]]
     queues: dict[str, int | None] = {}
     runs: dict[str, int] = {}
+    dashboard_url: str | None = None  # the dashboard this deployment serves (LIPLAB_DASHBOARD_URL)

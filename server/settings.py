@@ -20,6 +20,10 @@ class Settings(BaseSettings):
     database_url: str | None = None
     broker_url: str | None = None
     artifact_dir: Path | None = None
+    # An fsspec URL (s3://bucket/prefix) that run folders are mirrored to, for workers on machines
+    # that share no folder (server/artifact_store.py); pushed every artifact_sync_s while training.
+    artifact_store: str | None = None
+    artifact_sync_s: float = 5.0
     api_token: str | None = None
     reads_need_token: bool = False
     max_runs_per_sweep: int = 10_000
@@ -27,6 +31,10 @@ class Settings(BaseSettings):
     worker_stale_s: float = 30.0
     max_body_bytes: int = 8 * 1024 * 1024  # larger request bodies are refused with 413
     sse_poll_s: float = 1.0  # how often SSE streams poll the store in the embedded mode
+    # A live-event stream closes after this many seconds (without `end`); clients reconnect, as
+    # EventSource does by itself. Bounds what one idle client holds open.
+    sse_max_s: float = 3600.0
+    store_wait_s: float = 10.0  # how long an API read waits for an unavailable store before 503
     # Run lifecycle (server/lifecycle.py, worker/guard.py): a running run's worker touches
     # heartbeat_at every run_heartbeat_s; a run silent for run_stale_s is reaped: requeued, or
     # failed once it has been claimed more than max_retries + 1 times. cancel_grace_s is how long
@@ -65,6 +73,7 @@ class Settings(BaseSettings):
             (folder / sub).mkdir(parents=True, exist_ok=True)
         return {
             "broker_url": "filesystem://",
+            "broker_transport": "server.fs_broker:Transport",  # a missing folder is a pause
             "broker_transport_options": {
                 "data_folder_in": str(folder / "queue"),
                 "data_folder_out": str(folder / "queue"),

@@ -9,10 +9,19 @@ the server routes them there). The DB engine is created lazily in `worker.store`
 """
 from __future__ import annotations
 
+import warnings
+
 from celery import Celery
+from celery.exceptions import CPendingDeprecationWarning
 from kombu import Exchange, Queue
 
 from server.settings import get_settings
+
+
+# Celery repeats a paragraph about a future default at every broker reconnect; keeping tasks
+# running through a reconnect is what liplab wants, so a reconnect stays the one line it logs.
+warnings.filterwarnings("ignore", message=".*on connection loss cancels all currently executed",
+                        category=CPendingDeprecationWarning)
 
 
 def make_celery() -> Celery:

@@ -15,9 +15,11 @@ import threading
 from typing import Any, Callable
 
 from server import lifecycle
+from server.outage import StoreOutage, store_unavailable
 from server.settings import Settings
 
 log = logging.getLogger("liplab.reaper")
+OUTAGE = StoreOutage(log, "reaper")
 
 
 def broker_backlog(app: Any, queues: list[str]) -> int | None:
@@ -69,5 +71,10 @@ class Reaper:
         while not self.stop.wait(self.every):
             try:
                 reap_once(*self.args)
-            except Exception:  # noqa: BLE001 - store or broker away: the next pass retries
-                log.exception("reaper pass failed")
+            except Exception as exc:  # noqa: BLE001 - store or broker away: the next pass retries
+                if store_unavailable(exc):
+                    OUTAGE.failed(exc)  # one line per outage, not a traceback per pass
+                else:
+                    log.exception("reaper pass failed")
+                continue
+            OUTAGE.ok()

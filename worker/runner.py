@@ -10,17 +10,28 @@ Round trips of a run, kept few because a tiny run is dominated by them: the clai
 config, the sweep and the last stored step in one `UPDATE … RETURNING`; the last points, the
 artifact rows and the final status (or the requeue) are one transaction. A tiny run costs
 three commits: the claim, the points flushed before its checkpoint, the outcome.
+
+A store outage is a pause: the claim waits for the store (holding its message unacknowledged;
+`StoreAway` if the worker is told to shut down meanwhile, and the task hands the message back),
+so an outage never consumes a queued run; points wait in the reporter's buffer (`DBReporter`).
 """
 from __future__ import annotations
 
+import logging
 import traceback
+from contextlib import nullcontext
 from typing import Any, Callable
 
 from server import lifecycle
+from server.artifact_store import mirror
+from server.outage import StoreOutage, wait_for_store
 from server.settings import Settings
-from worker.guard import HardCancel, RunGuard
+from worker.guard import SHUTDOWN, HardCancel, RunGuard
 from worker.resume import run_dir
 from worker.sink import DBReporter
+
+
+TASK_OUTAGE = StoreOutage(logging.getLogger("liplab.worker"), "starting or settling a task")
 
 
 def short_traceback(limit: int = 8, max_chars: int = 4000) -> str:
@@ -32,8 +43,11 @@ def execute_run(run_id: int, *, worker: str, settings: Settings, sessions: Any, 
     """Returns what happened: the final status, "requeued", "lost" or "skipped"."""
     from lipcore.experiment import run_experiment
 
-    with sessions() as db:  # one statement: claim, config, sweep and last stored step
-        claimed = lifecycle.claim_run(db, run_id=run_id, worker=worker)
+    def claim() -> lifecycle.Claimed | None:  # one statement: claim, config, sweep, last step
+        with sessions() as db:
+            return lifecycle.claim_run(db, run_id=run_id, worker=worker)
+
+    claimed = wait_for_store(claim, TASK_OUTAGE, stop=SHUTDOWN.is_set)
     if claimed is None:
         return "skipped"
     config, sweep_id, done = claimed.config, claimed.sweep_id, claimed.last_step
@@ -43,16 +57,24 @@ def execute_run(run_id: int, *, worker: str, settings: Settings, sessions: Any, 
     reporter = DBReporter(sessions, run_id, bus=bus, sweep_id=sweep_id, stop=guard.should_stop,
                           skip_until=done - 1)
     try:
-        with guard:
-            summary = run_experiment(config, reporter, workdir=run_dir(settings.artifacts, run_id),
-                                     resume_from="auto")
+        workdir = run_dir(settings.artifacts, run_id)
+        with guard, (mirror(settings, workdir, run_id) or nullcontext()):
+            summary = run_experiment(config, reporter, workdir=workdir, resume_from="auto")
         status, error = summary["status"], summary.get("error")
     except HardCancel:
         status, error = "cancelled", "cancelled: stopped by force after the grace period"
     except Exception:  # noqa: BLE001 - any failure of the experiment ends the run as failed
         status, error = "failed", short_traceback()
+    return settle(run_id, sweep_id, status, error, guard=guard, reporter=reporter, worker=worker,
+                  sessions=sessions, bus=bus, enqueue=enqueue)
+
+
+def settle(run_id: int, sweep_id: int | None, status: str, error: str | None, *, guard: RunGuard,
+           reporter: DBReporter, worker: str, sessions: Any, bus: Any,
+           enqueue: Callable[[int], None]) -> str:
+    """After training: store the run's outcome (or hand it back, or walk away when lost)."""
     # The last points, the artifact rows and the outcome are one transaction; if the store is
-    # away this raises and the reaper requeues the run later.
+    # away, `flush` waits for it.
     if guard.reason == "lost":
         reporter.flush()
         return "lost"
@@ -66,8 +88,10 @@ def execute_run(run_id: int, *, worker: str, settings: Settings, sessions: Any, 
                                                             status=status, error=error)):
         return "lost"
     if status in ("failed", "diverged"):
-        with sessions() as db:
-            lifecycle.after_finish(db, run_id=run_id, status=status)
+        def settle() -> None:
+            with sessions() as db:
+                lifecycle.after_finish(db, run_id=run_id, status=status)
+        wait_for_store(settle, TASK_OUTAGE)
     publish_status(bus, run_id, sweep_id, status, error)
     return status
 

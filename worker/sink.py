@@ -8,9 +8,15 @@ summary fold, commit) once per 5,000 points rather than per 500, which doubled i
 flushes before each checkpoint, so a checkpoint never runs ahead of the stored points. Live events go out sooner (every `live_every_s`) over the event bus, so a
 browser sees a point long before its batch is due. On a resumed run every step up to `skip_until`
 is already stored and is not logged again.
+
+When the store is away (`server.outage.store_unavailable`), the periodic batch stays in the
+buffer and is tried again with backoff while training goes on; `flush()` (before a checkpoint,
+and the last one with the run's outcome) waits for the store, so no checkpoint runs ahead of
+the stored points and no point is lost.
 """
 from __future__ import annotations
 
+import logging
 import math
 import threading
 import time
@@ -21,10 +27,14 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from server.metrics import write_points
 from server.models import Artifact, utcnow
+from server.outage import StoreOutage, store_unavailable, wait_for_store
 
 T = TypeVar("T")
+log = logging.getLogger("liplab.worker")
 
 Point = tuple[str, int, float]
+
+POINTS_OUTAGE = StoreOutage(logging.getLogger("liplab.worker"), "writing metric points")
 
 
 class DBReporter:
@@ -48,6 +58,7 @@ class DBReporter:
         self.last_flush = self.last_live = time.monotonic()
         self.lock = threading.Lock()  # log() runs in the task thread, flush() also at the end
         self.written = 0
+        self.retry_at, self.backoff_s = 0.0, 0.1  # periodic batches during a store outage
 
     def log(self, values: dict[str, float], step: int) -> None:
         if step <= self.skip_until:
@@ -58,23 +69,45 @@ class DBReporter:
             if self.bus is not None:  # nothing to publish to: do not keep a second copy
                 self.live += points
         now = time.monotonic()
-        if len(self.buffer) >= self.max_points or now - self.last_flush >= self.max_wait_s:
-            self.flush()
+        due = len(self.buffer) >= self.max_points or now - self.last_flush >= self.max_wait_s
+        if due and now >= self.retry_at:
+            self._try_flush(now)
         elif now - self.last_live >= self.live_every_s:
             self.publish()
 
+    def _try_flush(self, now: float) -> None:
+        """A periodic batch: if the store is away, keep the points and try again after a backoff
+        (0.1 s doubling to 1 s) instead of stopping the run."""
+        try:
+            self._write(None)
+        except Exception as exc:  # noqa: BLE001 - only an outage is tolerated here
+            if not store_unavailable(exc):
+                raise
+            POINTS_OUTAGE.failed(exc)
+            self.retry_at, self.backoff_s = now + self.backoff_s, min(1.0, self.backoff_s * 2)
+            self.publish()
+            return
+        POINTS_OUTAGE.ok()
+        self.retry_at, self.backoff_s = 0.0, 0.1
+
     def resumed(self, step: int) -> None:
         """Told by lipcore that training resumes after `step`: nothing up to it is logged again."""
+        log.info("run %s resumes from its checkpoint at step %s", self.run_id, step)
         self.skip_until = max(self.skip_until, int(step))
 
     def flush(self, then: Callable[[Session], T] | None = None) -> T | None:
-        """Write the buffered points and artifact rows in one transaction, then publish.
+        """Write the buffered points and artifact rows in one transaction, then publish; while
+        the store is away, wait for it (retrying with backoff).
 
         `then(session)` runs inside that same transaction before it commits (the worker settles
         the run's final status there, so the last points, the artifact rows and the status land
-        together or not at all); its result is returned. On any error nothing is kept as
+        together or not at all); its result is returned. On any other error nothing is kept as
         written: the buffers are restored and the error propagates.
         """
+        return wait_for_store(lambda: self._write(then), POINTS_OUTAGE)
+
+    def _write(self, then: Callable[[Session], T] | None) -> T | None:
+        """One attempt of `flush`; on error the buffers are restored and the error raised."""
         with self.lock:
             batch, self.buffer = self.buffer, []
             files, self.files = self.files, []

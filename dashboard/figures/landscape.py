@@ -120,8 +120,6 @@ def sharpness(result: dict) -> list[go.Figure]:
     curves: random mean and max, and projected gradient ascent (the larger, tighter estimate)."""
     eps = pick(result, "eps", default=[]) or []
     rows = pick(result, "random_samples", default=None)
-    if rows is None and isinstance(pick(result, "samples"), list):  # one flat sample list
-        rows, eps = [result["samples"]], eps or ["ε"]
     if not rows:
         return [empty_figure("no perturbation samples in the result", "sharpness")]
     hist = go.Figure(layout=base_layout(title="loss rise under random perturbations",
@@ -159,8 +157,6 @@ def connectivity(result: dict) -> list[go.Figure]:
     """Loss along each path between the two runs (straight, aligned, Bézier), each path's
     barrier drawn as a segment and both barrier definitions named in the legend."""
     paths = {k: result[k] for k in ("linear", "aligned", "bezier") if isinstance(result.get(k), dict)}
-    if not paths and isinstance(pick(result, "alpha", "t"), list):  # a single, flat path
-        paths = {"path": result}
     if not paths:
         return [empty_figure("no path in the result", "mode connectivity")]
     fig = go.Figure(layout=base_layout(title="mode connectivity (loss along the path)",

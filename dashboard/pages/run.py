@@ -19,6 +19,14 @@ ACTIVE = ("queued", "running")
 DEFAULT_KEYS = ("train_loss", "test_loss")
 
 
+def default_keys(keys: list[str], config: dict) -> list[str]:
+    """The curves drawn first: train and test loss — each side's (`a/…`, `b/…`) in a comparative
+    run, which logs no plain names — even before the run has logged them; else its first two."""
+    sides = [f"{s}/" for s in ("a", "b") if config.get(f"model_{s}") is not None]
+    wanted = [p + k for p in (sides or [""]) for k in DEFAULT_KEYS]
+    return [k for k in wanted if k in keys or not keys] or keys[:2]
+
+
 def layout(run_id: str | None = None, **_kw) -> html.Div:
     return html.Div([
         dcc.Store(id="run-id", data=run_id),
@@ -60,6 +68,8 @@ def status_line(run: dict) -> str:
         parts.append(f"worker {run['worker']}")
     if run.get("sweep_id"):
         parts.append(f"sweep {run['sweep_id']}")
+    if run.get("pack_id"):
+        parts.append(f"trained in pack {run['pack_id']}")
     return " · ".join(parts)
 
 
@@ -70,7 +80,7 @@ def load(run_id):  # noqa: ANN001
     """Title, config and the metrics drawn first (train and test loss, even before they exist)."""
     run = client.run(run_id)
     keys = sorted(run.get("summary") or {})
-    chosen = [k for k in DEFAULT_KEYS if k in keys or not keys] or keys[:2]
+    chosen = default_keys(keys, run.get("config") or {})
     return (sorted(set(keys) | set(chosen)), chosen, f"Run {run_id}: {run['name']}",
             rerun.config_yaml(run), ", ".join(run.get("tags") or []), run.get("note") or "",
             rerun.cli_command(run, f"{flask.request.host_url}files/runs/{run_id}/config.yaml"))

@@ -14,6 +14,7 @@ from dash import Input, Output, State, callback, dash_table, dcc, html
 
 from dashboard import address, client, runs_view
 from dashboard.derive import flatten, summary_keys
+from dashboard.localtime import STORE_ID
 
 STATUSES = ["queued", "running", "succeeded", "failed", "diverged", "cancelled"]
 SUBMIT_HINT = "liplab submit configs/quickstart.yaml"
@@ -109,8 +110,8 @@ def empty_state(view: dict, total: int) -> list:
           Output("runs-empty", "children"), Output("runs-query", "data"), Output("runs-csv", "href"),
           Output("runs-table", "page_current"), Output("runs-filters", "data"), Input("runs-tick", "n_intervals"), Input("runs-status", "value"), Input("runs-where", "value"),
           Input("runs-metrics", "value"), Input("runs-keys", "value"), Input("runs-table", "sort_by"),
-          Input("runs-table", "page_current"), State("runs-filters", "data"))
-def refresh(n, status, where, metrics, keys, sort_by, page, previous):  # noqa: ANN001
+          Input("runs-table", "page_current"), Input(STORE_ID, "data"), State("runs-filters", "data"))
+def refresh(n, status, where, metrics, keys, sort_by, page, tz, previous):  # noqa: ANN001
     """One page of the view from the API; its query string goes to the URL and the CSV link.
     A new filter or sort starts again at the first page."""
     view = {"status": status, "where": where or "", "sort": sort_text(sort_by), "metrics": metrics,
@@ -132,7 +133,7 @@ def refresh(n, status, where, metrics, keys, sort_by, page, previous):  # noqa: 
     key_options = sorted({k for r in items for k in flatten(r["config"])} | set(shown_keys))
     query = runs_view.view_to_query(view)
     count = f"{'about ' if listing.get('estimated') else ''}{total} runs"
-    return (runs_view.table_rows(items, shown_keys, shown_metrics), runs_view.columns(shown_keys, shown_metrics),
+    return (runs_view.table_rows(items, shown_keys, shown_metrics, tz), runs_view.columns(shown_keys, shown_metrics),
             max(1, math.ceil(total / runs_view.PAGE_SIZE)), message, (n or 0) + 1, metric_options, key_options,
             count, empty_state(view, total), query, f"/download/runs.csv{query}", view["page"], filters_of(view))
 

@@ -5,6 +5,7 @@ import dash
 from dash import Input, Output, callback, dash_table, dcc, html
 
 from dashboard import client
+from dashboard.localtime import STORE_ID, local_time
 from dashboard.figures import queues_figure, status_counts_figure
 
 STATUSES = ["queued", "running", "succeeded", "failed", "diverged", "cancelled"]
@@ -32,11 +33,11 @@ def badge(name: str, state: str, ok: bool | None = None) -> html.Div:
 @callback(Output("workers-services", "children"), Output("workers-table", "data"),
           Output("workers-queues", "figure"), Output("workers-runs", "figure"),
           Output("workers-tick", "max_intervals"), Output("workers-empty", "children"),
-          Input("workers-tick", "n_intervals"))
-def refresh(n):  # noqa: ANN001
+          Input("workers-tick", "n_intervals"), Input(STORE_ID, "data"))
+def refresh(n, tz):  # noqa: ANN001
     h = client.health()
     workers = [{**w, "alive": "yes" if w.get("alive") else "no",
-                "last_seen": (w.get("last_seen") or "")[:19]} for w in h.get("workers", [])]
+                "last_seen": local_time(w.get("last_seen"), tz)} for w in h.get("workers", [])]
     alive = sum(w.get("alive") == "yes" for w in workers)
     cards = [badge("database", h["database"]), badge("broker", h["broker"]),
              badge("workers", f"{alive} of {len(workers)} alive", alive > 0)]

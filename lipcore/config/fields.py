@@ -15,23 +15,29 @@ _TYPE_NAMES = {int: "an integer", float: "a number", bool: "true or false", str:
 class Field:
     """A config key's contract.
 
-    `type` is int, float, bool, str, list, dict or None (anything); `choices` is either a list
-    or the name of a list in `lipcore.catalog` (read at validation time, so it stays current).
+    `type` is int, float, bool, str, list, dict or None (anything); `choices` is a list, the
+    name of a list in `lipcore.catalog`, or a function returning the list (both read at
+    validation time, so they stay current).
     """
 
     type: type | None
     default: Any = None
     nullable: bool = False
-    choices: list | str | None = None
+    choices: list | str | Callable[[], list] | None = None
     min: float | None = None
     max: float | None = None
     exclusive_min: bool = False
     help: str = ""
     check: Callable[[Any], str | None] | None = None
+    #: the JSON Schema of what `check` admits, for the published config schema
+    #: (`lipcore.config.jsonschema`); required beside every `check`.
+    schema: dict | None = None
 
     def allowed(self) -> list | None:
         if isinstance(self.choices, str):
             return list(getattr(catalog, self.choices))
+        if callable(self.choices):
+            return list(self.choices())
         return self.choices
 
     def coerce(self, value: Any) -> Any:
@@ -69,7 +75,11 @@ class Field:
         if t is float:
             if isinstance(value, bool) or not isinstance(value, (int, float)):
                 raise ValueError(f"must be a number, got {value!r}")
-            if not math.isfinite(value):
+            try:
+                finite = math.isfinite(value)
+            except OverflowError:  # an integer beyond every float
+                finite = False
+            if not finite:
                 raise ValueError(f"must be finite, got {value!r}")
             return float(value)
         if t is str:

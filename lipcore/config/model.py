@@ -15,17 +15,15 @@ MODEL = {
 }
 
 
-def _check_layer(value):
+def layer_names() -> list[str]:
+    """Every layer a Lipschitz model accepts: ldlt, then the linear and conv families."""
     from lipcore import catalog
 
-    allowed = ["ldlt"] + sorted(set(catalog.LAYERS) | set(catalog.CONV_LAYERS))
-    if value not in allowed:
-        return f"{value!r} is not one of {', '.join(allowed)}"
-    return None
+    return ["ldlt"] + sorted(set(catalog.LAYERS) | set(catalog.CONV_LAYERS))
 
 
 MODEL.update({
-    "layer": Field(str, None, nullable=True, check=_check_layer,
+    "layer": Field(str, None, nullable=True, choices=layer_names,
                    help="Lipschitz layer name (Lipschitz models; ldlt for LDLT networks)"),
     "preset": Field(str, None, nullable=True,
                     choices=["shallow-small", "shallow-wide", "deep-small", "deep-large", "medium"],

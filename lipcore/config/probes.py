@@ -18,6 +18,7 @@ def _numbers(value: list) -> str | None:
     return None
 
 
+NUMBERS = {"type": "array", "minItems": 1, "items": {"type": "number"}}
 N_EXAMPLES = Field(int, 512, nullable=True, min=1, help="training examples used (null: all)")
 SEED = Field(int, 0, help="seed of the random directions / vectors")
 NORM = Field(str, "filter", choices=["filter", "layer", "none"], help="direction normalisation")
@@ -51,7 +52,7 @@ PROBE_PARAMS: dict[str, dict[str, Field]] = {
         "n_examples": N_EXAMPLES, "seed": SEED,
     },
     "sharpness": {
-        "eps": Field(list, [1e-3, 5e-3, 1e-2, 5e-2], check=_numbers,
+        "eps": Field(list, [1e-3, 5e-3, 1e-2, 5e-2], check=_numbers, schema=NUMBERS,
                      help="relative radii of the per-layer ball"),
         "n_samples": Field(int, 50, min=1, help="random perturbations per radius"),
         "ascent_steps": Field(int, 20, min=0, help="projected gradient-ascent steps (0: none)"),
@@ -80,7 +81,7 @@ PROBE_PARAMS: dict[str, dict[str, Field]] = {
         "n_examples": Field(int, 64, nullable=True, min=1),
     },
     "certified": {
-        "eps": Field(list, [0.0, 36 / 255, 72 / 255, 108 / 255, 1.0], check=_numbers),
+        "eps": Field(list, [0.0, 36 / 255, 72 / 255, 108 / 255, 1.0], check=_numbers, schema=NUMBERS),
         "lipschitz": Field(float, None, nullable=True, min=0.0, exclusive_min=True,
                            help="network Lipschitz bound (default: model.lipschitz_bound)"),
         "n_pairs": Field(int, 2000, min=1, help="pairs for the empirical constant"),
@@ -89,8 +90,11 @@ PROBE_PARAMS: dict[str, dict[str, Field]] = {
     },
     "measurement": {
         "batch_size": Field(int, 256, min=1), "n_steps": Field(int, 20, min=2),
-        "n_warmup": Field(int, 2, min=1), "optimizer": Field(str, "sgd", choices="OPTIMIZERS"),
-        "lr": Field(float, 1e-3, min=0.0, exclusive_min=True),
+        "n_warmup": Field(int, 2, min=1),
+        "optimizer": Field(str, None, nullable=True, choices="OPTIMIZERS",
+                           help="default: the run's training.optimizer"),
+        "lr": Field(float, None, nullable=True, min=0.0, exclusive_min=True,
+                    help="default: the run's training.lr"),
         "budget_s": Field(float, None, nullable=True, min=0.0, exclusive_min=True,
                           help="time budget → epoch budget"),
     },
@@ -134,6 +138,9 @@ def probe_list_issues(probes: list) -> list[tuple[str, str]]:
     for i, spec in enumerate(probes):
         if not isinstance(spec, dict) or "name" not in spec:
             issues.append((f"probes.{i}", "must be a mapping with a 'name'"))
+            continue
+        if not isinstance(spec["name"], str):
+            issues.append((f"probes.{i}.name", f"must be a probe name, got {spec['name']!r}"))
             continue
         try:
             _, problems = _check(spec["name"], spec)

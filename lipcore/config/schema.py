@@ -24,6 +24,11 @@ TOP = {
                      help="comparative: model keys (and a 'training' mapping) of model B"),
 }
 COMPARATIVE_KEYS = ("shared", "model_a", "model_b")
+#: sections a comparative side may set for itself (besides model keys); `shared` may also set
+#: `model` keys other than the name. `data` is one for both: they train on the same batches.
+SIDE_SECTIONS = ("training", "flossing")
+#: training keys both sides must share (lockstep on the same batches).
+LOCKSTEP_KEYS = ("batch_size", "batch_seed", "epochs", "max_steps")
 
 SCHEMA: dict[str, dict[str, Field]] = {
     "data": DATA,
@@ -117,6 +122,7 @@ def validate(cfg: dict[str, Any] | None) -> dict[str, Any]:
                 issues.append(Issue(key, str(e)))
         else:
             issues.append(Issue(str(key), unknown_key_message(str(key))))
+    issues += comparative_issues(out)
     issues += [Issue(k, m) for k, m in probe_list_issues(out.get("probes", []))]
     issues += [Issue(k, m) for k, m in check_plugins(out["training"])]
     if not issues:
@@ -130,6 +136,30 @@ def validate(cfg: dict[str, Any] | None) -> dict[str, Any]:
     if issues:
         raise ConfigError(issues)
     return out
+
+
+def comparative_issues(cfg: dict[str, Any]) -> list[Issue]:
+    """What `shared`, `model_a` and `model_b` may hold, checked before the sides are resolved."""
+    issues = []
+    shared = cfg.get("shared")
+    if shared is not None and not is_comparative(cfg):
+        issues.append(Issue("shared", "only for comparative configs (with model_a or model_b)"))
+    for section, values in (shared or {}).items():
+        key = f"shared.{section}"
+        if section not in SIDE_SECTIONS + ("model",):
+            issues.append(Issue(key, f"must be one of {', '.join(SIDE_SECTIONS + ('model',))}: "
+                                "data is one for both models"))
+        elif not isinstance(values, dict):
+            issues.append(Issue(key, "must be a mapping"))
+        elif section == "model" and "name" in values:
+            issues.append(Issue(f"{key}.name", "name each side's model in model or model_a/model_b"))
+    for label in ("model_a", "model_b"):
+        side = cfg.get(label) or {}
+        if "data" in side:
+            issues.append(Issue(f"{label}.data", "data is one for both models; set it in data"))
+        if "model" in side:
+            issues.append(Issue(f"{label}.model", f"model keys go straight into {label}"))
+    return issues
 
 
 def is_comparative(cfg: dict[str, Any]) -> bool:
@@ -181,11 +211,11 @@ def check_combinations(cfg: dict[str, Any]) -> list[Issue]:
                                 "fresh samples per batch and needs a batch size, not null"))
     is_image = (data["name"] in IMAGE_DATASETS and not data["flatten"]) or (
         data["name"] == "digits" and data["image"])
-    if model["name"] in getattr(catalog, "IMAGE_MODELS", []) and not is_image:
+    if model["name"] in catalog.IMAGE_MODELS and not is_image:
         issues.append(Issue("model.name", f"{model['name']!r} is a conv model and needs image "
                             f"data, but data.name {data['name']!r} is flat here (digits: set "
                             "data.image: true; file sets: data.flatten: false)"))
-    token_model = model["name"] in getattr(catalog, "TOKEN_MODELS", [])
+    token_model = model["name"] in catalog.TOKEN_MODELS
     if token_model != (data["name"] == "text"):
         issues.append(Issue("model.name", f"{model['name']!r} and data.name {data['name']!r} do "
                             "not fit: token models (" + ", ".join(catalog.TOKEN_MODELS) +
@@ -193,7 +223,7 @@ def check_combinations(cfg: dict[str, Any]) -> list[Issue]:
     if is_comparative(cfg) and training["mode"] != "entire":
         issues.append(Issue("training.mode", "comparative training runs mode 'entire' only"))
     if is_comparative(cfg):
-        for key in ("batch_size", "batch_seed", "epochs", "max_steps"):
+        for key in LOCKSTEP_KEYS:
             for label in ("model_a", "model_b"):
                 side = (cfg.get(label) or {}).get("training") or {}
                 if key in side:

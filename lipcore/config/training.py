@@ -15,8 +15,13 @@ def _prox_lambda(value: Any) -> str | None:
     return None
 
 
+DEVICE_PATTERN = "auto|cpu|mps|cuda(:[0-9]+)?"
+NUMBER_OR_LIST = {"anyOf": [{"type": "number", "minimum": 0},
+                            {"type": "array", "minItems": 1, "items": {"type": "number", "minimum": 0}}]}
+
+
 def _device(value: str) -> str | None:
-    if re.fullmatch(r"auto|cpu|mps|cuda(:\d+)?", value):
+    if re.fullmatch(DEVICE_PATTERN, value):
         return None
     return f"{value!r} is not a device; use auto, cpu, cuda, cuda:N or mps"
 
@@ -31,7 +36,7 @@ TRAINING = {
     "max_steps": Field(int, None, nullable=True, min=0, help="stop after this many steps"),
     "batch_seed": Field(int, 0, help="seed of the batch order"),
     "loss": Field(str, None, nullable=True, choices="LOSSES", help="default: by dataset task"),
-    "device": Field(str, "auto", check=_device,
+    "device": Field(str, "auto", check=_device, schema={"type": "string", "pattern": f"^({DEVICE_PATTERN})$"},
                     help="auto (cuda when visible, else cpu), cpu, cuda, cuda:N"),
     "grad_clip": Field(float, None, nullable=True, min=0.0, exclusive_min=True,
                        help="max gradient norm"),
@@ -53,7 +58,7 @@ TRAINING = {
     "K": Field(int, 5, min=1, help="blockwise: local steps per block and round"),
     "rounds": Field(int, None, nullable=True, min=0,
                     help="blockwise: rounds (default: the epochs' batches / (K · blocks))"),
-    "prox_lambda": Field(None, 0.1, check=_prox_lambda,
+    "prox_lambda": Field(None, 0.1, check=_prox_lambda, schema=NUMBER_OR_LIST,
                          help="blockwise: proximal weight, scalar or one per block"),
     "gamma": Field(float, 1.0, min=0.0, max=1.0, help="blockwise: damping of the block update"),
     "block_accuracy_factor": Field(float, 0.0, min=0.0,
@@ -61,6 +66,9 @@ TRAINING = {
     "measurements": Field(list, [], help="measurement units by name (memory, "
                                          "hessian_block_interaction)"),
     "measurement_every": Field(int, 100, min=1, help="run the measurement units every N steps"),
+    "pack_size": Field(int, 32, min=1,
+                       help="a sweep trains up to this many alike members as one packed job "
+                            "(1: one run per job)"),
 }
 
 

@@ -30,7 +30,7 @@ def diagonal(in_dim: int, out_dim: int, cfg: dict[str, Any], g: torch.Generator)
     """diag(s) padded to (out_dim, in_dim): mode i maps input i to output i with strength s_i."""
     n = min(in_dim, out_dim)
     w = torch.zeros(out_dim, in_dim)
-    w[range(n), range(n)] = _values(cfg, n)
+    w[range(n), range(n)] = _values(cfg, n).to(w.dtype)
     return w
 
 

@@ -1,4 +1,4 @@
-"""Lipschitz layers by name (CONTRACT §4).
+"""Lipschitz layers by name (docs/layers.md).
 
 `LAYERS[name](in_features, out_features, **kw)` and
 `CONV_LAYERS[name](in_channels, out_channels, kernel_size, **kw)`; every instance has

@@ -15,7 +15,8 @@ from torch import nn
 from lipcore.registry import Registry
 
 class LayerRegistry(Registry):
-    """A registry that also answers the read-only dict calls (CONTRACT §4 calls it a dict)."""
+    """A registry that also answers the read-only dict calls (`LAYERS.keys()`,
+    `.values()`, `in`), so code written for a plain dict of layers works unchanged."""
 
     def keys(self) -> list[str]:
         return self.names()

@@ -22,7 +22,7 @@ def require(cfg: dict[str, Any], *keys: str) -> tuple:
 def build_model(cfg: dict[str, Any], dataset: Any = None) -> nn.Module:
     """Build `cfg['name']` from the `model` section; seeds the init with `model_seed`.
 
-    Sizes left out (None) are taken from `dataset` (CONTRACT §4): `in_features`,
+    Sizes left out (None) are taken from `dataset`: `in_features`,
     `out_features`, and for image models `input_shape` (C, H, W), `in_channels`, `n_classes`.
     """
     cfg = dict(cfg)

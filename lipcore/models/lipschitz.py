@@ -1,4 +1,4 @@
-"""Lipschitz networks over any registered linear layer or `ldlt` (seed 000, CONTRACT §4).
+"""Lipschitz networks over any registered linear layer or `ldlt` (seed 000).
 
 - `lipschitz_sequential`: in → width (× depth hidden maps) → out.
 - `lipschitz_residual`: embed, depth × z ↦ (1−t)z + t·g(z) with g 1-Lipschitz and t ∈ (0, 1)

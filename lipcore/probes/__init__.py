@@ -5,20 +5,11 @@ A probe is a function `probe(ctx: ProbeContext, **params) -> dict` registered wi
 `lipcore.config.probes.PROBE_PARAMS`. Its result must be JSON-serialisable (lists, floats,
 strings) so the server can store it and the dashboard can plot it (docs/probes.md gives each
 shape). `run_probes` runs a config's `probes` list, writes each result to
-`<workdir>/probes/<name>.json` and reports it as an artifact; `run_probe` runs one.
+`<workdir>/probes/<name>.json` and reports it as an artifact; `run_probe` runs one;
+`lipcore.saved.probe_saved_run` runs them on a saved run folder (the worker's entry point).
 """
 from lipcore.probes.base import PROBES, ProbeContext, run_probe, run_probes
 from lipcore.probes import (certified, connectivity, hessian, interpolation,  # noqa: F401
                             lyapunov, measurement, pca, sharpness, slices)
 
-
-
-def run_saved(config: dict, specs: list[dict], workdir, reporter=None) -> dict[str, dict]:
-    """Probes on a finished run's folder (`<workdir>/checkpoints/step_<n>.pt`) with its config:
-    the worker's entry point; see `lipcore.saved.probe_saved_run`."""
-    from lipcore.saved import probe_saved_run
-
-    return probe_saved_run(workdir, specs, reporter, config=config)
-
-
-__all__ = ["PROBES", "ProbeContext", "run_probe", "run_probes", "run_saved"]
+__all__ = ["PROBES", "ProbeContext", "run_probe", "run_probes"]

@@ -92,12 +92,6 @@ def connect(model_a: nn.Module, model_b: nn.Module, loss_fn, x, y, n_points: int
         out["bezier"] = {**curve, "train_loss": train_losses,
                          "endpoint_b": "aligned" if "aligned" in out else "raw"}
     best = out.get("aligned", out["linear"])
-    # flat view for plotting one figure: every straight-line curve on the shared alpha axis
-    out["alpha"] = out["linear"]["alpha"]
-    for path in ("linear", "aligned"):
-        if path in out:
-            out[f"{path}_loss"] = out[path]["loss"]
-    out["barriers"] = best["loss_barrier"]
     out["metrics"] = {"connectivity/loss_barrier_vs_mean": best["loss_barrier"]["vs_mean"],
                       "connectivity/loss_barrier_vs_linear": best["loss_barrier"]["vs_linear"]}
     return out

@@ -98,7 +98,8 @@ def power_iteration(hvp: HVP, dim: int, k: int, max_iter: int = 200, tol: float 
 
 def top_eigenvalues(model: nn.Module, loss_fn: Callable, data: Any, k: int,
                     max_iter: int = 200, tol: float = 1e-6, seed: int = 0) -> list[float]:
-    """The k largest-magnitude Hessian eigenvalues (CONTRACT §4); data: (x, y) or pairs."""
+    """The k largest-magnitude Hessian eigenvalues, by power iteration with deflation;
+    data: (x, y) or a list of (x, y) batches."""
     hvp, dim = make_hvp(model, loss_fn, data)
     p = next(model.parameters())
     return power_iteration(hvp, dim, k, max_iter, tol, seed, p.dtype, p.device)[0]
@@ -126,7 +127,7 @@ def trace_estimate(model: nn.Module, loss_fn: Callable, data: Any, n_samples: in
 
 
 def trace(model: nn.Module, loss_fn: Callable, data: Any, n_samples: int, seed: int = 0) -> float:
-    """Hutchinson estimate of tr H (CONTRACT §4)."""
+    """Hutchinson estimate of tr H (the mean of `trace_estimate`)."""
     return trace_estimate(model, loss_fn, data, n_samples, seed)[0]
 
 

@@ -2,7 +2,7 @@
 
 Read from the run's logged `lyapunov/0..k-1` metrics when present (gradient flossing logs them);
 otherwise computed at each checkpoint with `ctx.lyapunov_fn(model, x, k)` or, by default,
-`lipcore.flossing.lyapunov_exponents` (CONTRACT §4).
+`lipcore.flossing.lyapunov_exponents`.
 """
 from __future__ import annotations
 

@@ -100,9 +100,6 @@ def sharpness(model, loss_fn, data: tuple, eps_list: list[float], n_samples: int
     keskar = lambda rise: 100.0 * rise / (1.0 + base)  # noqa: E731
     out["keskar_random"] = [keskar(v) for v in out["random_max"]]
     out["keskar_ascent"] = [keskar(v) for v in out["ascent_max"]] if ascent_steps else None
-    # flat view at the largest ε, for one histogram (the dashboard's sharpness figure)
-    out.update(samples=out["random_samples"][-1], sharpness=out["random_max"][-1],
-               ascent=out["ascent_max"][-1] if ascent_steps else None)
     return out
 
 

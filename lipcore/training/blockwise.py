@@ -11,15 +11,13 @@ each on the next batch, stopping early once ‖∇‖ ≤ δ_i = block_accuracy_
 from __future__ import annotations
 
 import math
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import torch
 from torch import nn
 
+from lipcore.training.members import DivergedError, Member, n_correct
 from lipcore.training.optim import OPTIMIZERS
-
-if TYPE_CHECKING:
-    from lipcore.training.loop import Engine, Member
 
 
 def default_rounds(cfg: dict[str, Any], model: nn.Module, steps_per_epoch: int) -> int:
@@ -48,10 +46,9 @@ def prox_lambdas(cfg: dict[str, Any], n_blocks: int) -> list[float]:
     return [float(lam)] * n_blocks
 
 
-def blockwise_round(engine: "Engine", member: "Member") -> None:
-    """One round over all blocks of `member.model`, drawing batches from `engine.sampler`."""
-    from lipcore.training.loop import DivergedError, n_correct
-
+def blockwise_round(engine: Any, member: Member) -> None:
+    """One round over all blocks of `member.model`, drawing batches from `engine.sampler` (the
+    running `lipcore.training.loop.Engine`: its sampler, step, data and learning rate)."""
     cfg, model = member.cfg, member.model
     blocks = _blocks(model)
     lams = prox_lambdas(cfg, len(blocks))

@@ -22,11 +22,13 @@ from torch import nn
 from lipcore.data import Dataset
 from lipcore.reporting import NullReporter
 from lipcore.training import checkpoints
-from lipcore.training.guard import DivergedError, NumericGuard
+from lipcore.training.guard import NumericGuard
 from lipcore.training.batches import BatchSampler
 from lipcore.training.callbacks import build_callbacks
 from lipcore.training.metrics import COMPARATIVE_METRICS, compute_metrics
-from lipcore.training.optim import LOSSES, OPTIMIZERS, default_loss, lr_factor
+from lipcore.training.losses import LOSSES, default_loss
+from lipcore.training.members import DivergedError, Member, n_correct
+from lipcore.training.optim import OPTIMIZERS, lr_factor
 from lipcore.training.state import TrainControl, TrainState
 from lipcore.training.stoppers import build_stoppers
 
@@ -41,23 +43,6 @@ class TrainResult:
     error: str | None = None
     stopped_by: str | None = None
     diverged: dict[str, Any] | None = None  # {"step", "quantity", "reason", "value"} when diverged
-
-
-@dataclass
-class Member:
-    """One trained model with its own optimizer and training section; `prefix` labels its
-    metrics ("" for a single run, "a/" / "b/" in comparative runs). The running sums since the
-    last evaluation stay on the device (tensors once a step has run) until it reads them."""
-
-    model: nn.Module
-    cfg: dict[str, Any]
-    loss_fn: Callable
-    optimizer: torch.optim.Optimizer
-    guard: NumericGuard
-    prefix: str = ""
-    loss_sum: float | torch.Tensor = 0.0
-    correct: float | torch.Tensor = 0.0
-    count: int = 0
 
 
 def pick_device(name: str) -> torch.device:
@@ -76,11 +61,6 @@ def make_member(model: nn.Module, data: Dataset, cfg: dict[str, Any], device: to
     loss_fn = LOSSES.get(cfg["loss"] or default_loss(data.task), key="training.loss")()
     optimizer = OPTIMIZERS.get(cfg["optimizer"], key="training.optimizer")(model.parameters(), cfg)
     return Member(model, cfg, loss_fn, optimizer, NumericGuard(model, device, prefix), prefix)
-
-
-def n_correct(out: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
-    """Correct predictions in the batch (per position for sequences), a 0-dim device tensor."""
-    return (out.argmax(-1) == y).float().sum() / (y[0].numel() if y.dim() > 1 else 1)
 
 
 @torch.no_grad()
@@ -229,8 +209,6 @@ class Engine:
                                        m.loss_fn, self.config))
             m.loss_sum, m.correct, m.count = 0.0, 0.0, 0
             values.update({f"{m.prefix}{k}": v for k, v in row.items()})
-            if m is self.members[0] and m.prefix:
-                values.update(row)
         if len(self.members) == 2:
             a, b = (m.model for m in self.members)
             for name in self.metric_names:
@@ -242,9 +220,17 @@ class Engine:
                 raise DivergedError(self.step, key, f"became non-finite ({v})", v)
         return {k: v for k, v in values.items() if math.isfinite(v)}
 
+    def _watched(self, values: dict[str, float]) -> dict[str, float]:
+        """What stoppers, callbacks and termination_error read: the logged values plus model A's
+        under their plain names (a comparative run logs each side only as `a/…`, `b/…`)."""
+        prefix = self.members[0].prefix
+        if not prefix:
+            return values
+        return values | {k[len(prefix):]: v for k, v in values.items() if k.startswith(prefix)}
+
     def _state(self) -> TrainState:
         return TrainState(self.step, self.sampler.epoch, self._lr(self.members[0]),
-                          self.control.batch_size, MappingProxyType(dict(self.last)))
+                          self.control.batch_size, MappingProxyType(self._watched(self.last)))
 
     def _payload(self) -> dict[str, Any]:
         return {"model": self.members[0].model.state_dict(),
@@ -365,6 +351,7 @@ class Engine:
             self.next_checkpoint = (self.step // self.checkpoint_every + 1) * self.checkpoint_every
         if not check:
             return None
+        values = self._watched(values)
         for stopper in self.stoppers:
             reason = stopper(values)
             if reason:

@@ -1,13 +1,15 @@
 """Measurement units by name (seed 002), run every `training.measurement_every` steps.
 
-A unit is `fn(engine) -> dict[str, float]`; it may also write files (JSON, PNG) under the
-run's checkpoint folder's parent and report them as artifacts.
+A unit is `fn(engine) -> dict[str, float]` (engine: the running `lipcore.training.loop.Engine`);
+it may also write files (JSON, PNG) under the run's checkpoint folder's parent and report them
+as artifacts.
 
 - `memory`: bytes of parameters, gradients, optimizer state and the activations autograd
-  saves for one training batch (counted through saved-tensor hooks, so the number is exact
-  on the CPU too); `memory/peak_bytes` is the CUDA `max_memory_allocated` delta over a forward
-  and backward on a GPU, and on the CPU the sum of those four (labelled `memory/peak_source`
-  0 = CPU sum, 1 = CUDA measured).
+  saves for one training batch (`lipcore.measure`: counted through saved-tensor hooks, so the
+  number is exact on the CPU too; each storage once, parameters not counted again);
+  `memory/peak_bytes` is the CUDA `max_memory_allocated` delta over a forward and backward on
+  a GPU, and on the CPU the sum of those four (labelled `memory/peak_source` 0 = CPU sum,
+  1 = CUDA measured).
 - `hessian_block_interaction`: M[i, j] = ‖H_ij‖_F estimated by central finite differences of
   block gradients, M_ij² ≈ mean over Gaussian probes v_j (in block j) of ‖(∇_i f(θ + εv_j) −
   ∇_i f(θ − εv_j)) / 2ε‖² (E‖H_ij v‖² = ‖H_ij‖_F²); `exact=True` probes each coordinate
@@ -17,52 +19,37 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Callable
+from typing import Any, Callable
 
 import torch
 from torch import nn
 
+from lipcore.measure import peak_memory, saved_activation_bytes, tensor_bytes
 from lipcore.registry import Registry
-
-if TYPE_CHECKING:
-    from lipcore.training.loop import Engine
 
 MEASUREMENTS: Registry[Callable[..., dict[str, float]]] = Registry("measurement")
 PROBE_BATCH = 256
 
 
-def _nbytes(tensors) -> int:
-    return sum(t.numel() * t.element_size() for t in tensors if torch.is_tensor(t))
-
-
 @MEASUREMENTS.register("memory")
-def memory(engine: "Engine") -> dict[str, float]:
+def memory(engine: Any) -> dict[str, float]:
+    """Bytes of parameters, gradients (one per trainable parameter), optimizer state and saved
+    activations (`lipcore.measure.saved_activation_bytes`: parameters not counted again) for
+    one training batch; the peak as described in the module docstring."""
     m = engine.members[0]
     n = engine.control.batch_size or len(engine.data_dev.x_train)
     x, y = engine.data_dev.x_train[:n], engine.data_dev.y_train[:n]
     params = list(m.model.parameters())
     opt_state = [v for s in m.optimizer.state.values() for v in s.values()]
-    saved: list[int] = []
-
-    def pack(t: torch.Tensor) -> torch.Tensor:
-        saved.append(t.numel() * t.element_size())
-        return t
-
-    cuda = x.is_cuda
-    if cuda:
-        torch.cuda.synchronize()
-        torch.cuda.reset_peak_memory_stats()
-        base = torch.cuda.memory_allocated()
-    with torch.autograd.graph.saved_tensors_hooks(pack, lambda t: t):
-        loss = m.loss_fn(m.model(x), y)
-    grads = torch.autograd.grad(loss, [p for p in params if p.requires_grad])
-    out = {"memory/params_bytes": float(_nbytes(params)),
-           "memory/grads_bytes": float(_nbytes(grads)),
-           "memory/optimizer_bytes": float(_nbytes(opt_state)),
-           "memory/activation_bytes": float(sum(saved))}
-    if cuda:
-        torch.cuda.synchronize()
-        out["memory/peak_bytes"] = float(torch.cuda.max_memory_allocated() - base)
+    out = {"memory/params_bytes": float(tensor_bytes(params)),
+           "memory/grads_bytes": float(tensor_bytes(p for p in params if p.requires_grad)),
+           "memory/optimizer_bytes": float(tensor_bytes(opt_state)),
+           "memory/activation_bytes": float(saved_activation_bytes(m.model, x, y, m.loss_fn))}
+    if x.is_cuda:
+        trainable = [p for p in params if p.requires_grad]
+        peak, _ = peak_memory(lambda: torch.autograd.grad(m.loss_fn(m.model(x), y), trainable),
+                              x.device, 1)
+        out["memory/peak_bytes"] = float(peak)
         out["memory/peak_source"] = 1.0
     else:
         out["memory/peak_bytes"] = sum(out.values())
@@ -115,7 +102,7 @@ def _shift(params: list[torch.Tensor], delta: torch.Tensor) -> None:
 
 
 @MEASUREMENTS.register("hessian_block_interaction")
-def hessian_block_interaction(engine: "Engine") -> dict[str, float]:
+def hessian_block_interaction(engine: Any) -> dict[str, float]:
     m = engine.members[0]
     x, y = engine.data_dev.x_train[:PROBE_BATCH], engine.data_dev.y_train[:PROBE_BATCH]
     mat = interaction_matrix(m.model, m.loss_fn, x, y, seed=engine.step)
@@ -131,7 +118,7 @@ def hessian_block_interaction(engine: "Engine") -> dict[str, float]:
             "hessian/block_norm_max": float(mat.max())}
 
 
-def run_measurements(engine: "Engine") -> dict[str, float]:
+def run_measurements(engine: Any) -> dict[str, float]:
     out: dict[str, Any] = {}
     for name in engine.cfg["measurements"]:
         out.update(MEASUREMENTS.get(name, key="training.measurements")(engine))

@@ -1,4 +1,4 @@
-"""Optimizers, losses and learning-rate schedules by name.
+"""Optimizers and learning-rate schedules by name (losses: `lipcore.training.losses`).
 
 A schedule is a pure function `factor(step, total, **params) -> float` multiplying
 `training.lr`: the loop sets each step's lr from it, so resuming needs no scheduler state.
@@ -9,13 +9,10 @@ import math
 from typing import Any, Callable
 
 import torch
-from torch import nn
-from torch.nn import functional as F
 
 from lipcore.registry import Registry
 
 OPTIMIZERS: Registry[Callable[..., torch.optim.Optimizer]] = Registry("optimizer")
-LOSSES: Registry[Callable[[], Callable]] = Registry("loss")
 SCHEDULES: Registry[Callable[..., float]] = Registry("schedule")
 
 
@@ -33,27 +30,6 @@ def adam(params, cfg: dict[str, Any]) -> torch.optim.Optimizer:
 @OPTIMIZERS.register("adamw")
 def adamw(params, cfg: dict[str, Any]) -> torch.optim.Optimizer:
     return torch.optim.AdamW(params, lr=cfg["lr"], weight_decay=cfg["weight_decay"])
-
-
-@LOSSES.register("mse")
-def mse() -> Callable:
-    return nn.MSELoss()
-
-
-class SequenceCrossEntropy(nn.Module):
-    """Cross-entropy for logits (B, C) with labels (B,), or (B, T, C) with labels (B, T)."""
-
-    def forward(self, logits: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
-        return F.cross_entropy(logits.reshape(-1, logits.shape[-1]), target.reshape(-1))
-
-
-@LOSSES.register("cross_entropy")
-def cross_entropy() -> Callable:
-    return SequenceCrossEntropy()
-
-
-def default_loss(task: str) -> str:
-    return "mse" if task == "regression" else "cross_entropy"
 
 
 @SCHEDULES.register("step")
@@ -98,5 +74,3 @@ def lr_factor(cfg: dict[str, Any], step: int, total: int) -> float:
     except TypeError as e:
         raise ValueError(f"training.schedule_params: {e}") from None
 
-
-from lipcore import robustness as _robustness  # noqa: E402,F401  (registers offset_cross_entropy)

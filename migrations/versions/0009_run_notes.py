@@ -2,14 +2,14 @@
 searchable (`where=tags contains x`, `where=note~text`)
 
 Revision ID: 0009_run_notes
-Revises: 0004_metric_blocks
+Revises: 0007_packs
 """
 from alembic import op
 import sqlalchemy as sa
 from sqlalchemy.dialects.postgresql import JSONB
 
 revision = "0009_run_notes"
-down_revision = "0004_metric_blocks"
+down_revision = "0007_packs"
 branch_labels = None
 depends_on = None
 

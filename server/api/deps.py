@@ -8,6 +8,7 @@ from fastapi import Depends, HTTPException, Path, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlalchemy.orm import Session
 
+from server.api.openapi import READ_SCHEME, WRITE_SCHEME
 from server.queue import Queue
 from server.settings import Settings
 
@@ -25,7 +26,10 @@ def get_app_settings(request: Request) -> Settings:
     return request.app.state.settings
 
 
-_bearer = HTTPBearer(auto_error=False)
+# Two schemes by name, so the OpenAPI document can tell guarded writes from guarded reads
+# (server.api.openapi keeps only the ones the deployment's settings enforce).
+_write_bearer = HTTPBearer(auto_error=False, scheme_name=WRITE_SCHEME)
+_read_bearer = HTTPBearer(auto_error=False, scheme_name=READ_SCHEME)
 
 
 def _check_token(settings: Settings, creds: HTTPAuthorizationCredentials | None) -> None:
@@ -38,12 +42,12 @@ def _check_token(settings: Settings, creds: HTTPAuthorizationCredentials | None)
 
 
 def require_write(request: Request,
-                  creds: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)]) -> None:
+                  creds: Annotated[HTTPAuthorizationCredentials | None, Depends(_write_bearer)]) -> None:
     _check_token(request.app.state.settings, creds)
 
 
 def require_read(request: Request,
-                 creds: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)]) -> None:
+                 creds: Annotated[HTTPAuthorizationCredentials | None, Depends(_read_bearer)]) -> None:
     if request.app.state.settings.reads_need_token:
         _check_token(request.app.state.settings, creds)
 

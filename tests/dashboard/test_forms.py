@@ -73,3 +73,15 @@ def test_run_rows_show_links_and_rounded_metrics():
     assert rows[0]["link"] == "[1](/runs/1)" and rows[0]["sweep"] == "[3](/sweeps/3)"
     assert rows[0]["train_loss:last"] == 0.123457 and rows[1]["train_loss:last"] is None
     assert rows[2]["sweep"] == "" and rows[0]["model.depth"] == 2
+
+
+def test_run_page_draws_each_sides_losses_of_a_comparative_run():
+    from dashboard.pages.run import default_keys
+
+    logged = ["a/test_loss", "a/train_loss", "b/test_loss", "b/train_loss", "param_distance"]
+    assert default_keys(logged, {"model_a": {}, "model_b": {}}) == \
+        ["a/train_loss", "a/test_loss", "b/train_loss", "b/test_loss"]
+    assert default_keys([], {"model_a": {}}) == ["a/train_loss", "a/test_loss"]
+    assert default_keys(["test_loss", "train_loss", "x"], {"model_a": None, "model_b": None}) == \
+        ["train_loss", "test_loss"]
+    assert default_keys(["x", "y", "z"], {}) == ["x", "y"]

@@ -11,6 +11,7 @@ import httpx
 import pytest
 
 from tests.dashboard.conftest import screenshot
+from tests.server.helpers import finish
 from tests.test_end_to_end import QUICK
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
@@ -25,7 +26,7 @@ def many(embedded_system):
     from sqlalchemy import create_engine
     from sqlalchemy.orm import Session
 
-    from server import crud, metrics
+    from server import crud
 
     r = embedded_system.client.post("/runs", json={"config": {**QUICK, "training": {**QUICK["training"],
                                                                                   "epochs": 2}}})
@@ -40,8 +41,7 @@ def many(embedded_system):
             run.tags = ["many"]
             db.commit()
             accs = [round(rng.random(), 4) for _ in range(3)]
-            metrics.write_points(db, run.id, [("test_acc", s, a) for s, a in enumerate(accs)])
-            crud.finish_run(db, run_id=run.id, status="succeeded")
+            finish(db, run.id, points=[("test_acc", s, a) for s, a in enumerate(accs)])
             db.commit()
             ids.append(run.id)
     engine.dispose()
@@ -150,7 +150,7 @@ def two_sweeps(embedded_system):
     from sqlalchemy import create_engine
     from sqlalchemy.orm import Session
 
-    from server import crud, metrics
+    from server import crud
 
     engine = create_engine(f"sqlite:///{embedded_system.home / 'liplab.db'}")
     out = {}
@@ -160,9 +160,8 @@ def two_sweeps(embedded_system):
                                                   params={"training.batch_seed": "0,1,2"})
             db.commit()
             for seed, run in enumerate(members):
-                metrics.write_points(db, run.id, [(k, s, level * (1 + seed / 10) * f) for s in range(5)
-                                                  for k, f in (("train_loss", 1), ("test_loss", 2), ("test_acc", 0.1))])
-                crud.finish_run(db, run_id=run.id, status="succeeded")
+                finish(db, run.id, points=[(k, s, level * (1 + seed / 10) * f) for s in range(5)
+                                           for k, f in (("train_loss", 1), ("test_loss", 2), ("test_acc", 0.1))])
                 db.commit()
             out[name] = sweep.id
     engine.dispose()

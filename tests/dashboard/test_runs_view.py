@@ -47,7 +47,8 @@ def test_columns_the_api_cannot_order_are_refused(sort):
 def test_rows_show_times_duration_tags_and_metric_stats():
     row = runs_view.table_rows([RUN], ["model.depth", "model.blocks"], ["test_acc:max", "test_acc:min"])[0]
     assert row["duration"] == 124.5  # 09:00:05.5 → 09:02:10
-    assert row["created"] == "2026-12-01 09:00:00" and row["tags"] == "base, lr"
+    assert row["created"] == "2026-12-01 09:00:00 UTC" and row["tags"] == "base, lr"
+    assert runs_view.table_rows([RUN], [], [], "Europe/Berlin")[0]["created"] == "2026-12-01 10:00:00 CET"
     assert row["test_acc:max"] == 0.912346 and row["test_acc:min"] == 0.1
     assert row["model.depth"] == 2 and row["model.blocks"] == "[1, 2]"
     assert runs_view.duration_s({**RUN, "finished_at": None}) is None

@@ -1,4 +1,4 @@
-"""Sweep expansion (CONTRACT §2) against hand-written expectations."""
+"""Sweep expansion against hand-written expectations."""
 import pytest
 
 from lipcore.sweep import SweepError, expand

@@ -28,6 +28,12 @@ class RecordingQueue:
     def enqueue_run(self, run_id: int, queue: str = "gpu") -> None:
         self.sent.append(("liplab.run", [run_id], queue))
 
+    def enqueue_pack(self, run_ids: list[int], queue: str = "gpu") -> None:
+        if len(run_ids) == 1:  # as `server.queue.Queue`: a pack of one is an ordinary run
+            self.enqueue_run(run_ids[0], queue)
+        else:
+            self.sent.append(("liplab.pack", [list(run_ids)], queue))
+
     def enqueue_probe(self, run_id: int, probes: list[str], params: dict, queue: str = "gpu") -> None:
         self.sent.append(("liplab.probe", [run_id, probes, params], queue))
 
@@ -38,7 +44,11 @@ class RecordingQueue:
         return {"gpu": sum(q == "gpu" for *_, q in self.sent), "cpu": sum(q == "cpu" for *_, q in self.sent)}
 
     def run_ids(self) -> list[int]:
-        return [args[0] for name, args, _ in self.sent if name == "liplab.run"]
+        """Every run sent, alone or as a member of a pack, in sending order."""
+        out: list[int] = []
+        for name, args, _ in self.sent:
+            out += [args[0]] if name == "liplab.run" else list(args[0]) if name == "liplab.pack" else []
+        return out
 
 
 @pytest.fixture(scope="session")

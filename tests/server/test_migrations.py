@@ -112,3 +112,63 @@ def test_upgrade_backfills_metric_blocks(kind, tmp_path):
         lo, hi = min(fin, key=lambda i: (values[i], i)), min(fin, key=lambda i: (-values[i], i))
         assert tuple(row) == (b, len(idx), 2 * idx[0], 2 * idx[-1], values[lo], 2 * lo, values[hi], 2 * hi)
     assert len(got) == 2
+
+
+@pytest.mark.parametrize("kind", ["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def test_upgrade_backfills_summary_counts(kind, tmp_path):
+    """0006 gives each summary entry written without `n` the count of its stored points; an
+    entry that has `n` keeps it. Counted by hand: 3 points of `a`, 2 of `b`, none of `c`."""
+    import json
+
+    from sqlalchemy import text
+
+    old = {"a": {"last": 0.5, "step": 5, "min": 0.5, "max": 0.5},
+           "b": {"last": 0.5, "step": 2, "min": 0.5, "max": 0.5, "n": 7},
+           "c": {"last": 1.0, "step": 0, "min": 1.0, "max": 1.0}}
+    with fresh(kind, tmp_path) as url:
+        upgrade(url, "0004_metric_blocks")
+        engine = create_engine(url)
+        with engine.begin() as c:
+            c.execute(text(ONE_RUN.replace("'{}', 0)", f"'{json.dumps(old)}', 0)")))
+            c.execute(text(ONE_RUN.replace("(1, 'r'", "(2, 's'")))
+            c.execute(text("INSERT INTO metric_points (run_id, key, step, value, seq) VALUES (1, :k, :s, 0.5, :q)"),
+                      [{"k": "a", "s": s, "q": q} for q, s in enumerate([1, 3, 5])]
+                      + [{"k": "b", "s": s, "q": q} for q, s in enumerate([0, 2])])
+        upgrade(url)
+        with engine.connect() as c:
+            rows = dict(c.execute(text("SELECT id, summary FROM runs ORDER BY id")).all())
+        engine.dispose()
+    got = {k: json.loads(v) if isinstance(v, str) else v for k, v in rows.items()}
+    assert got[1] == {"a": dict(old["a"], n=3), "b": old["b"], "c": dict(old["c"], n=0)}
+    assert got[2] == {}
+
+
+@pytest.mark.parametrize("kind", ["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def test_utc_timestamps_keep_their_instant(kind, tmp_path):
+    """Rows written before 0005 (SQLite: zone-less UTC text) read back as the same UTC instant."""
+    from datetime import datetime, timezone
+
+    from sqlalchemy import text
+    from sqlalchemy.orm import Session
+
+    from server.models import Run
+
+    with fresh(kind, tmp_path) as url:
+        upgrade(url, "0004_metric_blocks")
+        engine = create_engine(url)
+        stamp = "2026-12-04 12:52:10.399963" if kind == "sqlite" else "2026-12-04 12:52:10.399963+00"
+        with engine.begin() as c:
+            c.execute(text(ONE_RUN.replace("CURRENT_TIMESTAMP", f"'{stamp}'")))
+        engine.dispose()
+        upgrade(url)
+        engine = create_engine(url)
+        with Session(engine) as db:
+            created = db.get(Run, 1).created_at
+        if kind == "sqlite":
+            with engine.connect() as c:
+                assert c.execute(text("SELECT created_at FROM runs")).scalar() == stamp + "+00:00"
+        engine.dispose()
+        assert created == datetime(2026, 12, 4, 12, 52, 10, 399963, tzinfo=timezone.utc)
+        assert created.utcoffset().total_seconds() == 0
+        downgrade(url, "0004_metric_blocks")
+        upgrade(url)

@@ -15,12 +15,15 @@ def test_filesystem_broker_gets_named_tasks_and_counts_them(tmp_path):
     q.enqueue_run(7, "cpu")
     q.enqueue_probe(7, ["hessian"], {"k": 2}, "gpu")
     q.enqueue_run(8, "gpu")
-    assert q.lengths() == {"gpu": 2, "cpu": 1}
+    q.enqueue_pack([9, 10, 11], "cpu")
+    q.enqueue_pack([12], "cpu")  # a pack of one is an ordinary run
+    assert q.lengths() == {"gpu": 2, "cpu": 3}
     bodies = []
     for f in sorted((tmp_path / "broker" / "queue").iterdir()):
         msg = json.loads(f.read_text())
         bodies.append((msg["headers"]["task"], msg["headers"]["argsrepr"]))
     assert ("liplab.run", "[7]") in bodies and ("liplab.probe", "[7, ['hessian'], {'k': 2}]") in bodies
+    assert ("liplab.pack", "[[9, 10, 11]]") in bodies and ("liplab.run", "[12]") in bodies
 
 
 @pytest.mark.redis

@@ -12,10 +12,9 @@ import uvicorn
 import yaml
 
 from liplab.cli import main
-from server import crud
 from server.main import create_app
 from tests.server.conftest import RecordingQueue, make_settings
-from tests.server.helpers import QUICK
+from tests.server.helpers import QUICK, finish
 
 
 @pytest.fixture
@@ -64,7 +63,7 @@ def test_submit_errors_name_the_key(api, capsys):
     assert "training.lrr" in capsys.readouterr().err
     assert main(["submit", cfg, "training.lrr=0.1,0.2"]) == 2  # swept: refused by the API
     err = capsys.readouterr().err
-    assert "rejected (422)" in err and "training.lrr" in err
+    assert "refused (422)" in err and "training.lrr" in err
     assert main(["submit", cfg, "model.width=8,16", "training.lr=0.1,0.2,0.3", "--zip",
                  "model.width,training.lr"]) == 2
     assert "equal lengths" in capsys.readouterr().err
@@ -79,9 +78,7 @@ def test_submit_wait_shows_progress_until_runs_end(api, capsys):
             time.sleep(0.05)
         with app.state.sessionmaker() as db:
             for i, run_id in enumerate(queue.run_ids()):
-                from server import metrics
-                metrics.write_points(db, run_id, [("train_loss", 0, 1.0 + i)])
-                crud.finish_run(db, run_id=run_id, status="failed" if i == 2 else "succeeded")
+                finish(db, run_id, "failed" if i == 2 else "succeeded", [("train_loss", 0, 1.0 + i)])
 
     t = threading.Thread(target=worker)
     t.start()

@@ -96,8 +96,8 @@ def test_retry_failed_requeues_only_failed_diverged_cancelled(client, db, queue)
 
 def test_cancel_sweep(client, db):
     body = post_sweep(client, {"training.lr": "0.1,0.01,0.001"}).json()
-    from server import crud
-    crud.claim_run(db, run_id=body["run_ids"][0], worker="w")
+    from server import lifecycle
+    lifecycle.claim_run(db, run_id=body["run_ids"][0], worker="w")
     r = client.post(f"/sweeps/{body['id']}/cancel")
     assert r.status_code == 202 and r.json()["status"] == {"running": 1, "cancelled": 2}
     assert client.get(f"/sweeps/{body['id']}").json()["counts"] == {"running": 1, "cancelled": 2}
@@ -201,3 +201,24 @@ def test_retry_gives_a_reaped_run_a_fresh_attempt_budget(client, db):
     assert client.post(f"/runs/{run_id}/retry").status_code == 202
     db.expire_all()
     assert db.get(Run, run_id).attempts == 0
+
+
+def test_alike_members_are_sent_in_packs_of_at_most_pack_size(client, queue):
+    params = {"model.model_seed": "0,1,2", "training.lr": [0.1, 0.01], "model.width": "8,16"}
+    r = post_sweep(client, {**params, "training.pack_size": "4"})
+    assert r.status_code == 201, r.text
+    ids = r.json()["run_ids"]
+    packs = [args[0] for name, args, _ in queue.sent if name == "liplab.pack"]
+    # widths differ in shape: two groups of 6 alike members, each cut into packs of 4 and 2
+    assert sorted(len(p) for p in packs) == [2, 2, 4, 4] and sorted(sum(packs, [])) == sorted(ids)
+    for pack in packs:
+        widths = {client.get(f"/runs/{i}").json()["config"]["model"]["width"] for i in pack}
+        assert len(widths) == 1
+        assert {client.get(f"/runs/{i}").json()["pack_id"] for i in pack} == {min(pack)}
+
+
+def test_pack_size_one_sends_every_member_alone(client, queue):
+    r = post_sweep(client, {"model.model_seed": "0,1,2", "training.pack_size": "1"})
+    ids = r.json()["run_ids"]
+    assert [name for name, *_ in queue.sent] == ["liplab.run"] * 3
+    assert [client.get(f"/runs/{i}").json()["pack_id"] for i in ids] == [None] * 3

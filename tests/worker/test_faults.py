@@ -3,7 +3,7 @@
 Every run ends exactly once with every metric point: after a SIGKILL (the reaper requeues it),
 a SIGTERM (the worker hands it back), a cancel, a broker restart that loses every queued
 message, and under a 200-run sweep through two workers. The values are checked against the same
-config run uninterrupted in this process (CPU, same seeds: the contract's resume guarantee).
+config run uninterrupted in this process (CPU, same seeds: a resumed run ends equal to an uninterrupted one).
 """
 from __future__ import annotations
 

@@ -7,11 +7,12 @@ from fastapi import APIRouter, HTTPException
 from fastapi.responses import FileResponse
 from sqlalchemy import select
 
-from lipcore import catalog
 from server import crud, probes
+from server.artifact_store import local_copy
 from server.api.deps import IdPath, QueueDep, ReadAuth, SessionDep, SettingsDep, WriteAuth
+from server.api.openapi import CONFLICT
+from server.artifact_types import FILE_RESPONSES, media_type
 from server.api.routes.runs import get_run_or_404
-from server.errors import body_422
 from server.models import Artifact, ProbeJob
 from server.schemas import ArtifactPublic, ProbeJobPublic, ProbeRequest, ProbesPublic
 
@@ -26,17 +27,18 @@ def list_artifacts(run_id: IdPath, db: SessionDep) -> list[ArtifactPublic]:
     return [ArtifactPublic.model_validate(a) for a in rows]
 
 
-@router.get("/artifacts/{artifact_id}", dependencies=[ReadAuth])
+@router.get("/artifacts/{artifact_id}", dependencies=[ReadAuth], response_class=FileResponse,
+            responses=FILE_RESPONSES)
 def download_artifact(artifact_id: IdPath, db: SessionDep, settings: SettingsDep) -> FileResponse:
     """The artifact's file (only files under LIPLAB_ARTIFACT_DIR are served)."""
     art = db.get(Artifact, artifact_id)
     if art is None:
         raise HTTPException(404, f"artifact {artifact_id} not found")
-    path = Path(art.path).resolve()
+    path = local_copy(settings, art.run_id, art.path).resolve()
     root = Path(settings.artifacts).resolve()
     if not path.is_relative_to(root) or not path.is_file():
         raise HTTPException(404, f"artifact {artifact_id} has no file under the artifact folder")
-    return FileResponse(path, filename=path.name)
+    return FileResponse(path, filename=path.name, media_type=media_type(path))
 
 
 @router.get("/runs/{run_id}/probes", response_model=ProbesPublic, dependencies=[ReadAuth])
@@ -49,14 +51,10 @@ def read_probes(run_id: IdPath, db: SessionDep) -> ProbesPublic:
 
 
 @router.post("/runs/{run_id}/probes", status_code=202, response_model=ProbeJobPublic,
-             dependencies=[WriteAuth])
+             dependencies=[WriteAuth], responses=CONFLICT)
 def submit_probes(run_id: IdPath, body: ProbeRequest, db: SessionDep, queue: QueueDep) -> ProbeJobPublic:
     """Run named probes on a succeeded run's checkpoints, through the workers."""
     run = get_run_or_404(db, run_id)
-    unknown = [p for p in body.probes if p not in catalog.PROBES]
-    if unknown:
-        raise body_422("probes", f"unknown probe {unknown[0]!r}; choose from "
-                       f"{', '.join(catalog.PROBES) or '(none registered)'}")
     if run.status != "succeeded":
         raise HTTPException(409, f"run {run_id} is {run.status}; probes need a succeeded run")
     job = probes.create_probe_job(db, run_id=run_id, probes=body.probes, params=body.params)

@@ -7,6 +7,8 @@ from fastapi import APIRouter, HTTPException, Query
 from sqlalchemy import select
 
 from server.api.deps import ReadAuth, SessionDep
+from server.api.openapi import NOT_FOUND
+from server.api.params import IDS, METRIC_LIST
 from server.errors import query_422
 from server.models import Run
 from server.query import METRIC_NAME, QueryError
@@ -24,15 +26,12 @@ def _ids(text: str) -> list[int]:
     return ids
 
 
-@router.get("/compare", dependencies=[ReadAuth])
-def compare(db: SessionDep, run_ids: str | None = Query(None, description="e.g. 1,2,3"),
-            runs: str | None = Query(None, description="alias of run_ids"),
-            metrics: str = "train_loss,test_loss",
+@router.get("/compare", dependencies=[ReadAuth], responses=NOT_FOUND)
+def compare(db: SessionDep, run_ids: str = Query(pattern=IDS, description="e.g. 1,2,3"),
+            metrics: str = Query("train_loss,test_loss", pattern=METRIC_LIST),
             stat: Literal["last", "min", "max"] = "last") -> dict:
     """Each metric's last (or min/max) value for each run, in the order asked."""
-    if run_ids is None and runs is None:
-        raise query_422(QueryError("run_ids", "run_ids is required, e.g. run_ids=1,2,3"))
-    ids = _ids(run_ids if run_ids is not None else runs)
+    ids = _ids(run_ids)
     keys = [m for m in metrics.split(",") if m]
     bad = [k for k in keys if not METRIC_NAME.match(k)]
     if bad:

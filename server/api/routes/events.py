@@ -4,8 +4,9 @@ With a Redis broker the stream relays the workers' pub/sub messages (`server.eve
 5 × `LIPLAB_SSE_POLL_S`, sends what the store has that Redis did not (a worker that does not
 publish still streams, more slowly); in the embedded mode it polls the store every
 `LIPLAB_SSE_POLL_S`. Either way the stream opens with the
-current status, carries `metrics` and `status` events (JSON in `data:`), and ends once the run
-(or every run of the sweep) has finished.
+current status, carries `metrics` and `status` events (JSON in `data:`), and ends with `end` once
+the run (or every run of the sweep) has finished; a stream open longer than `LIPLAB_SSE_MAX_S`
+closes without `end`, and the client reconnects.
 """
 from __future__ import annotations
 
@@ -130,6 +131,7 @@ async def _stream(request: Request, poller, channel: str, done) -> AsyncIterator
         return
     loop = asyncio.get_running_loop()
     last_beat = last_check = loop.time()
+    closes_at = last_beat + settings.sse_max_s
     if live:
         subscribed = asyncio.Event()
         async for ev in _redis_messages(url, channel, subscribed):
@@ -140,6 +142,8 @@ async def _stream(request: Request, poller, channel: str, done) -> AsyncIterator
             if now - last_beat > PING_S:
                 yield ": ping\n\n"
                 last_beat = now
+            if now > closes_at:
+                return
             if ev is not None and ev.get("type") == "status" or now - last_check > 5 * settings.sse_poll_s:
                 last_check = now
                 for missed in await run_in_threadpool(poller.poll):  # the store is the truth
@@ -158,6 +162,8 @@ async def _stream(request: Request, poller, channel: str, done) -> AsyncIterator
             last_beat = now
         if done():
             yield _sse({"type": "end"})
+            return
+        if now > closes_at:
             return
 
 

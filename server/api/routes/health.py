@@ -15,7 +15,8 @@ router = APIRouter(tags=["health"])
 
 @router.get("/health", response_model=Health)
 def health(db: SessionDep, queue: QueueDep, settings: SettingsDep) -> Health:
-    """Database, broker, workers (alive = heartbeat within LIPLAB_WORKER_STALE_S), queue lengths."""
+    """Database, broker, workers (alive = heartbeat within LIPLAB_WORKER_STALE_S), queue lengths,
+    and the dashboard URL that clients print for a run or sweep."""
     try:
         db.execute(text("SELECT 1"))
         database = "ok"
@@ -28,9 +29,9 @@ def health(db: SessionDep, queue: QueueDep, settings: SettingsDep) -> Health:
             Run.status.in_(("queued", "running"))).group_by(Run.status)).all())
         cutoff = utcnow() - timedelta(seconds=settings.worker_stale_s)
         for w in db.scalars(select(Worker).order_by(Worker.name)):
-            seen = w.last_seen if w.last_seen.tzinfo else w.last_seen.replace(tzinfo=cutoff.tzinfo)
-            workers.append({"name": w.name, "queues": w.queues, "alive": seen >= cutoff,
-                            "last_seen": seen.isoformat(), "current_run": w.current_run})
+            workers.append({"name": w.name, "queues": w.queues, "alive": w.last_seen >= cutoff,
+                            "last_seen": w.last_seen.isoformat(), "current_run": w.current_run})
     ok = database == "ok" and broker == "ok"
     return Health(status="ok" if ok else "degraded", database=database, broker=broker,
-                  workers=workers, queues=queue.lengths() if broker == "ok" else {}, runs=runs)
+                  workers=workers, queues=queue.lengths() if broker == "ok" else {}, runs=runs,
+                  dashboard_url=settings.dashboard_url)

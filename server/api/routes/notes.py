@@ -2,6 +2,8 @@
 server.run_filters)."""
 from __future__ import annotations
 
+from typing import Annotated
+
 from fastapi import APIRouter
 from pydantic import BaseModel, Field, field_validator
 
@@ -13,21 +15,19 @@ from server.schemas import RunPublic
 router = APIRouter(prefix="/runs", tags=["runs"])
 
 
+Tag = Annotated[str, Field(pattern=TAG.pattern)]
+
+
 class RunNotes(BaseModel):
     """Fields left out keep their value; `tags` replaces the whole list (order kept, repeats dropped)."""
 
-    tags: list[str] | None = Field(None, max_length=50, description="labels, 1-64 of A-Z a-z 0-9 _ . : + = / -")
+    tags: list[Tag] | None = Field(None, max_length=50, description="labels, 1-64 of A-Z a-z 0-9 _ . : + = / -")
     note: str | None = Field(None, max_length=20_000, description="free text")
 
     @field_validator("tags")
     @classmethod
-    def _plain_tags(cls, tags: list[str] | None) -> list[str] | None:
-        if tags is None:
-            return None
-        for tag in tags:
-            if not TAG.match(tag):
-                raise ValueError(f"{tag!r} is not a tag: 1-64 of A-Z a-z 0-9 _ . : + = / -")
-        return list(dict.fromkeys(tags))
+    def _once_each(cls, tags: list[str] | None) -> list[str] | None:
+        return None if tags is None else list(dict.fromkeys(tags))
 
 
 @router.patch("/{run_id}", response_model=RunPublic, dependencies=[WriteAuth])

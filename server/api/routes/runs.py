@@ -10,6 +10,8 @@ from sqlalchemy import func, select, text
 from lipcore.config import ConfigError
 from server import crud, metrics
 from server.api.deps import MAX_ID, IdPath, QueueDep, ReadAuth, SessionDep, WriteAuth
+from server.api.openapi import CONFLICT
+from server.api.params import ORDER_BY, WHERE, Where
 from server.errors import config_422, query_422
 from server.models import FINISHED, STATUSES, Run
 from server.query import QueryError
@@ -42,11 +44,9 @@ def submit_run(body: RunCreate, db: SessionDep, queue: QueueDep) -> RunCreated:
 @router.get("", response_model=RunsPublic, dependencies=[ReadAuth])
 def list_runs(db: SessionDep, sweep_id: int | None = Query(None, ge=0, le=MAX_ID),
               status: Status | None = None,
-              where: list[str] = Query([], description=(
-                  "filters, all must hold: config (model.layer==aol), columns (status==failed, "
-                  "attempts>1, duration>60, created_at>=2026-12-01), metrics (summary.test_acc.max>=0.9), "
-                  "tags contains x, note~text")),
-              order_by: str = Query("-id", description="column, config key or summary metric; '-' for descending"),
+              where: list[str] = Where,
+              order_by: str = Query("-id", pattern=ORDER_BY,
+                                    description="column, config key or summary metric; '-' for descending"),
               order_stat: Literal["last", "min", "max"] = "last",
               limit: int = Query(50, ge=1, le=1000), offset: int = Query(0, ge=0, le=10**9)) -> RunsPublic:
     """Runs filtered by sweep, status and config values, ordered by a column or a metric, paged."""
@@ -59,6 +59,10 @@ def list_runs(db: SessionDep, sweep_id: int | None = Query(None, ge=0, le=MAX_ID
     try:
         for w in where:
             q = q.where(parse_run_filter(w, dialect))
+            if not WHERE.match(w):
+                raise QueryError("where", f"{w!r}: not a filter the listing runs: a section key "
+                                 "(model.width) with a plain number, name, true/false or null, a column, a "
+                                 "metric's summary.KEY.STAT, tags contains TAG or note~TEXT")
         ordered = apply_run_order(q, order_by, order_stat, dialect)
     except QueryError as e:
         raise query_422(e) from None
@@ -116,7 +120,7 @@ def cancel_run(run_id: IdPath, db: SessionDep) -> dict:
     return {"id": run_id, "status": run.status}
 
 
-@router.post("/{run_id}/retry", status_code=202, dependencies=[WriteAuth])
+@router.post("/{run_id}/retry", status_code=202, dependencies=[WriteAuth], responses=CONFLICT)
 def retry_run(run_id: IdPath, db: SessionDep, queue: QueueDep) -> dict:
     """Queue a finished run again (its metrics are kept and upserted)."""
     run = get_run_or_404(db, run_id)

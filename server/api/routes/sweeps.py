@@ -12,6 +12,7 @@ from lipcore.config import ConfigError
 from lipcore.sweep import SweepError, SweepTooLarge
 from server import analysis, crud
 from server.api.deps import IdPath, QueueDep, ReadAuth, SessionDep, SettingsDep, WriteAuth
+from server.api.params import ConfigKey, MetricName
 from server.errors import body_422, config_422, query_422, sweep_422
 from server.models import Run, Sweep
 from server.query import QueryError
@@ -52,9 +53,10 @@ def submit_sweep(body: SweepCreate, db: SessionDep, queue: QueueDep,
         raise sweep_422(e) from None
     except ConfigError as e:
         raise _config_or_params_422(e, body.params) from None
+    packs = crud.assign_packs(db, runs=to_queue)
     db.commit()
-    for run in to_queue:
-        queue.enqueue_run(run.id, crud.queue_for(run.config))
+    for pack in packs:
+        queue.enqueue_pack([r.id for r in pack], crud.queue_for(pack[0].config))
     return SweepCreated(id=sweep.id, n_runs=len(runs), run_ids=[r.id for r in runs],
                         queued=len(to_queue), reused=len(runs) - len(to_queue))
 
@@ -82,7 +84,7 @@ def read_sweep(sweep_id: IdPath, db: SessionDep) -> SweepPublic:
 
 
 @router.get("/{sweep_id}/grid", dependencies=[ReadAuth])
-def read_grid(sweep_id: IdPath, db: SessionDep, x: str, y: str, metric: str = "train_loss",
+def read_grid(sweep_id: IdPath, db: SessionDep, x: ConfigKey, y: ConfigKey, metric: MetricName = "train_loss",
               agg: Literal["min", "max", "last", "mean"] = "last") -> dict:
     """A metric over two config keys: z[i][j] for y[i], x[j] (null where no run), with status counts."""
     get_sweep_or_404(db, sweep_id)
@@ -100,8 +102,8 @@ def read_params(sweep_id: IdPath, db: SessionDep) -> dict:
 
 
 @router.get("/{sweep_id}/groups", dependencies=[ReadAuth])
-def read_groups(sweep_id: IdPath, db: SessionDep, metric: str = "train_loss",
-                by: str | None = None) -> dict:
+def read_groups(sweep_id: IdPath, db: SessionDep, metric: MetricName = "train_loss",
+                by: ConfigKey | None = None) -> dict:
     """Per value of `by` and per step: mean, std, stderr and N of a metric over the runs."""
     get_sweep_or_404(db, sweep_id)
     try:
@@ -132,10 +134,11 @@ def cancel_sweep(sweep_id: IdPath, db: SessionDep) -> Accepted:
 @router.post("/{sweep_id}/retry-failed", status_code=202, response_model=Accepted,
              dependencies=[WriteAuth])
 def retry_failed(sweep_id: IdPath, db: SessionDep, queue: QueueDep) -> Accepted:
-    """Queue again only the failed, diverged and cancelled members."""
+    """Queue again only the failed, diverged and cancelled members (alike ones in packs)."""
     get_sweep_or_404(db, sweep_id)
     runs = crud.retry_failed(db, sweep_id=sweep_id)
+    packs = crud.assign_packs(db, runs=runs)
     db.commit()
-    for run in runs:
-        queue.enqueue_run(run.id, crud.queue_for(run.config))
+    for pack in packs:
+        queue.enqueue_pack([r.id for r in pack], crud.queue_for(pack[0].config))
     return _accepted(runs)

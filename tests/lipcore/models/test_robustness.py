@@ -6,7 +6,7 @@ import pytest
 import torch
 
 from lipcore.robustness import OFFSET, certified, certified_accuracy, margins, offset_cross_entropy
-from lipcore.training.optim import LOSSES
+from lipcore.training.losses import LOSSES
 
 SCORES = torch.tensor([[1, 0], [2, 0], [0, 1], [0, 2], [1.1, 0.9]])
 LABELS = torch.zeros(5, dtype=torch.long)

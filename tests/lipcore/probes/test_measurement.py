@@ -42,3 +42,26 @@ def test_measurement_probe_times_phases_and_leaves_the_model_untouched():
     assert b["batches_per_epoch"] == 2
     assert b["epochs"] == int(1.0 // (b["step_time_s"] * 2))
     assert out["metrics"]["time/batch_s"] == t["batch"]["median"]
+
+
+def test_measurement_steps_with_the_runs_optimizer():
+    """The run's optimizer section is used (not a fixed SGD): its momentum and weight decay
+    reach the optimizer the probe times; the probe's own `lr` replaces the run's."""
+    from unittest import mock
+
+    from lipcore.training import optim
+
+    built = []
+    real = optim.OPTIMIZERS.get("sgd")
+
+    def spy(params, cfg):
+        built.append(dict(cfg))
+        return real(params, cfg)
+
+    config = {"training": {"optimizer": "sgd", "lr": 0.05, "momentum": 0.7, "weight_decay": 1e-4}}
+    with mock.patch.dict(optim.OPTIMIZERS._entries, {"sgd": spy}):
+        out = run_probe("measurement", context(mlp([2, 4, 2]), blobs(n=16), config=config),
+                        batch_size=8, n_steps=2, lr=0.01)
+    assert built and built[0]["momentum"] == 0.7 and built[0]["weight_decay"] == 1e-4
+    assert built[0]["lr"] == 0.01
+    assert out["optimizer"] == {"name": "sgd", "lr": 0.01, "momentum": 0.7, "weight_decay": 1e-4}

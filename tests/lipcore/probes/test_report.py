@@ -62,11 +62,9 @@ def test_the_dashboard_draws_every_landscape_probe_result(probe_results):
     for name, fig in figures:
         assert fig.data, f"dashboard figure for {name} is empty: {fig.layout.annotations}"
     conn = probe_results["connectivity"]
-    assert conn["aligned_loss"] == conn["aligned"]["loss"] and conn["alpha"] == conn["linear"]["alpha"]
-    assert conn["barriers"] == conn["aligned"]["loss_barrier"]
+    assert not {"alpha", "linear_loss", "aligned_loss", "barriers"} & set(conn)  # paths only
     sharp = probe_results["sharpness"]
-    assert sharp["samples"] == sharp["random_samples"][-1]
-    assert sharp["ascent"] == sharp["ascent_max"][-1] and sharp["sharpness"] == sharp["random_max"][-1]
+    assert not {"samples", "sharpness", "ascent"} & set(sharp)  # no flat copies beside the rows
 
 
 def test_report_tables_group_with_mean_std_and_n(probe_results, tmp_path):
@@ -101,6 +99,28 @@ def test_report_is_idempotent_and_resumes(probe_results, tmp_path):
     third = write_report(runs, tmp_path)
     assert sorted(third["written"]) == sorted([str(tmp_path / "figures" / "run1_hessian.png"),
                                                str(tmp_path / "optimizer_study.md")])
+
+
+def test_report_redraws_figures_whose_inputs_changed(probe_results, tmp_path):
+    """A re-run after a run's results changed redraws exactly the figures that show them."""
+    import copy
+
+    runs = make_runs(probe_results)
+    write_report(runs, tmp_path)
+    figures = tmp_path / "figures"
+    before = {p.name: p.read_bytes() for p in figures.glob("*.png")}
+    runs = copy.deepcopy(runs)
+    runs[0]["metrics"]["test_acc"]["value"][-1] = 0.1  # depth 1's mean accuracy drops
+    runs[0]["probes"]["hessian"]["eigenvalues"] = [v * 10 for v in
+                                                   runs[0]["probes"]["hessian"]["eigenvalues"]]
+    out = write_report(runs, tmp_path)
+    redrawn = {p.rpartition("/")[2] for p in out["written"] if p.endswith(".png")}
+    # every study's accuracy bars hold run 1 (a one-group study too); train-loss curves do not
+    assert redrawn == {f"{k}_study_test_acc.png" for k in ("depth", "width", "activation",
+                                                            "optimizer")} | {"run1_hessian.png"}
+    for name in redrawn:
+        assert (figures / name).read_bytes() != before[name]
+    assert write_report(runs, tmp_path)["written"] == []
 
 
 def test_empty_sweep_is_an_error(tmp_path):

@@ -118,13 +118,11 @@ def test_landscape_moons_preset_lists_valid_probes():
         check_probe_params(spec["name"], {k: v for k, v in spec.items() if k != "name"})
 
 
-def test_run_saved_takes_the_config_from_the_caller(tmp_path):
-    from lipcore.probes import run_saved
-
+def test_probe_saved_run_takes_the_config_from_the_caller(tmp_path):
     run = make_run(tmp_path, "db")
     config = yaml.safe_load((run / "config.yaml").read_text())
     (run / "config.yaml").unlink()  # the worker keeps configs in the database, not the folder
-    out = run_saved(config, [{"name": "slice_1d", "n_points": 3}], workdir=run)
+    out = probe_saved_run(run, [{"name": "slice_1d", "n_points": 3}], config=config)
     assert len(out["slice_1d"]["loss"]) == 3 and (run / "probes" / "slice_1d.json").exists()
     with pytest.raises(ValueError, match="no config.yaml"):
         probe_saved_run(run, [{"name": "slice_1d"}], skip_existing=False)

@@ -83,3 +83,31 @@ def test_measurements_run_every_n_steps(tmp_path):
     assert 0 <= r.series("hessian/offdiag_share")[0] <= 1
     assert any(kind == "measurement" for _, _, kind in r.artifacts)
     assert len(list((tmp_path / "measurements").glob("*.json"))) == 2
+
+
+def test_memory_unit_counts_each_byte_once_by_hand():
+    """Linear(3, 5) → ReLU → Linear(5, 2) on a batch of 4, loss out.sum(), SGD with momentum
+    after one step. Parameters 3·5+5+5·2+2 = 32 floats; one gradient and one momentum buffer
+    each; autograd saves the input x (4×3) and the ReLU output (4×5, which the second Linear
+    also saves: the same storage), never the weights (they are parameters): (12 + 20)·4 bytes."""
+    from types import SimpleNamespace
+
+    from lipcore.training.measurements import memory
+    from lipcore.training.guard import NumericGuard
+    from lipcore.training.members import Member
+
+    torch.manual_seed(0)
+    model = nn.Sequential(nn.Linear(3, 5), nn.ReLU(), nn.Linear(5, 2))
+    opt = torch.optim.SGD(model.parameters(), lr=0.1, momentum=0.9)
+    x, y = torch.randn(4, 3), torch.zeros(4, 2)
+    model(x).sum().backward()
+    opt.step()
+    member = Member(model, {}, lambda out, _: out.sum(), opt, NumericGuard(model, torch.device("cpu"), ""))
+    engine = SimpleNamespace(members=[member], control=SimpleNamespace(batch_size=4),
+                             data_dev=SimpleNamespace(x_train=torch.cat([x, x]), y_train=torch.cat([y, y])))
+    out = memory(engine)
+    assert out["memory/params_bytes"] == 32 * 4
+    assert out["memory/grads_bytes"] == 32 * 4
+    assert out["memory/optimizer_bytes"] == 32 * 4
+    assert out["memory/activation_bytes"] == (12 + 20) * 4
+    assert out["memory/peak_bytes"] == (3 * 32 + 32) * 4 and out["memory/peak_source"] == 0.0

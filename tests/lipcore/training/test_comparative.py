@@ -22,7 +22,9 @@ def test_identical_sides_stay_identical():
     assert summary["status"] == "succeeded"
     assert r.series("param_distance") == [0.0] * 4
     assert r.series("param_cosine_sim") == pytest.approx([1.0] * 4)
-    assert r.series("a/train_loss") == r.series("b/train_loss") == r.series("train_loss")
+    assert r.series("a/train_loss") == r.series("b/train_loss") and len(r.series("a/train_loss")) == 4
+    logged = {k for _, k, _ in r.points}
+    assert not {"train_loss", "test_loss", "lr"} & logged  # each side once, prefixed
 
 
 def test_sides_differ_by_their_own_keys_and_train_on_the_same_batches():

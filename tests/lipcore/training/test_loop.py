@@ -139,3 +139,17 @@ def test_probes_see_the_logged_metrics(tmp_path):
     out, summary = run_local(cfg, out_root=tmp_path, progress=False)
     assert summary["probes"] == ["lyapunov"]
     assert json.loads((out / "probes" / "lyapunov.json").read_text())["source"] == "metrics"
+
+
+def test_probes_see_the_logged_metrics_without_a_metrics_file(tmp_path):
+    """The worker's case: its sink writes no metrics.jsonl, yet lyapunov reads the series the
+    run logged (kept in memory because the config has probes) instead of recomputing them."""
+    cfg = config(training={"metrics": ["lyapunov"]}, flossing={"num_exponents": 2},
+                 probes=[{"name": "lyapunov", "k": 2}])
+    r = ListReporter()
+    summary = run_experiment(cfg, r, workdir=tmp_path)
+    assert summary["probes"] == ["lyapunov"] and not (tmp_path / "metrics.jsonl").exists()
+    out = json.loads((tmp_path / "probes" / "lyapunov.json").read_text())
+    assert out["source"] == "metrics"
+    assert out["step"] == r.steps("lyapunov/0")
+    assert [row[0] for row in out["exponents"]] == r.series("lyapunov/0")

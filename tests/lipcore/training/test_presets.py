@@ -8,12 +8,12 @@ from lipcore.config import apply_overrides, load_config, validate
 from lipcore.reporting import ListReporter
 
 CONFIGS = sorted(Path(__file__).parents[3].joinpath("configs").glob("*.yaml"))
-CONTRACT = {"sine_flossing", "diagonal_teacher", "blockwise_digits", "landscape_moons",
+NAMED_PRESETS = {"sine_flossing", "diagonal_teacher", "blockwise_digits", "landscape_moons",
             "lipschitz_compare"}
 
 
-def test_the_contract_presets_exist():
-    assert CONTRACT <= {p.stem for p in CONFIGS}
+def test_the_presets_the_docs_name_exist():
+    assert NAMED_PRESETS <= {p.stem for p in CONFIGS}
 
 
 @pytest.mark.parametrize("path", CONFIGS, ids=lambda p: p.stem)

@@ -1,0 +1,437 @@
+"""Packed training: the members of a pack take their steps together, as one vectorised job.
+
+Each member is an ordinary single-run `Engine` (its own model built with its own
+`model.model_seed`, its own `BatchSampler` seeded by its `training.batch_seed`, callbacks,
+stoppers, reporter and checkpoint folder), so everything but the optimizer step is exactly the
+solo code path: evaluation, metrics, logging, stoppers, checkpoints, resume.
+
+The step is shared. The members' parameters are stacked into one tensor per parameter name
+with a leading member dimension P, and each member's `nn.Parameter` is re-pointed at its slice
+(`p.data = stack[i]`), so the stack is the only copy. One `vmap(functional_call)` forward over
+(P, B, …) batches gives the P objectives; one backward gives the P gradients (the sum of
+independent objectives has each member's own gradient); `StackedOptimizer` applies torch's SGD
+or Adam/AdamW update with per-member learning rate, weight decay and momentum, over state that
+is again one tensor per name whose slices are the members' `torch.optim` state, so a
+checkpoint holds what a solo run's would.
+
+A member whose objective is non-finite is left untouched and ends `diverged`; one whose stopper
+fires, whose cancel arrives or whose epochs are done ends alone. The stack is then rebuilt from
+the members still training (each finished member keeps a copy of its own tensors). A step the
+vectorised path cannot take (unequal batch sizes after a callback, an error in the batched
+forward) is taken member by member through the solo `Engine._sgd_step` on the same tensors.
+"""
+from __future__ import annotations
+
+import copy
+import math
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch import nn
+from torch.func import functional_call, vmap
+
+from lipcore.training import checkpoints
+from lipcore.training.loop import DivergedError, Engine, TrainResult
+from lipcore.training.stacked_optim import StackedOptimizer
+
+
+def model_of(engine: Engine) -> nn.Module:
+    """The one model of a single-run engine."""
+    return engine.members[0].model
+
+
+class _Objective(nn.Module):
+    """Forward of one member inside vmap: (out, penalty) for x (B, …) and the flossing rows."""
+
+    def __init__(self, model: nn.Module):
+        super().__init__()
+        self.model = model
+
+    def forward(self, x: torch.Tensor, floss: dict[str, Any] | None, step: int) -> tuple:
+        out = self.model(x)
+        if floss is None:
+            return out, None
+        from lipcore.flossing import flossing_loss, jvp_block_tangents
+
+        # the rows and the tangents' seed that `Engine._floss_penalty` takes
+        n = floss.get("batch_size") or len(x)
+        g = torch.Generator().manual_seed(floss.get("seed", 0) * 1_000_003 + step)
+        penalty, _ = flossing_loss(self.model, x[:n], floss["num_exponents"], g, jvp_block_tangents)
+        return out, penalty
+
+
+def _invalidate(model: nn.Module) -> None:
+    """Drop inference caches keyed on parameter versions: a stacked update does not bump the
+    members' own version counters."""
+    for module in model.modules():
+        if hasattr(module, "invalidate"):
+            module.invalidate()
+
+
+class PackTrainer:
+    """Drives `engines` (one per member, equal but for free keys) in lockstep; see the module
+    docstring. `run(resumes)` returns one `TrainResult` per engine."""
+
+    def __init__(self, engines: list[Engine]):
+        self.engines = engines
+        self.results: dict[int, TrainResult] = {}
+        self.template = _Objective(copy.deepcopy(model_of(engines[0])))
+        self.names = [n for n, _ in model_of(engines[0]).named_parameters()]
+        self.floss = engines[0].floss if engines[0].floss.get("enabled") else None
+        self.loss_fn = engines[0].members[0].loss_fn
+        self.task = engines[0].data.task
+        self.active: list[int] = []
+        self.failed: dict[int, str] = {}  # member → error of a step that raised
+        self.vector_names: list[str] = []  # metrics the last evaluation computed for all at once
+        self.params: dict[str, torch.Tensor] = {}
+        self.optimizer: StackedOptimizer | None = None
+
+    # --- the stack -----------------------------------------------------------------------
+    def _link(self, active: list[int]) -> None:
+        """Stack the parameters and optimizer state of `active` members and re-point each
+        member's tensors at its slice; members dropped from the stack keep their own copy."""
+        for i in self.active:
+            if i not in active:
+                for p in model_of(self.engines[i]).parameters():
+                    p.data = p.data.clone()
+                self._unlink_state(i)
+        self.active = active
+        if not active:
+            return
+        models = [model_of(self.engines[i]) for i in active]
+        per_model = [dict(m.named_parameters()) for m in models]
+        self.params = {n: torch.stack([ps[n].detach() for ps in per_model]) for n in self.names}
+        for j, ps in enumerate(per_model):
+            for n in self.names:
+                ps[n].data = self.params[n][j]
+        self.optimizer = StackedOptimizer([self.engines[i].members[0] for i in active], self.params)
+
+    def _unlink_state(self, i: int) -> None:
+        opt = self.engines[i].members[0].optimizer
+        for state in opt.state.values():
+            for k, v in list(state.items()):
+                if torch.is_tensor(v):
+                    state[k] = v.clone()
+
+    # --- one step ------------------------------------------------------------------------
+    def _batches(self) -> tuple[list[torch.Tensor], list[torch.Tensor]]:
+        """Each active member's next batch from its own sampler (its `batch_seed`)."""
+        xs, ys = [], []
+        for i in self.active:
+            e = self.engines[i]
+            e.sampler.batch_size = e.control.batch_size
+            x, y, _ = e.sampler.next()
+            xs.append(x)
+            ys.append(y)
+        return xs, ys
+
+    def _vector_step(self, xs: list[torch.Tensor], ys: list[torch.Tensor]) -> list[float | None]:
+        """One optimizer step of every active member; returns each member's objective value
+        (non-finite: that member took no step)."""
+        engines = [self.engines[i] for i in self.active]
+        step = engines[0].step
+        floss = self.floss if self.floss and step % self.floss["frequency"] == 0 else None
+        shared = all(x is xs[0] for x in xs) and all(y is ys[0] for y in ys)
+        x = xs[0] if shared else torch.stack(xs)
+        y = ys[0] if shared else torch.stack(ys)
+        leaves = {f"model.{n}": t.detach().requires_grad_() for n, t in self.params.items()}
+        weights = torch.tensor([e.floss.get("weight", 0.0) for e in engines],
+                               dtype=x.dtype if x.is_floating_point() else torch.get_default_dtype())
+
+        def one(params, xi, yi, w):
+            out, penalty = functional_call(self.template, params, (xi, floss, step))
+            loss = self.loss_fn(out, yi)
+            objective = loss if penalty is None else loss + w * penalty
+            return objective, loss, out
+
+        dims = None if shared else 0
+        objective, loss, out = vmap(one, in_dims=(0, dims, dims, 0), randomness="same")(
+            leaves, x, y, weights)
+        values = objective.detach().tolist()
+        finite = [math.isfinite(v) for v in values]
+        grads = self._grads(objective, leaves)
+        lrs = [e._lr(e.members[0]) for e in engines]
+        for e, lr in zip(engines, lrs):
+            for group in e.members[0].optimizer.param_groups:
+                group["lr"] = lr
+        self.optimizer.step(grads, lrs, finite)
+        losses = loss.detach().tolist()
+        correct = self._correct(out.detach(), y, shared) if self.task != "regression" else None
+        for j, e in enumerate(engines):
+            if not finite[j]:
+                continue
+            m = e.members[0]
+            n = len(ys[j])
+            m.loss_sum += (values[j] if floss is None else losses[j]) * n
+            m.correct += correct[j] if correct is not None else 0.0
+            m.count += n
+        return values
+
+    def _grads(self, objective: torch.Tensor, leaves: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+        """name → (P, …) gradient of each member's own objective (their sum separates), for
+        the parameters the objective uses: like torch.optim, the others take no step."""
+        grads = torch.autograd.grad(objective.sum(), list(leaves.values()), allow_unused=True)
+        return {n: g for n, g in zip(self.names, grads) if g is not None}
+
+    @staticmethod
+    def _correct(out: torch.Tensor, y: torch.Tensor, shared: bool) -> list[float]:
+        """Per member, what `loop.n_correct` gives: hits / positions per example."""
+        yb = y.expand(out.shape[0], *y.shape) if shared else y
+        hits = (out.argmax(-1) == yb).flatten(1).float().sum(1)
+        per = yb[0, 0].numel() if yb.dim() > 2 else 1
+        return (hits / per).tolist()
+
+    def _solo_step(self, i: int, x: torch.Tensor, y: torch.Tensor) -> float:
+        """The solo path on the stacked tensors, for a step that does not vectorise; a
+        non-finite objective raises `DivergedError` there."""
+        e = self.engines[i]
+        e._sgd_step(e.members[0], x, y)
+        return 0.0
+
+    # --- the loop ------------------------------------------------------------------------
+    def run(self, resumes: list[dict[str, Any] | None]) -> list[TrainResult]:
+        fresh = []
+        for i, (e, resume) in enumerate(zip(self.engines, resumes)):
+            model_of(e).train()
+            if resume is not None:
+                e.restore(resume)
+            else:
+                fresh.append(i)
+        self._link(list(range(len(self.engines))))
+        self._pre_floss(fresh)
+        for i in fresh:
+            if i in self.active:
+                self.engines[i].save_checkpoint()
+        while self.active:
+            self._one_round()
+        return [self.results[i] for i in range(len(self.engines))]
+
+    def _pre_floss(self, fresh: list[int]) -> None:
+        """`Engine._pre_floss` for the fresh members together: `flossing.pre_epochs` epochs
+        of the penalty alone (each member's batches from its `batch_seed + 1`, the tangents of
+        step 0, the configured lr, no clip), then the optimizer moments are dropped."""
+        epochs = self.floss.get("pre_epochs", 0) if self.floss else 0
+        if not epochs or not fresh:
+            return
+        from lipcore.training.batches import BatchSampler
+
+        samplers = {i: BatchSampler(self.engines[i].data_dev, self.engines[i].cfg["batch_size"],
+                                    self.engines[i].cfg["batch_seed"] + 1,
+                                    online=self.engines[i].sampler.online) for i in fresh}
+        while any(i in self.active and samplers[i].epoch < epochs for i in fresh):
+            rows = [i for i in self.active if i in samplers and samplers[i].epoch < epochs]
+            xs = {i: samplers[i].next()[0] for i in rows}
+            values = self._penalty_step(rows, xs)
+            errors = {i: DivergedError(0, "flossing penalty", f"became non-finite ({v})", v)
+                      for i, v in zip(rows, values) if not math.isfinite(v)}
+            diverged = {i: TrainResult("diverged", 0, {}, str(err), diverged=err.record())
+                        for i, err in errors.items()}
+            if diverged:
+                self._settle(diverged)
+        for i in self.active:
+            self.engines[i].members[0].optimizer.state.clear()
+        self._link(list(self.active))
+
+    def _penalty_step(self, rows: list[int], xs: dict[int, torch.Tensor]) -> list[float]:
+        """One step of the flossing penalty alone for members `rows` (all active ones, or a
+        subset taken through the solo path)."""
+        if rows != self.active or len({tuple(x.shape) for x in xs.values()}) != 1:
+            return [self._solo_penalty(i, xs[i]) for i in rows]
+        floss = dict(self.floss)
+        x = torch.stack([xs[i] for i in rows])
+        leaves = {f"model.{n}": t.detach().requires_grad_() for n, t in self.params.items()}
+
+        def one(params, xi):
+            return functional_call(self.template, params, (xi, floss, 0))[1]
+
+        penalty = vmap(one, randomness="same")(leaves, x)
+        values = penalty.detach().tolist()
+        grads = self._grads(penalty, leaves)
+        lrs = [self.engines[i].members[0].optimizer.param_groups[0]["lr"] for i in rows]
+        self.optimizer.step(grads, lrs,
+                            [math.isfinite(v) for v in values], clip=False)
+        return values
+
+    def _solo_penalty(self, i: int, x: torch.Tensor) -> float:
+        e = self.engines[i]
+        opt = e.members[0].optimizer
+        penalty = e._floss_penalty(model_of(e), x)
+        value = float(penalty.detach())
+        if math.isfinite(value):
+            opt.zero_grad(set_to_none=True)
+            penalty.backward()
+            opt.step()
+        return value
+
+    def _one_round(self) -> None:
+        ending: dict[int, TrainResult] = {}
+        for i in self.active:
+            e = self.engines[i]
+            if e._done():
+                ending[i] = self._finish(e, None)
+                continue
+            for cb in e.callbacks:
+                cb(e._state(), e.control)
+            if e.control.stop:
+                ending[i] = self._finish(e, e.control.stop_reason or "callback")
+        if ending:
+            self._settle(ending)
+            if not self.active:
+                return
+        epochs = {i: self.engines[i].sampler.epoch for i in self.active}
+        xs, ys = self._batches()
+        values = self._step(xs, ys)
+        stepped = []
+        for j, i in enumerate(list(self.active)):
+            e = self.engines[i]
+            if i in self.failed:
+                ending[i] = TrainResult("failed", e.step, e.last, self.failed[i])
+            elif not math.isfinite(values[j]):
+                err = DivergedError(e.step, "loss", f"became non-finite ({values[j]})", values[j])
+                ending[i] = TrainResult("diverged", e.step, e.last, str(err), diverged=err.record())
+            else:
+                e.step += 1
+                stepped.append(i)
+        due = [i for i in stepped if self._due(self.engines[i], epochs[i])]
+        extra = self._vector_metrics(due)
+        for i in stepped:
+            result = self._after_step(self.engines[i], i in due, extra.get(i))
+            if result is not None:
+                ending[i] = result
+        if ending:
+            self._settle(ending)
+
+    @staticmethod
+    def _due(e: Engine, epoch_before: int) -> bool:
+        """Whether `Engine.run` would evaluate after this step."""
+        due = (e.step % e.cfg["eval_every"] == 0) if e.cfg["eval_every"] else \
+            e.sampler.epoch > epoch_before
+        return bool(due or e.control.evaluate or e._done())
+
+    def _vector_metrics(self, due: list[int]) -> dict[int, dict[str, float]]:
+        """Test loss/accuracy and the vectorised metrics (`pack_metrics`) that all members
+        evaluated now ask for, for all of them at once; empty when the batched call fails (the
+        solo evaluation then runs)."""
+        from lipcore.training.pack_metrics import VECTOR_METRICS, pack_metrics
+
+        if not due:
+            return {}
+        names = [n for n in self.engines[due[0]].metric_names if n in VECTOR_METRICS
+                 and all(n in self.engines[i].metric_names for i in due)]
+        rows = torch.tensor([self.active.index(i) for i in due])
+        stacked = {n: t.index_select(0, rows) for n, t in self.params.items()}
+        data = [self.engines[i].data_dev for i in due]
+        shared = all(d is data[0] for d in data)
+        x = data[0].x_test if shared else torch.stack([d.x_test for d in data])
+        y = data[0].y_test if shared else torch.stack([d.y_test for d in data])
+        try:
+            values = pack_metrics(names, self.template.model, stacked, x, y, self.loss_fn, shared,
+                                  self.task, self.engines[due[0]].config)
+        except RuntimeError:
+            return {}
+        self.vector_names = names
+        return dict(zip(due, values))
+
+    def _step(self, xs: list, ys: list) -> list[float | None]:
+        """The vectorised step when the batches stack, else the solo path member by member."""
+        if len({tuple(x.shape) for x in xs}) == 1:
+            try:
+                return self._vector_step(xs, ys)
+            except RuntimeError:
+                pass  # e.g. a batched factorisation failing for one member: find which
+        out: list[float | None] = []
+        for i, x, y in zip(self.active, xs, ys):
+            try:
+                out.append(self._solo_step(i, x, y))
+            except DivergedError as err:
+                out.append(err.value)
+            except Exception as err:  # noqa: BLE001 - this member fails, its neighbours go on
+                self.failed[i] = f"{type(err).__name__}: {err}"
+                out.append(None)
+        return out
+
+    def _after_step(self, e: Engine, due: bool, extra: dict[str, float] | None) -> TrainResult | None:
+        """What `Engine.run` does after a step: evaluate when due (with the metrics in `extra`
+        already computed for the whole pack), stoppers, cancel."""
+        if due:
+            e.control.evaluate = False
+            _invalidate(model_of(e))
+            try:
+                stopped_by = self._evaluate(e, extra or {})
+            except DivergedError as err:
+                return TrainResult("diverged", err.step, e.last, str(err),
+                                   diverged={"step": err.step, "value": err.value})
+            if stopped_by:
+                return self._finish(e, stopped_by)
+        if e.progress:
+            e.progress(e.step, e.total)
+        if e.reporter.should_stop():
+            if e.checkpoint_dir is not None:
+                e.save_checkpoint()
+            return TrainResult("cancelled", e.step, e.last)
+        return None
+
+    def _evaluate(self, e: Engine, extra: dict[str, float]) -> str | None:
+        """`e._after_evaluation()` with the values in `extra` (test loss/accuracy and the
+        metrics `self.vector_names`, computed for the whole pack) instead of computing them
+        member by member; the rest is `Engine._evaluate`'s row."""
+        if not extra:
+            return e._after_evaluation()
+        e._evaluate = lambda: self._row(e, extra)
+        try:
+            return e._after_evaluation()
+        finally:
+            del e._evaluate
+
+    def _row(self, e: Engine, extra: dict[str, float]) -> dict[str, float]:
+        """What `Engine._evaluate` gives for a single member, with `extra` filled in."""
+        from lipcore.training.metrics import compute_metrics
+
+        m, d = e.members[0], e.data_dev
+        row = {"lr": e._lr(m)}
+        if m.count:
+            row["train_loss"] = m.loss_sum / m.count
+            if self.task != "regression":
+                row["train_acc"] = m.correct / m.count
+        row.update(extra)
+        rest = [n for n in e.metric_names if n not in self.vector_names]
+        row.update(compute_metrics(rest, m.model, d.x_test, d.y_test, m.loss_fn, e.config))
+        m.loss_sum, m.correct, m.count = 0.0, 0.0, 0
+        row["epoch"] = float(e.sampler.epoch)
+        for key, v in row.items():
+            if key.endswith("_loss") and not math.isfinite(v):
+                raise DivergedError(e.step, key, f"became non-finite ({v})", v)
+        return {k: v for k, v in row.items() if math.isfinite(v)}
+
+    def _finish(self, e: Engine, stopped_by: str | None) -> TrainResult:
+        """The end of a member's run, as `Engine.run` ends it: a last evaluation when steps
+        were taken since the previous one, then the final checkpoint and its artifact."""
+        _invalidate(model_of(e))
+        try:
+            if e.members[0].count:
+                e._after_evaluation(check=False)
+        except DivergedError as err:
+            return TrainResult("diverged", err.step, e.last, str(err),
+                               diverged={"step": err.step, "value": err.value})
+        if e.checkpoint_dir is None:
+            if not e.snapshots or e.snapshots[-1][0] != e.step:
+                e.save_checkpoint()
+        else:
+            path = checkpoints.latest(e.checkpoint_dir)
+            if path != Path(e.checkpoint_dir) / f"step_{e.step:08d}.pt":
+                path = e.save_checkpoint()
+            e.reporter.artifact("checkpoint", str(path), "checkpoint")
+        return TrainResult("succeeded", e.step, e.last, stopped_by=stopped_by)
+
+    def _settle(self, ending: dict[int, TrainResult]) -> None:
+        self.results.update(ending)
+        self._link([i for i in self.active if i not in ending])
+
+
+def train_pack(engines: list[Engine], resumes: list[dict[str, Any] | None] | None = None
+               ) -> list[TrainResult]:
+    """Train `engines` as one pack (see the module docstring)."""
+    return PackTrainer(engines).run(resumes or [None] * len(engines))
+
+

@@ -1,0 +1,55 @@
+"""`RunMirror`: a run's folder kept in step with an object store (here fsspec's local-file
+implementation, the same code path as s3://), and `local_copy` for the API."""
+from __future__ import annotations
+
+from types import SimpleNamespace
+
+from server.artifact_store import RunMirror, local_copy, mirror
+
+
+def test_push_uploads_new_and_changed_files_only_and_never_partial_ones(tmp_path):
+    store, local = tmp_path / "store", tmp_path / "a" / "runs" / "7"
+    (local / "checkpoints").mkdir(parents=True)
+    (local / "checkpoints" / "step_00000010.pt").write_bytes(b"ten")
+    (local / "checkpoints" / "step_00000020.tmp").write_bytes(b"half")
+    m = RunMirror(f"file://{store}", local, 7)
+    assert m.push() == 1 and m.push() == 0
+    assert (store / "runs" / "7" / "checkpoints" / "step_00000010.pt").read_bytes() == b"ten"
+    assert not (store / "runs" / "7" / "checkpoints" / "step_00000020.tmp").exists()
+    (local / "metrics.jsonl").write_text("{}\n")
+    assert m.push() == 1
+
+
+def test_another_machine_pulls_the_folder_and_resumes_where_it_was(tmp_path):
+    store = tmp_path / "store"
+    first = tmp_path / "m1" / "runs" / "3"
+    (first / "checkpoints").mkdir(parents=True)
+    (first / "checkpoints" / "step_00000040.pt").write_bytes(b"forty")
+    with RunMirror(f"file://{store}", first, 3, every_s=0.05):
+        pass  # the final push on exit
+    second = tmp_path / "m2" / "runs" / "3"
+    with RunMirror(f"file://{store}", second, 3) as m:
+        assert (second / "checkpoints" / "step_00000040.pt").read_bytes() == b"forty"
+        assert m.push() == 0  # what was pulled is not sent back
+        (second / "checkpoints" / "step_00000080.pt").write_bytes(b"eighty")
+    assert (store / "runs" / "3" / "checkpoints" / "step_00000080.pt").read_bytes() == b"eighty"
+    assert RunMirror(f"file://{store}", tmp_path / "m3", 99).pull() == 0  # nothing stored yet
+
+
+def test_local_copy_fetches_only_the_file_asked_for(tmp_path):
+    store = tmp_path / "store"
+    worker = tmp_path / "worker-artifacts" / "runs" / "5"
+    (worker / "probes").mkdir(parents=True)
+    (worker / "probes" / "hessian.json").write_text('{"top": [1.0]}')
+    (worker / "checkpoints").mkdir()
+    (worker / "checkpoints" / "step_00000001.pt").write_bytes(b"big")
+    RunMirror(f"file://{store}", worker, 5).push()
+    api = SimpleNamespace(artifact_store=f"file://{store}", artifacts=tmp_path / "api-artifacts",
+                          artifact_sync_s=5.0)
+    path = local_copy(api, 5, worker / "probes" / "hessian.json")
+    assert path == tmp_path / "api-artifacts" / "runs" / "5" / "probes" / "hessian.json"
+    assert path.read_text() == '{"top": [1.0]}'
+    assert not (tmp_path / "api-artifacts" / "runs" / "5" / "checkpoints").exists()
+    plain = SimpleNamespace(artifact_store=None, artifacts=tmp_path)
+    assert local_copy(plain, 5, "/x/runs/5/a.json").as_posix() == "/x/runs/5/a.json"
+    assert mirror(plain, tmp_path, 5) is None
