@@ -28,7 +28,7 @@ test: install
 
 # Re-take the README's pictures of every dashboard page (runs the browser tests).
 screenshots: install
-	LIPLAB_SCREENSHOTS=$(CURDIR)/docs/screenshots OMP_NUM_THREADS=1 $(PY) -m pytest --headless -p no:cacheprovider tests/dashboard/test_pages.py
+	LIPLAB_SCREENSHOTS=$(CURDIR)/docs/screenshots OMP_NUM_THREADS=1 $(PY) -m pytest --headless -p no:cacheprovider tests/dashboard/test_pages.py tests/dashboard/test_runs_table.py
 
 clean:
 	rm -rf $(VENV) outputs .pytest_cache

@@ -7,7 +7,8 @@ Builds the store by bulk load (PostgreSQL COPY, SQLite executemany) into a throw
 serves it with uvicorn in a subprocess, and measures with concurrent httpx clients:
   * GET /runs?limit=50 (newest first, with total, exact up to 10,000 matches) at --clients concurrent clients;
   * GET /runs/1/metrics?max_points=1000 on a --points series (min-max by row from per-block summaries);
-  * GET /sweeps/2/grid over a --grid-runs sweep.
+  * GET /sweeps/2/grid over a --grid-runs sweep;
+  * the runs table's views (TABLE_VIEWS), one client.
 Latencies are wall-clock per request as the client sees them (p50, p99).
 """
 from __future__ import annotations
@@ -33,6 +34,12 @@ sys.path.insert(0, str(ROOT))
 from lipcore.config import validate  # noqa: E402
 from server.migrate import upgrade  # noqa: E402
 
+# The dashboard's runs table: a page of a view filtered and sorted on a metric, a config key,
+# tags or the note (each a scan of the runs: no index on summaries, tags or notes).
+TABLE_VIEWS = ["/runs?limit=50&where=summary.train_loss.last<0.5&order_by=-train_loss&order_stat=last",
+               "/runs?limit=50&offset=25000&where=summary.train_loss.last<0.5&order_by=-train_loss",
+               "/runs?limit=50&order_by=training.lr", "/runs?limit=50&where=tags contains baseline",
+               "/runs?limit=50&where=note~warm"]
 WIDTHS, LRS = [8, 16, 32, 64, 128, 256, 512, 1024], [1e-4, 3e-4, 1e-3, 3e-3, 1e-2]
 
 
@@ -183,6 +190,7 @@ def main() -> None:
                 (f"GET /runs?limit=50 ({a.runs:,} runs)", "/runs?limit=50", a.clients, a.requests),
                 (f"GET /runs?limit=50&where=model.width==64&order_by=train_loss", 
                  "/runs?limit=50&where=model.width==64&order_by=train_loss", a.clients, a.requests // 4),
+                *((f"GET {path}", path, 1, 20) for path in TABLE_VIEWS),
                 (f"GET /runs/1/metrics?max_points=1000 ({a.points:,} points)",
                  "/runs/1/metrics?keys=train_loss&max_points=1000", 1, 20),
                 (f"GET /sweeps/2/grid ({a.grid_runs:,} runs)",

@@ -8,7 +8,7 @@ from dashboard import banner, client
 from dashboard.auth import protect
 from dashboard.localtime import READ_ZONE_JS, STORE_ID
 
-NAV = [("Runs", "/"), ("Submit", "/submit"), ("Compare", "/compare"), ("Workers", "/workers")]
+NAV = [("Runs", "/runs"), ("Sweeps", "/sweeps"), ("Submit", "/submit"), ("Compare", "/compare"), ("Workers", "/workers")]
 
 
 def create_app(api_url: str = "http://127.0.0.1:8000", token: str | None = None) -> Dash:
@@ -16,10 +16,14 @@ def create_app(api_url: str = "http://127.0.0.1:8000", token: str | None = None)
     client.configure(api_url, token)
     app = Dash(__name__, use_pages=True, pages_folder="", title="liplab",
                suppress_callback_exceptions=True, on_error=banner.on_api_error)
+    from dashboard import csv_export, files, reports
     from dashboard.pages import register_all
 
     banner.register()
     register_all()
+    csv_export.register(app.server)
+    reports.register(app.server)
+    files.register(app.server)
     nav = html.Nav([dcc.Link("liplab", href="/", className="brand")]
                    + [dcc.Link(name, href=href) for name, href in NAV], className="nav")
     app.layout = html.Div([nav, banner.banner(), dcc.Store(id=STORE_ID), dash.page_container],

@@ -27,6 +27,10 @@ def configure(api_url: str, token: str | None = None) -> None:
     _state["client"] = None
 
 
+def base_url() -> str:
+    return _state["url"]
+
+
 def _client() -> Client:
     if _state["client"] is None:  # one pooled connection set per process, made on first use
         _state["client"] = Client(_state["url"], _state["token"] or "", timeout=30)
@@ -47,20 +51,32 @@ def get(path: str, **params: Any) -> Any:
     return _send("GET", path, params=params).raise_for_status().json()
 
 
+def raw(path: str) -> httpx.Response:
+    """GET without raising or decoding: a file to pass on (artifacts)."""
+    return _send("GET", path)
+
+
 def post(path: str, body: Any = None) -> httpx.Response:
     """POST without raising: callers show 4xx answers (validation issues) to the user."""
     return _send("POST", path, json=body)
 
 
+def patch(path: str, body: Any) -> httpx.Response:
+    """PATCH without raising, like `post`."""
+    return _send("PATCH", path, json=body)
+
+
 # --- runs -------------------------------------------------------------------------------------
 
 def runs(*, sweep_id: int | None = None, status: str | None = None, where: str | None = None,
-         order_by: str | None = None, limit: int = 500, offset: int = 0) -> dict:
+         order_by: str | None = None, order_stat: str | None = None, limit: int = 500,
+         offset: int = 0) -> dict:
     """{"items": [run], "total"}; `where` like "model.layer==aol; model.depth>2" (filters joined
-    by ';', all must hold), `order_by` a column or metric like "-train_loss"."""
+    by ';', all must hold), `order_by` a column or metric like "-train_loss" (by its
+    `order_stat`: last, min or max)."""
     filters = [w.strip() for w in (where or "").split(";") if w.strip()]
     return get("/runs", sweep_id=sweep_id, status=status, where=filters or None,
-               order_by=order_by or None, limit=limit, offset=offset)
+               order_by=order_by or None, order_stat=order_stat, limit=limit, offset=offset)
 
 
 def all_runs(**filters: Any) -> list[dict]:
@@ -76,6 +92,12 @@ def all_runs(**filters: Any) -> list[dict]:
 
 def run(run_id: int | str) -> dict:
     return get(f"/runs/{run_id}")
+
+
+def edit_notes(run_id: int | str, *, tags: list[str] | None = None, note: str | None = None) -> httpx.Response:
+    """Set a run's tags and/or note (fields left None keep their value)."""
+    body = {k: v for k, v in {"tags": tags, "note": note}.items() if v is not None}
+    return patch(f"/runs/{run_id}", body)
 
 
 def metrics(run_id: int | str, keys: list[str] | None = None, max_points: int | None = None,

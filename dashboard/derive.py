@@ -1,4 +1,4 @@
-"""Pure views derived from API payloads: flattened configs, varying keys, table rows.
+"""Pure views derived from API payloads: flattened configs, varying keys, logged metric keys.
 
 Kept apart from the pages so that they are unit-tested without a server.
 """
@@ -31,26 +31,6 @@ def varying_keys(configs: list[dict[str, Any]], ignore: tuple[str, ...] = ("name
     flat = [flatten(c) for c in configs]
     keys = sorted({k for f in flat for k in f} - set(ignore))
     return [k for k in keys if len({_hashable(f.get(k, "<missing>")) for f in flat}) > 1]
-
-
-def run_rows(runs: list[dict], keys: list[str], metrics: list[str], tz: str | None = None) -> list[dict]:
-    """Table rows: id link, name, status, sweep link, the given config keys and metrics' last
-    values, the creation time in zone `tz` (the viewer's; UTC without one)."""
-    rows = []
-    for r in runs:
-        flat = flatten(r["config"])
-        row = {"id": r["id"], "link": f"[{r['id']}](/runs/{r['id']})", "name": r["name"],
-               "status": r["status"],
-               "sweep": f"[{r['sweep_id']}](/sweeps/{r['sweep_id']})" if r.get("sweep_id") else "",
-               "created": local_time(r.get("created_at"), tz)}
-        for k in keys:
-            v = flat.get(k)
-            row[k] = json.dumps(v) if isinstance(v, (list, dict)) else v
-        for m in metrics:
-            last = ((r.get("summary") or {}).get(m) or {}).get("last")
-            row[m] = None if last is None else float(f"{last:.6g}")
-        rows.append(row)
-    return rows
 
 
 def summary_keys(runs: list[dict]) -> list[str]:

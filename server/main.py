@@ -7,7 +7,7 @@ from fastapi.responses import JSONResponse
 from sqlalchemy.exc import DataError, InterfaceError, OperationalError
 
 from server.api import openapi
-from server.api.routes import artifacts, compare, events, health, runs, schema, sweeps, validate
+from server.api.routes import artifacts, compare, events, health, notes, runs, schema, sweeps, validate
 from server.db import make_engine, make_sessionmaker
 from server.limits import BodyLimit
 from server.methods import AllowedMethods
@@ -38,7 +38,7 @@ def create_app(settings: Settings | None = None, queue: Queue | None = None) -> 
     app.state.sessionmaker = make_sessionmaker(engine)
     app.state.queue = queue or Queue(settings)
     api = APIRouter(prefix="/api/v1")
-    for module in (runs, sweeps, artifacts, events, compare, validate, health, schema):
+    for module in (runs, notes, sweeps, artifacts, events, compare, validate, health, schema):
         api.include_router(module.router)
     app.include_router(api)
     app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes)

@@ -76,6 +76,9 @@ class Run(Base):
     config_hash: Mapped[str | None] = mapped_column(String(64))
     # the pack this run trains in (the id of the pack's first run); null when it trains alone
     pack_id: Mapped[int | None] = mapped_column(Integer, index=True)
+    # The researcher's labels and note (server.run_notes): edited with PATCH, searched with where=.
+    tags: Mapped[list[Any]] = mapped_column(JSONV, default=list, server_default="[]")
+    note: Mapped[str] = mapped_column(Text, default="", server_default="")
 
 
 class MetricPoint(Base):

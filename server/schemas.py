@@ -45,6 +45,8 @@ class RunPublic(BaseModel):
     worker: str | None = None
     pack_id: int | None = Field(None, description="the pack this run trained in with other "
                                                   "members of its sweep; null when alone")
+    tags: list[str] = []
+    note: str = ""
 
 
 class RunsPublic(BaseModel):

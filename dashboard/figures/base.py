@@ -9,6 +9,17 @@ import plotly.graph_objects as go
 COLORWAY = ["#000000", "#d62728", "#1f77b4", "#8c564b", "#9467bd", "#2ca02c",
             "#ff7f0e", "#e377c2", "#7f7f7f", "#17becf"]
 
+# A line style per colour: pairs of COLORWAY that colour-blind viewers can barely tell apart
+# (CIELAB ΔE < 12 after the Machado et al. 2009 protan, deutan or tritan simulation: red/green,
+# blue/purple, blue/pink, green/orange, pink/cyan; tests/dashboard/test_palette.py) differ in dash.
+DASHES = ["solid", "solid", "solid", "solid", "dash", "dash", "solid", "dash", "solid", "solid"]
+
+
+def line_style(i: int) -> dict:
+    """Colour and dash of the i-th line of a figure."""
+    return dict(color=COLORWAY[i % len(COLORWAY)], dash=DASHES[i % len(DASHES)])
+
+
 # Above this many points a line is drawn with WebGL (scattergl) rather than SVG.
 GL_THRESHOLD = 1000
 

@@ -5,7 +5,7 @@ import math
 
 import plotly.graph_objects as go
 
-from dashboard.figures.base import base_layout, empty_figure
+from dashboard.figures.base import base_layout, empty_figure, line_style
 from dashboard.figures.curves import ema
 
 SMALLER_IS_BETTER = ("time/", "memory/", "loss", "_loss", "grad_norm")
@@ -68,9 +68,10 @@ def overlay_figure(curves: dict[str, dict[str, list]], metric: str, log_y: bool 
     curves = {lab: s for lab, s in curves.items() if s and s.get("step")}
     if not curves:
         return empty_figure(f"no {metric} points in these runs", metric)
-    fig = go.Figure(layout=base_layout(title=metric, xaxis_title="step", yaxis_title=metric))
-    for label, s in curves.items():
+    fig = go.Figure(layout=base_layout(title=f"{metric} of each run", xaxis_title="step (optimizer updates)",
+                                       yaxis_title=metric))
+    for i, (label, s) in enumerate(curves.items()):
         y = ema(s["value"], smoothing) if smoothing else s["value"]
-        fig.add_trace(go.Scattergl(x=s["step"], y=y, mode="lines", name=label))
+        fig.add_trace(go.Scattergl(x=s["step"], y=y, mode="lines", name=label, line=line_style(i)))
     fig.update_yaxes(type="log" if log_y else "linear")
     return fig

@@ -9,7 +9,7 @@ import re
 
 import plotly.graph_objects as go
 
-from dashboard.figures.base import base_layout, empty_figure
+from dashboard.figures.base import base_layout, empty_figure, line_style
 
 
 def ema(values: list, alpha: float, last: float | None = None) -> list:
@@ -35,10 +35,11 @@ def last_finite(values: list) -> float | None:
     return next((v for v in reversed(values) if v is not None and math.isfinite(v)), None)
 
 
-def curve_trace(key: str, steps: list, values: list, smoothing: float = 0.0) -> dict:
-    """One metric as a WebGL line (scattergl keeps long series fast), smoothed if asked."""
+def curve_trace(key: str, steps: list, values: list, smoothing: float = 0.0, index: int = 0) -> dict:
+    """One metric as a WebGL line (scattergl keeps long series fast), smoothed if asked; the
+    `index`-th line of its figure takes that colour and dash (base.line_style)."""
     y = ema(values, smoothing) if smoothing else list(values)
-    return go.Scattergl(x=list(steps), y=y, mode="lines", name=key, meta=key,
+    return go.Scattergl(x=list(steps), y=y, mode="lines", name=key, meta=key, line=line_style(index),
                         hovertemplate=f"{key}<br>step %{{x}}<br>%{{y:.4g}}<extra></extra>").to_plotly_json()
 
 
@@ -46,12 +47,14 @@ def curves_figure(series: dict[str, dict[str, list]], keys: list[str] | None = N
                   log_y: bool = False, smoothing: float = 0.0, title: str = "") -> go.Figure:
     """One line per metric key (trace i is keys[i], in the order given)."""
     keys = [k for k in (keys or sorted(series)) if k in series]
-    fig = go.Figure(layout=base_layout(title=title, xaxis_title="step"))
+    y_title = keys[0] if len(keys) == 1 else "value (each metric in its own unit)"
+    fig = go.Figure(layout=base_layout(title=title or ("metrics over training" if len(keys) != 1 else keys[0]),
+                                       xaxis_title="step (optimizer updates)", yaxis_title=y_title))
     if not keys:
         fig.add_annotation(text="waiting for points", showarrow=False, xref="paper", yref="paper",
                            x=0.5, y=0.5)
-    for key in keys:
-        fig.add_trace(curve_trace(key, series[key]["step"], series[key]["value"], smoothing))
+    for i, key in enumerate(keys):
+        fig.add_trace(curve_trace(key, series[key]["step"], series[key]["value"], smoothing, i))
     fig.update_yaxes(type="log" if log_y else "linear")
     return fig
 

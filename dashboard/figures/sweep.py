@@ -7,7 +7,7 @@ from typing import Any
 
 import plotly.graph_objects as go
 
-from dashboard.figures.base import COLORWAY, base_layout, empty_figure, hex_to_rgba
+from dashboard.figures.base import COLORWAY, base_layout, empty_figure, hex_to_rgba, line_style
 
 FAILED = ("failed", "diverged", "cancelled")
 PENDING = ("queued", "running")
@@ -90,7 +90,7 @@ def grouped_figure(groups: list[dict[str, Any]], by: str, metric: str, band: str
     groups = [g for g in groups if g.get("step")]
     if not groups:
         return empty_figure(f"no {metric} points yet", f"{metric} by {by}")
-    fig = go.Figure(layout=base_layout(title=f"{metric}: mean ± {band} by {by}", xaxis_title="step",
+    fig = go.Figure(layout=base_layout(title=f"{metric}: mean ± {band} by {by}", xaxis_title="step (optimizer updates)",
                                        yaxis_title=metric))
     for gi, g in enumerate(groups):
         colour = COLORWAY[gi % len(COLORWAY)]
@@ -104,7 +104,7 @@ def grouped_figure(groups: list[dict[str, Any]], by: str, metric: str, band: str
                                  line=dict(width=0), hoverinfo="skip", showlegend=False,
                                  legendgroup=label, name=f"{label} band"))
         fig.add_trace(go.Scatter(x=steps, y=mean, mode="lines", name=label, legendgroup=label,
-                                 line=dict(color=colour), customdata=n,
+                                 line=line_style(gi), customdata=n,
                                  hovertemplate="step %{x}<br>mean %{y:.4g}<br>N=%{customdata}"
                                                "<extra></extra>"))
     fig.update_yaxes(type="log" if log_y else "linear")

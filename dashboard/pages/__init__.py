@@ -6,7 +6,7 @@ Order matters: Dash routes a path to the first page whose template matches, and
 import importlib
 import sys
 
-PAGES = ["runs", "landscape", "run", "sweep", "compare", "submit", "workers"]
+PAGES = ["runs", "landscape", "run", "sweeps", "sweep", "compare", "submit", "workers"]
 
 
 def register_all() -> None:

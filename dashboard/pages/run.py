@@ -7,10 +7,10 @@ re-sends its history. The interval stops once the run has ended.
 from __future__ import annotations
 
 import dash
-import yaml
+import flask
 from dash import Input, Output, Patch, State, callback, dcc, html, no_update
 
-from dashboard import client
+from dashboard import client, rerun
 from dashboard.figures import curves_figure, ema, lyapunov_figure, new_points
 from dashboard.figures.curves import curve_trace, last_finite
 
@@ -34,9 +34,19 @@ def layout(run_id: str | None = None, **_kw) -> html.Div:
         dcc.Interval(id="run-tick", interval=1000, max_intervals=0),
         html.H2(f"Run {run_id}", id="run-title"),
         html.Div([html.Span(id="run-status", className="status"),
-                  dcc.Link("landscape & probes →", href=f"/runs/{run_id}/landscape")],
+                  dcc.Link("landscape & probes →", href=f"/runs/{run_id}/landscape"),
+                  dcc.Link("re-run with changes →", id="run-rerun", href=f"/submit?run={run_id}"),
+                  html.Details([html.Summary(["copy as CLI ", dcc.Clipboard(target_id="run-cli",
+                                                                            title="copy")]),
+                                html.Pre(id="run-cli")], className="cli")],
                  className="row"),
-        html.Pre(id="run-error", className="error"),
+        html.Div(id="run-error", className="error"),
+        html.Div([
+            dcc.Input(id="run-tags", placeholder="tags, comma-separated (baseline, lr-sweep)", className="grow"),
+            dcc.Textarea(id="run-note", placeholder="note", className="note"),
+            html.Button("save tags & note", id="run-notes-save", className="button"),
+            html.Span(id="run-notes-result"),
+        ], className="controls"),
         html.Div([
             dcc.Dropdown(id="run-keys", multi=True, placeholder="metrics", className="grow"),
             dcc.Checklist(id="run-log", options=[{"label": " log y", "value": "log"}], value=["log"]),
@@ -64,14 +74,51 @@ def status_line(run: dict) -> str:
 
 
 @callback(Output("run-keys", "options"), Output("run-keys", "value"), Output("run-title", "children"),
-          Output("run-config", "children"), Input("run-id", "data"))
+          Output("run-config", "children"), Output("run-tags", "value"), Output("run-note", "value"),
+          Output("run-cli", "children"), Input("run-id", "data"))
 def load(run_id):  # noqa: ANN001
     """Title, config and the metrics drawn first (train and test loss, even before they exist)."""
     run = client.run(run_id)
     keys = sorted(run.get("summary") or {})
     chosen = default_keys(keys, run.get("config") or {})
     return (sorted(set(keys) | set(chosen)), chosen, f"Run {run_id}: {run['name']}",
-            yaml.safe_dump(run["config"], sort_keys=False))
+            rerun.config_yaml(run), ", ".join(run.get("tags") or []), run.get("note") or "",
+            rerun.cli_command(run, f"{flask.request.host_url}files/runs/{run_id}/config.yaml"))
+
+
+def error_view(error: str | None) -> list:
+    """The one-line reason, with the whole error and its traceback folded under it."""
+    parts = rerun.error_parts(error)
+    if parts is None:
+        return []
+    reason, full = parts
+    return [html.Details([html.Summary(reason), html.Pre(full)], id="run-error-details")]
+
+
+def artifact_view(artifacts: list[dict]) -> list:
+    """Pictures shown inline, every other file (checkpoints too) a download link."""
+    if not artifacts:
+        return [html.Li("none yet: checkpoints, figures and probe results appear here as the run writes them")]
+    items = []
+    for a in artifacts:
+        href = f"/files/artifacts/{a['id']}"
+        link = html.A(f"{a.get('kind', '')}: {a['name']}", href=href, download="")
+        items.append(html.Li([link, html.Br(), html.Img(src=href, alt=a["name"], className="artifact-image")]
+                             if rerun.is_image(a) else [link]))
+    return items
+
+
+@callback(Output("run-notes-result", "children"), Input("run-notes-save", "n_clicks"),
+          State("run-id", "data"), State("run-tags", "value"), State("run-note", "value"),
+          prevent_initial_call=True)
+def save_notes(_n, run_id, tags, note):  # noqa: ANN001
+    """PATCH the run's tags and note; the API's 422 message when a tag is not allowed."""
+    tag_list = [t.strip() for t in (tags or "").split(",") if t.strip()]
+    r = client.edit_notes(run_id, tags=tag_list, note=note or "")
+    if r.status_code == 200:
+        return "saved"
+    detail = r.json().get("detail")
+    return f"not saved: {'; '.join(d.get('msg', '') for d in detail) if isinstance(detail, list) else detail}"
 
 
 def full_draw(run_id, keys: list[str], log: bool, smoothing: float) -> tuple:  # noqa: ANN001
@@ -105,7 +152,7 @@ def append_new(run_id, keys: list[str], state: dict) -> tuple:  # noqa: ANN001
             patch["data"][i]["x"].extend(s["step"])
             patch["data"][i]["y"].extend(y)
         else:
-            patch["data"].append(curve_trace(key, s["step"], s["value"], state["smoothing"]))
+            patch["data"].append(curve_trace(key, s["step"], s["value"], state["smoothing"], len(new["keys"])))
             new["keys"].append(key)
         new["last"][key] = s["step"][-1]
     return patch, new
@@ -147,13 +194,12 @@ def refresh(_n, keys, log, smoothing, run_id, state):  # noqa: ANN001
     else:
         fig, state = full_draw(run_id, keys, "log" in (log or []), smoothing or 0)
     try:
-        arts = [html.Li(f"{a.get('kind', '')}: {a['name']}") for a in client.artifacts(run_id)] \
-            or [html.Li("none yet")]
+        arts = artifact_view(client.artifacts(run_id))
     except client.Missing as e:
         arts = [html.Li(str(e))]
     spectrum = lyapunov_figure(run.get("summary") or {})
     n = _n or 0
-    return (fig, state, status_line(run), run.get("error") or "", n if done else n + 1, spectrum,
+    return (fig, state, status_line(run), error_view(run.get("error")), n if done else n + 1, spectrum,
             {} if spectrum.data else {"display": "none"}, arts,
             sorted(set(run.get("summary") or {}) | set(keys)))
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import dash
 from dash import Input, Output, State, callback, dcc, html
 
-from dashboard import client
+from dashboard import client, rerun
 from dashboard.forms import annotate, parse_overrides, parse_yaml, parse_zip
 
 EXAMPLE = """name: quickstart
@@ -23,12 +23,22 @@ training:
 """
 
 
-def layout(**_kw) -> html.Div:
+def prefill(run_id: str | None) -> tuple[str, str, str]:
+    """(YAML, overrides, heading) for `/submit?run=<id>`: that run's config and sweep values,
+    to edit and submit again; the example config otherwise."""
+    if not run_id:
+        return EXAMPLE, "", "Submit a run or a sweep"
+    run = client.run(run_id)
+    return rerun.config_yaml(run), "\n".join(rerun.override_lines(run)), f"Re-run {run_id} with changes"
+
+
+def layout(run: str | None = None, **_kw) -> html.Div:
+    text, overrides, heading = prefill(run)
     return html.Div([
-        html.H2("Submit a run or a sweep"),
+        html.H2(heading),
         html.Div([
             html.Div([html.H3("Config (YAML)"),
-                      dcc.Textarea(id="submit-yaml", value=EXAMPLE, className="editor",
+                      dcc.Textarea(id="submit-yaml", value=text, className="editor",
                                    spellCheck=False)], className="half"),
             html.Div([html.H3("Validation"), html.Div(id="submit-annotated", className="annotated")],
                      className="half"),
@@ -36,7 +46,7 @@ def layout(**_kw) -> html.Div:
         html.Div([
             html.Label(["overrides and sweeps, one key=value a line (a,b lists · 0..10..2 ranges · "
                         "logfloat(1e-4,1e-1))",
-                        dcc.Textarea(id="submit-overrides", className="overrides",
+                        dcc.Textarea(id="submit-overrides", className="overrides", value=overrides,
                                      placeholder="model.depth=2,4\ntraining.lr=0.001,0.01")]),
             html.Label(["zip groups (a,b; c,d) ", dcc.Input(id="submit-zip", debounce=True)]),
             html.Label(["random samples ", dcc.Input(id="submit-random", type="number", min=1)]),

@@ -5,7 +5,7 @@ from __future__ import annotations
 import dash
 from dash import Input, Output, State, callback, dcc, html, no_update
 
-from dashboard import client
+from dashboard import client, reports, sweeps_view
 from dashboard.derive import flatten, summary_keys
 from dashboard.figures import empty_figure, grouped_figure, heatmap_figure, parallel_figure
 from dashboard.figures.health import status_counts_figure
@@ -40,13 +40,14 @@ def layout(sweep_id: str | None = None, **_kw) -> html.Div:
         ], className="controls"),
         dcc.Graph(id="sweep-groups"),
         dcc.Graph(id="sweep-parallel"),
+        html.Div(id="sweep-study"),
     ])
 
 
 @callback(Output("sweep-x", "options"), Output("sweep-x", "value"), Output("sweep-y", "options"),
           Output("sweep-y", "value"), Output("sweep-by", "options"), Output("sweep-by", "value"),
           Output("sweep-metric", "options"), Output("sweep-metric", "value"),
-          Output("sweep-title", "children"), Input("sweep-id", "data"))
+          Output("sweep-title", "children"), Output("sweep-study", "children"), Input("sweep-id", "data"))
 def load(sweep_id):  # noqa: ANN001
     sweep = client.sweep(sweep_id)
     keys = list(client.sweep_params(sweep_id))
@@ -55,7 +56,28 @@ def load(sweep_id):  # noqa: ANN001
     x = keys[0] if keys else None
     y = keys[1] if len(keys) > 1 else x
     return (keys, x, keys, y, keys, x, metrics or ["train_loss"], metric or "train_loss",
-            f"Sweep {sweep_id}: {sweep['name']} ({sweep['n_runs']} runs)")
+            f"Sweep {sweep_id}: {sweep['name']} ({sweep['n_runs']} runs)", study_box(sweep["name"]))
+
+
+def study_box(sweep_name: str) -> list:
+    """A study's report (its figures and tables) when `liplab study --wait` wrote it, else how
+    to make it; nothing for a sweep that is not a study."""
+    study = sweeps_view.study_of(sweep_name)
+    if study is None:
+        return []
+    path = sweeps_view.report_file(reports.reports_dir(), study)
+    if path is None:
+        return [html.Div([
+            html.P(f"This sweep is the study {study}; its report is not in "
+                   f"{reports.reports_dir()}/{study}/ yet. Make it (the runs already done are reused):"),
+            html.Pre(f"LIPLAB_URL={client.base_url()} liplab study configs/studies/{study}.yaml --wait"),
+        ], className="empty", id="sweep-study-missing")]
+    return [html.Details([
+        html.Summary([f"Study report: {study} ", html.A("(download study.md)", href=f"/reports/{study}/study.md",
+                                                        download=f"{study}.md")]),
+        dcc.Markdown(reports.served_markdown(path.read_text(), study), id="sweep-study-report",
+                     link_target="_blank"),
+    ], open=True, className="report")]
 
 
 @callback(Output("sweep-heatmap", "figure"), Output("sweep-status", "figure"),

@@ -16,6 +16,7 @@ def layout(**_kw) -> html.Div:
         html.H2("Workers and services"),
         dcc.Interval(id="workers-tick", interval=3000, max_intervals=0),  # re-armed by each answer
         html.Div(id="workers-services", className="row"),
+        html.Div(id="workers-empty"),
         dash_table.DataTable(id="workers-table", data=[], columns=[
             {"name": c, "id": c} for c in ("name", "alive", "queues", "current_run", "last_seen")]),
         html.Div([dcc.Graph(id="workers-queues", className="half"),
@@ -31,8 +32,8 @@ def badge(name: str, state: str, ok: bool | None = None) -> html.Div:
 
 @callback(Output("workers-services", "children"), Output("workers-table", "data"),
           Output("workers-queues", "figure"), Output("workers-runs", "figure"),
-          Output("workers-tick", "max_intervals"), Input("workers-tick", "n_intervals"),
-          Input(STORE_ID, "data"))
+          Output("workers-tick", "max_intervals"), Output("workers-empty", "children"),
+          Input("workers-tick", "n_intervals"), Input(STORE_ID, "data"))
 def refresh(n, tz):  # noqa: ANN001
     h = client.health()
     workers = [{**w, "alive": "yes" if w.get("alive") else "no",
@@ -44,7 +45,17 @@ def refresh(n, tz):  # noqa: ANN001
     queues = {q: n for q, n in (h.get("queues") or {}).items() if n is not None}
     if not queues:  # the broker cannot say: the queued runs are what waits
         queues = {"queued runs": counts.get("queued", 0)}
-    return cards, workers, queues_figure(queues), status_counts_figure(counts), (n or 0) + 1
+    return (cards, workers, queues_figure(queues), status_counts_figure(counts), (n or 0) + 1,
+            [] if alive else no_worker())
+
+
+def no_worker() -> html.Div:
+    """No live worker: queued runs wait until one is started."""
+    return html.Div([html.P("No worker is alive, so queued runs wait. Start one with the API's "
+                            "LIPLAB_HOME (or its LIPLAB_DATABASE_URL and LIPLAB_BROKER_URL):"),
+                     html.Pre("liplab worker"),
+                     html.P("(`liplab up` starts the API, a worker and this dashboard together.)")],
+                    className="empty")
 
 
 def register() -> None:

@@ -44,13 +44,18 @@ def config_key_pattern() -> str:
 
 def where_pattern() -> str:
     """`KEY OP VALUE` filters the listing can run: numbers compare with any operator, names
-    and true/false with == or != (= alike), any scalar key with null."""
+    and true/false with == or != (= alike), any scalar key with null; the run's own columns,
+    its metric summaries, tags and note (server.run_filters)."""
     k = _keys_by_type()
     eq, cmp = "(?:==|!=|=)", "(?:==|!=|>=|<=|>|<|=)"
     number = r"-?(?:0|[1-9][0-9]{0,14})(?:\.[0-9]{1,15})?"
     scalar = k["number"] + k["bool"] + k["str"]
+    run = (rf"|(?:id|attempts|sweep_id|duration) *{cmp} *{number}|(?:status|worker) *{eq} *[A-Za-z0-9_.:@+\-]+"
+           rf"|(?:created_at|started_at|finished_at) *{cmp} *[0-9][0-9T:.+\-Z]*"
+           rf"|summary\.{_NAME}\.(?:last|min|max) *{cmp} *{number}"
+           r"|tags +contains +[A-Za-z0-9_.:+=/\-]{1,64}|(?:note|name) *~.*")
     return (rf"^ *(?:{_alt(k['number'])} *{cmp} *{number}|{_alt(k['bool'])} *{eq} *(?:true|false)"
-            rf"|{_alt(k['str'])} *{eq} *[A-Za-z0-9_.:+\-]+|{_alt(scalar)} *{eq} *null) *$")
+            rf"|{_alt(k['str'])} *{eq} *[A-Za-z0-9_.:+\-]+|{_alt(scalar)} *{eq} *null{run}) *$")
 
 
 WHERE = re.compile(where_pattern())
@@ -58,5 +63,8 @@ ConfigKey = Annotated[str, Query(description="dotted config key, e.g. model.widt
                                  json_schema_extra={"pattern": config_key_pattern()})]
 MetricName = Annotated[str, Query(description="metric name, e.g. train_loss",
                                   json_schema_extra={"pattern": METRIC})]
-Where = Query([], description="config filters KEY OP VALUE, e.g. model.layer==aol or training.lr<0.01",
+Where = Query([], description=(
+    "filters, all must hold: config (model.layer==aol, training.lr<0.01), columns (status==failed, "
+    "attempts>1, duration>60, created_at>=2026-12-01), metrics (summary.test_acc.max>=0.9), "
+    "tags contains x, note~text"),
               json_schema_extra={"items": {"type": "string", "pattern": where_pattern()}})

@@ -1,7 +1,8 @@
 """The submit form's pure parts and the derived table views."""
 from __future__ import annotations
 
-from dashboard.derive import flatten, run_rows, varying_keys
+from dashboard.derive import flatten, varying_keys
+from dashboard.runs_view import table_rows
 from dashboard.forms import annotate, key_lines, line_for, parse_overrides, parse_yaml, parse_zip
 from dashboard.client import issues_from_detail
 
@@ -68,9 +69,9 @@ def test_varying_keys_only_lists_keys_that_differ():
 
 
 def test_run_rows_show_links_and_rounded_metrics():
-    rows = run_rows(RUNS, ["model.depth"], ["train_loss"])
+    rows = table_rows(RUNS, ["model.depth"], ["train_loss:last"])
     assert rows[0]["link"] == "[1](/runs/1)" and rows[0]["sweep"] == "[3](/sweeps/3)"
-    assert rows[0]["train_loss"] == 0.123457 and rows[1]["train_loss"] is None
+    assert rows[0]["train_loss:last"] == 0.123457 and rows[1]["train_loss:last"] is None
     assert rows[2]["sweep"] == "" and rows[0]["model.depth"] == 2
 
 

@@ -1,6 +1,6 @@
 """Times from the API (UTC with an offset) shown in the viewer's zone."""
-from dashboard.derive import run_rows
 from dashboard.localtime import local_time
+from dashboard.runs_view import table_rows
 
 
 def test_an_utc_instant_is_shown_in_the_viewers_zone():
@@ -15,7 +15,7 @@ def test_without_a_known_zone_times_stay_utc_and_say_so():
     assert local_time(None, "Europe/Berlin") == ""
 
 
-def test_run_rows_use_the_viewers_zone():
+def test_table_rows_use_the_viewers_zone():
     run = {"id": 1, "name": "r", "status": "queued", "config": {}, "summary": {},
            "created_at": "2026-12-04T23:30:00+00:00"}
-    assert run_rows([run], [], [], "Asia/Tokyo")[0]["created"] == "2026-12-05 08:30:00 JST"
+    assert table_rows([run], [], [], "Asia/Tokyo")[0]["created"] == "2026-12-05 08:30:00 JST"

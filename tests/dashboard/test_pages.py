@@ -145,7 +145,6 @@ def test_runs_page_lists_varying_keys_filters_and_links_compare(browser_ok, embe
     boxes[1].click()
     dash_duo._wait_for(lambda _d: "runs=" in dash_duo.find_element("#runs-compare").get_attribute("href"),
                        timeout=10, msg="compare link never got the selected runs")
-    screenshot(dash_duo, "runs")
     # a server-side filter: exactly the API's depth-2 runs remain (depth no longer varies among
     # them, so its column goes away)
     want = embedded_system.client.get("/runs", params={"where": "model.depth==2", "limit": 1000}).json()

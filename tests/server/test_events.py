@@ -51,10 +51,8 @@ def test_run_events_stream_points_and_status_until_the_run_ends(client, db):
 
 def test_a_reconnect_with_last_event_id_gets_only_what_came_after_it(client, db):
     run_id = client.post("/runs", json={"config": QUICK}).json()["id"]
-    crud.claim_run(db, run_id=run_id, worker="w")
-    metrics.write_points(db, run_id, [("train_loss", s, 1.0 / (s + 1)) for s in range(4)]
-                         + [("test_loss", 1, 0.9), ("test_loss", 3, 0.8)])
-    crud.finish_run(db, run_id=run_id, status="succeeded")
+    finish(db, run_id, points=[("train_loss", s, 1.0 / (s + 1)) for s in range(4)]
+           + [("test_loss", 1, 0.9), ("test_loss", 3, 0.8)])
     with client.stream("GET", f"/runs/{run_id}/events") as r:
         lines = list(r.iter_lines())
     ids = [line[4:] for line in lines if line.startswith("id: ")]

@@ -7,13 +7,13 @@ from fastapi import APIRouter, HTTPException
 from fastapi.responses import FileResponse
 from sqlalchemy import select
 
-from lipcore import catalog
 from lipcore.config.files import probe_file_values
 from server import crud, probes
 from server.artifact_store import local_copy
 from server.api.deps import IdPath, QueueDep, ReadAuth, SessionDep, SettingsDep, WriteAuth
 from server.api.openapi import CONFLICT
 from server.artifact_types import FILE_RESPONSES, media_type
+from server.errors import body_422
 from server.api.routes.runs import get_run_or_404
 from server.models import Artifact, ProbeJob
 from server.paths import allowed_roots, outside
@@ -59,10 +59,6 @@ def submit_probes(run_id: IdPath, body: ProbeRequest, db: SessionDep, queue: Que
                   settings: SettingsDep) -> ProbeJobPublic:
     """Run named probes on a succeeded run's checkpoints, through the workers."""
     run = get_run_or_404(db, run_id)
-    unknown = [p for p in body.probes if p not in catalog.PROBES]
-    if unknown:
-        raise body_422("probes", f"unknown probe {unknown[0]!r}; choose from "
-                       f"{', '.join(catalog.PROBES) or '(none registered)'}")
     for issue in outside(probe_file_values(body.params, "params."), allowed_roots(settings)):
         raise body_422(issue.key, issue.message)
     if run.status != "succeeded":

@@ -15,7 +15,8 @@ from server.api.params import ORDER_BY, WHERE, Where
 from server.errors import config_422, query_422
 from server.models import FINISHED, STATUSES, Run
 from server.paths import allowed_roots
-from server.query import QueryError, apply_order, parse_where
+from server.query import QueryError
+from server.run_filters import apply_run_order, parse_run_filter
 from server.schemas import RunCreate, RunCreated, RunPublic, RunsPublic
 
 router = APIRouter(prefix="/runs", tags=["runs"])
@@ -46,7 +47,7 @@ def list_runs(db: SessionDep, sweep_id: int | None = Query(None, ge=0, le=MAX_ID
               status: Status | None = None,
               where: list[str] = Where,
               order_by: str = Query("-id", pattern=ORDER_BY,
-                                    description="column or summary metric; '-' for descending"),
+                                    description="column, config key or summary metric; '-' for descending"),
               order_stat: Literal["last", "min", "max"] = "last",
               limit: int = Query(50, ge=1, le=1000), offset: int = Query(0, ge=0, le=10**9)) -> RunsPublic:
     """Runs filtered by sweep, status and config values, ordered by a column or a metric, paged."""
@@ -55,13 +56,15 @@ def list_runs(db: SessionDep, sweep_id: int | None = Query(None, ge=0, le=MAX_ID
         q = q.where(Run.sweep_id == sweep_id)
     if status is not None:
         q = q.where(Run.status == status)
+    dialect = db.get_bind().dialect.name
     try:
         for w in where:
-            q = q.where(parse_where(w))
+            q = q.where(parse_run_filter(w, dialect))
             if not WHERE.match(w):
-                raise QueryError("where", f"{w!r}: compare a section key (model.width, not "
-                                 "name or model_a.width) with a plain number, name, true/false or null")
-        ordered = apply_order(q, order_by, order_stat)
+                raise QueryError("where", f"{w!r}: not a filter the listing runs: a section key "
+                                 "(model.width) with a plain number, name, true/false or null, a column, a "
+                                 "metric's summary.KEY.STAT, tags contains TAG or note~TEXT")
+        ordered = apply_run_order(q, order_by, order_stat, dialect)
     except QueryError as e:
         raise query_422(e) from None
     rows = db.scalars(ordered.limit(limit).offset(offset)).all()
