@@ -13,6 +13,7 @@ from its own checkpoints (they are ordinary run checkpoints).
 from __future__ import annotations
 
 import contextlib
+import math
 from typing import Any, Callable
 
 from server import lifecycle
@@ -20,7 +21,7 @@ from server.settings import Settings
 from worker.guard import HardCancel, RunGuard
 from worker.resume import run_dir
 from worker.runner import publish_status, settle, short_traceback
-from worker.sink import DBReporter
+from worker.sink import DBReporter, flush_together
 
 
 def execute_pack(run_ids: list[int], *, worker: str, settings: Settings, sessions: Any, bus: Any,
@@ -45,8 +46,10 @@ def execute_pack(run_ids: list[int], *, worker: str, settings: Settings, session
         guard = RunGuard(sessions, run_id, worker, heartbeat_s=settings.run_heartbeat_s,
                          cancel_grace_s=settings.cancel_grace_s)
         guards.append(guard)
+        # stored together by the pack (`flush_together`), not each on its own timer
         reporters.append(DBReporter(sessions, run_id, bus=bus, sweep_id=claimed.sweep_id,
-                                    stop=guard.should_stop, skip_until=claimed.last_step - 1))
+                                    stop=guard.should_stop, skip_until=claimed.last_step - 1,
+                                    max_wait_s=math.inf))
     results: list[tuple[str, str | None]]
     try:
         with contextlib.ExitStack() as stack:
@@ -54,7 +57,7 @@ def execute_pack(run_ids: list[int], *, worker: str, settings: Settings, session
                 stack.enter_context(guard)
             summaries = run_pack([c.config for _, c in members], reporters,
                                  [run_dir(settings.artifacts, rid) for rid, _ in members],
-                                 resume_from="auto")
+                                 resume_from="auto", flush_many=flush_together)
         results = [(s["status"], s.get("error")) for s in summaries]
     except HardCancel:  # one member ignored its cancel: it ends cancelled, the rest go back
         results = [("cancelled", "cancelled: stopped by force after the grace period")
