@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import traceback
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any, Callable, Sequence
 
 from lipcore.config import validate
 from lipcore.packing import pack_key, vectorised_reason
@@ -19,10 +19,12 @@ from lipcore.reporting import NullReporter
 
 def run_pack(configs: Sequence[dict[str, Any]], reporters: Sequence[Any] | None = None,
              workdirs: Sequence[str | Path | None] | None = None,
-             resume_from: str | None = None) -> list[dict[str, Any]]:
+             resume_from: str | None = None,
+             flush_many: Callable[[list[Any]], None] | None = None) -> list[dict[str, Any]]:
     """Train `configs` as one pack. reporters/workdirs: one per member (None: discard /
     no folder); resume_from: None or "auto" (each member from the newest checkpoint that every
-    unfinished member has, so the pack restarts in step)."""
+    unfinished member has, so the pack restarts in step); flush_many(reporters): stores the
+    members' buffered points together (default: each reporter flushes alone)."""
     cfgs = [validate(c) for c in configs]
     n = len(cfgs)
     reporters = list(reporters or [None] * n)
@@ -30,7 +32,7 @@ def run_pack(configs: Sequence[dict[str, Any]], reporters: Sequence[Any] | None 
     workdirs = list(workdirs or [None] * n)
     keys = {pack_key(c) for c in cfgs}
     if n > 1 and len(keys) == 1 and None not in keys and vectorised_reason(cfgs[0]) is None:
-        return _vectorised(cfgs, reporters, workdirs, resume_from)
+        return _vectorised(cfgs, reporters, workdirs, resume_from, flush_many)
     return [_solo(c, r, w, resume_from) for c, r, w in zip(cfgs, reporters, workdirs)]
 
 
@@ -48,7 +50,8 @@ def failed_summary(error: str) -> dict[str, Any]:
             "diverged": None, "resumed_from": None}
 
 
-def _vectorised(cfgs: list[dict], reporters: list, workdirs: list, resume_from: Any) -> list[dict]:
+def _vectorised(cfgs: list[dict], reporters: list, workdirs: list, resume_from: Any,
+                flush_many: Callable[[list[Any]], None] | None) -> list[dict]:
     from lipcore.data import build_dataset
     from lipcore.experiment import _run_probes, check_model_fits
     from lipcore.models import build_model
@@ -70,7 +73,7 @@ def _vectorised(cfgs: list[dict], reporters: list, workdirs: list, resume_from: 
         engines.append(Engine([make_member(model, data, cfg["training"], device)], data, cfg,
                               reporter, None, folder, device))
     resumes = _resumes(folders) if resume_from == "auto" else [None] * len(cfgs)
-    results = train_pack(engines, resumes)
+    results = train_pack(engines, resumes, flush_many)
     summaries = []
     for cfg, engine, result, resume, reporter, workdir, folder in zip(
             cfgs, engines, results, resumes, reporters, workdirs, folders):

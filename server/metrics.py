@@ -48,19 +48,13 @@ def _existing_steps(session: Session, run_id: int, key: str, steps: list[int]) -
     return found
 
 
-def write_points(session: Session, run_id: int, points: Iterable[tuple[str, int, float]]) -> None:
-    """Upsert `(key, step, value)` points of one run and fold them into its summary; commits.
-
-    Writing the same (run, key, step) twice keeps one row with the newer value. Non-finite
-    values are stored as NULL and never become a summary min or max. The summary holds, per key,
-    `last` (value at the highest step seen), `step`, `min`, `max` and `n` (rows), so listings
-    never read the history.
-    """
+def _stage_points(session: Session, run_id: int, points: Iterable[tuple[str, int, float]]) -> bool:
+    """`write_points` without the commit; False when there was nothing to write."""
     by_key: dict[str, dict[int, float]] = defaultdict(dict)
     for key, step, value in points:
         by_key[str(key)][int(step)] = float(value)  # one row per (key, step) per statement
     if not by_key:
-        return
+        return False
     dialect = session.get_bind().dialect.name
     if dialect == "postgresql":
         from sqlalchemy.dialects.postgresql import insert
@@ -127,6 +121,27 @@ def write_points(session: Session, run_id: int, points: Iterable[tuple[str, int,
             blocks.recompute(session, run_id, key, rewritten[key])
     run.summary = summary
     run.heartbeat_at = utcnow()
+    return True
+
+
+def write_points(session: Session, run_id: int, points: Iterable[tuple[str, int, float]]) -> None:
+    """Upsert `(key, step, value)` points of one run and fold them into its summary; commits.
+
+    Writing the same (run, key, step) twice keeps one row with the newer value. Non-finite
+    values are stored as NULL and never become a summary min or max. The summary holds, per key,
+    `last` (value at the highest step seen), `step`, `min`, `max` and `n` (rows), so listings
+    never read the history.
+    """
+    if _stage_points(session, run_id, points):
+        session.commit()
+
+
+def write_points_many(session: Session, points: dict[int, Iterable[tuple[str, int, float]]]) -> None:
+    """`write_points` for several runs (run id → points) in one transaction: a pack's members
+    store their points together, all or none. Runs are locked in id order, so two writers of
+    overlapping runs never wait on each other in a cycle."""
+    for run_id in sorted(points):
+        _stage_points(session, run_id, points[run_id])
     session.commit()
 
 

@@ -13,6 +13,7 @@ from its own checkpoints (they are ordinary run checkpoints).
 from __future__ import annotations
 
 import contextlib
+import math
 from typing import Any, Callable
 
 from server import lifecycle
@@ -21,7 +22,7 @@ from server.settings import Settings
 from worker.guard import HardCancel, RunGuard
 from worker.resume import forget_unstored_attempt, run_dir
 from worker.runner import publish_status, settle, short_traceback
-from worker.sink import DBReporter
+from worker.sink import DBReporter, flush_together
 
 
 def execute_pack(run_ids: list[int], *, worker: str, settings: Settings, sessions: Any, bus: Any,
@@ -46,8 +47,10 @@ def execute_pack(run_ids: list[int], *, worker: str, settings: Settings, session
         guard = RunGuard(sessions, run_id, worker, heartbeat_s=settings.run_heartbeat_s,
                          cancel_grace_s=settings.cancel_grace_s)
         guards.append(guard)
+        # stored together by the pack (`flush_together`), not each on its own timer
         reporters.append(DBReporter(sessions, run_id, bus=bus, sweep_id=claimed.sweep_id,
-                                    stop=guard.should_stop, skip_until=claimed.last_step - 1))
+                                    stop=guard.should_stop, skip_until=claimed.last_step - 1,
+                                    max_wait_s=math.inf))
     results: list[tuple[str, str | None]]
     try:
         workdirs = [run_dir(settings.artifacts, rid) for rid, _ in members]
@@ -57,7 +60,7 @@ def execute_pack(run_ids: list[int], *, worker: str, settings: Settings, session
                 stack.enter_context(mirror(settings, workdir, run_id) or contextlib.nullcontext())
                 forget_unstored_attempt(workdir, claimed.last_step)  # an overwritten member starts afresh
             summaries = run_pack([c.config for _, c in members], reporters, workdirs,
-                                 resume_from="auto")
+                                 resume_from="auto", flush_many=flush_together)
         results = [(s["status"], s.get("error")) for s in summaries]
     except HardCancel:  # one member ignored its cancel: it ends cancelled, the rest go back
         results = [("cancelled", "cancelled: stopped by force after the grace period")

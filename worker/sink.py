@@ -25,7 +25,7 @@ from typing import Any, Callable, TypeVar
 from sqlalchemy import exists, insert, literal, select
 from sqlalchemy.orm import Session, sessionmaker
 
-from server.metrics import write_points
+from server.metrics import write_points, write_points_many
 from server.models import Artifact, utcnow
 from server.outage import StoreOutage, store_unavailable, wait_for_store
 
@@ -168,3 +168,37 @@ class DBReporter:
 
     def should_stop(self) -> bool:
         return self.stop()
+
+
+def flush_together(reporters: list[DBReporter]) -> None:
+    """`flush()` of several runs' reporters (a pack's members) in one transaction: their points
+    and artifact rows land together or not at all, for one commit instead of one per run;
+    while the store is away, wait for it like `flush()`."""
+    if reporters:
+        wait_for_store(lambda: _write_together(reporters), POINTS_OUTAGE)
+
+
+def _write_together(reporters: list[DBReporter]) -> None:
+    """One attempt of `flush_together`; on error every buffer is restored and the error raised."""
+    taken = []
+    for r in reporters:
+        with r.lock:
+            taken.append((r, r.buffer, r.files))
+            r.buffer, r.files = [], []
+    if any(batch or files for _, batch, files in taken):
+        try:
+            with reporters[0].sessions() as db:
+                for r, _, files in taken:
+                    r._add_artifacts(db, files)
+                write_points_many(db, {r.run_id: batch for r, batch, _ in taken if batch})
+                db.commit()
+        except BaseException:
+            for r, batch, files in taken:
+                with r.lock:
+                    r.buffer, r.files = batch + r.buffer, files + r.files
+            raise
+    now = time.monotonic()
+    for r, batch, _ in taken:
+        r.written += len(batch)
+        r.last_flush = now
+        r.publish()

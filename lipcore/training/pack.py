@@ -19,13 +19,20 @@ fires, whose cancel arrives or whose epochs are done ends alone. The stack is th
 the members still training (each finished member keeps a copy of its own tensors). A step the
 vectorised path cannot take (unequal batch sizes after a callback, an error in the batched
 forward) is taken member by member through the solo `Engine._sgd_step` on the same tensors.
+
+Storing is per round, not per member: a member's checkpoint asked for during a round is taken
+(its payload, the tensors as they are) and written at the round's end, after one flush of every
+member's reporter (`flush_many`, one store transaction for the whole pack where the reporters
+allow it), so a checkpoint still never runs ahead of the stored points. Points are flushed so
+at least every `FLUSH_EVERY_S` seconds.
 """
 from __future__ import annotations
 
 import copy
 import math
+import time
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable, Sequence
 
 import torch
 from torch import nn
@@ -34,6 +41,17 @@ from torch.func import functional_call, vmap
 from lipcore.training import checkpoints
 from lipcore.training.loop import DivergedError, Engine, TrainResult
 from lipcore.training.stacked_optim import StackedOptimizer
+
+#: the longest a pack keeps logged points unstored (a solo `DBReporter` flushes every second)
+FLUSH_EVERY_S = 1.0
+
+
+def flush_each(reporters: Sequence[Any]) -> None:
+    """The default `flush_many`: each reporter that buffers flushes on its own."""
+    for reporter in reporters:
+        flush = getattr(reporter, "flush", None)
+        if callable(flush):
+            flush()
 
 
 def model_of(engine: Engine) -> nn.Module:
@@ -73,8 +91,14 @@ class PackTrainer:
     """Drives `engines` (one per member, equal but for free keys) in lockstep; see the module
     docstring. `run(resumes)` returns one `TrainResult` per engine."""
 
-    def __init__(self, engines: list[Engine]):
+    def __init__(self, engines: list[Engine],
+                 flush_many: Callable[[list[Any]], None] | None = None):
         self.engines = engines
+        self.flush_many = flush_many or flush_each
+        self.deferred: dict[int, tuple[Engine, dict[str, Any]]] = {}  # member → its payload
+        self.flushed_at = time.monotonic()
+        for i, e in enumerate(engines):
+            e.save_checkpoint = lambda i=i: self._defer_checkpoint(i)
         self.results: dict[int, TrainResult] = {}
         self.template = _Objective(copy.deepcopy(model_of(engines[0])))
         self.names = [n for n, _ in model_of(engines[0]).named_parameters()]
@@ -113,6 +137,27 @@ class PackTrainer:
             for k, v in list(state.items()):
                 if torch.is_tensor(v):
                     state[k] = v.clone()
+
+    # --- storing ---------------------------------------------------------------------------
+    def _defer_checkpoint(self, i: int) -> Path | None:
+        """`Engine.save_checkpoint` for member i inside a pack: the payload is taken now and
+        written by `_store` at the end of the round; returns the path it will have."""
+        e = self.engines[i]
+        if e.checkpoint_dir is None:
+            return Engine.save_checkpoint(e)
+        self.deferred[i] = (e, {"step": e.step, "rng": checkpoints.rng_state(), **e._payload()})
+        return Path(e.checkpoint_dir) / f"step_{e.step:08d}.pt"
+
+    def _store(self) -> None:
+        """One flush of every member's points, then the round's checkpoints in one pass (the
+        tensors they hold are not stepped before the next round)."""
+        if not self.deferred and time.monotonic() - self.flushed_at < FLUSH_EVERY_S:
+            return
+        self.flush_many([e.reporter for e in self.engines])
+        self.flushed_at = time.monotonic()
+        deferred, self.deferred = self.deferred, {}
+        for e, payload in deferred.values():
+            checkpoints.save(e.checkpoint_dir, payload["step"], payload)
 
     # --- one step ------------------------------------------------------------------------
     def _batches(self) -> tuple[list[torch.Tensor], list[torch.Tensor]]:
@@ -203,8 +248,14 @@ class PackTrainer:
         for i in fresh:
             if i in self.active:
                 self.engines[i].save_checkpoint()
-        while self.active:
-            self._one_round()
+        try:
+            self._store()
+            while self.active:
+                self._one_round()
+                self._store()
+        finally:
+            for e in self.engines:
+                del e.save_checkpoint  # the engine's own again (probes may checkpoint after)
         return [self.results[i] for i in range(len(self.engines))]
 
     def _pre_floss(self, fresh: list[int]) -> None:
@@ -334,22 +385,70 @@ class PackTrainer:
         return dict(zip(due, values))
 
     def _step(self, xs: list, ys: list) -> list[float | None]:
-        """The vectorised step when the batches stack, else the solo path member by member."""
+        """The vectorised step when the batches stack, else the solo path member by member.
+        When the batched step raises (e.g. a batched factorisation failing for one member),
+        the members whose batched forward fails are found by bisection and take the solo
+        step; the others take the vectorised step without them."""
         if len({tuple(x.shape) for x in xs}) == 1:
             try:
                 return self._vector_step(xs, ys)
             except RuntimeError:
-                pass  # e.g. a batched factorisation failing for one member: find which
-        out: list[float | None] = []
-        for i, x, y in zip(self.active, xs, ys):
-            try:
-                out.append(self._solo_step(i, x, y))
-            except DivergedError as err:
-                out.append(err.value)
-            except Exception as err:  # noqa: BLE001 - this member fails, its neighbours go on
-                self.failed[i] = f"{type(err).__name__}: {err}"
-                out.append(None)
-        return out
+                split = self._step_without_failing(xs, ys)
+                if split is not None:
+                    return split
+        return [self._solo_one(i, x, y) for i, x, y in zip(self.active, xs, ys)]
+
+    def _solo_one(self, i: int, x: torch.Tensor, y: torch.Tensor) -> float | None:
+        """Member i's solo step: its objective value, or None when the step raised."""
+        try:
+            return self._solo_step(i, x, y)
+        except DivergedError as err:
+            return err.value
+        except Exception as err:  # noqa: BLE001 - this member fails, its neighbours go on
+            self.failed[i] = f"{type(err).__name__}: {err}"
+            return None
+
+    def _step_without_failing(self, xs: list, ys: list) -> list[float | None] | None:
+        """The solo step for the members whose batched forward fails, the vectorised step
+        (again through `_step`) for the rest; None when the forward fails for none (the
+        failure is elsewhere) or for all."""
+        active = list(self.active)
+        bad = self._failing(list(range(len(active))), xs, ys)
+        if not bad or len(bad) == len(active):
+            return None
+        out = {active[j]: self._solo_one(active[j], xs[j], ys[j]) for j in bad}
+        keep = [j for j in range(len(active)) if j not in bad]
+        self._link([active[j] for j in keep])
+        try:
+            out.update(zip([active[j] for j in keep],
+                           self._step([xs[j] for j in keep], [ys[j] for j in keep])))
+        finally:
+            self._link(active)
+        return [out[i] for i in active]
+
+    def _failing(self, rows: list[int], xs: list, ys: list) -> list[int]:
+        """The rows (positions in the stack) whose batched forward raises, by bisection:
+        about 2·log2(P) forwards without gradients for one such member."""
+        if not self._forward_fails(rows, xs):
+            return []
+        if len(rows) == 1:
+            return rows
+        half = len(rows) // 2
+        return self._failing(rows[:half], xs, ys) + self._failing(rows[half:], xs, ys)
+
+    def _forward_fails(self, rows: list[int], xs: list) -> bool:
+        step = self.engines[self.active[0]].step
+        floss = self.floss if self.floss and step % self.floss["frequency"] == 0 else None
+        index = torch.tensor(rows)
+        params = {f"model.{n}": t.index_select(0, index) for n, t in self.params.items()}
+        x = torch.stack([xs[j] for j in rows])
+        try:
+            with torch.no_grad():
+                vmap(lambda p, xi: functional_call(self.template, p, (xi, floss, step))[0],
+                     randomness="same")(params, x)  # the penalty is computed, not returned
+        except RuntimeError:
+            return True
+        return False
 
     def _after_step(self, e: Engine, due: bool, extra: dict[str, float] | None) -> TrainResult | None:
         """What `Engine.run` does after a step: evaluate when due (with the metrics in `extra`
@@ -429,9 +528,10 @@ class PackTrainer:
         self._link([i for i in self.active if i not in ending])
 
 
-def train_pack(engines: list[Engine], resumes: list[dict[str, Any] | None] | None = None
-               ) -> list[TrainResult]:
-    """Train `engines` as one pack (see the module docstring)."""
-    return PackTrainer(engines).run(resumes or [None] * len(engines))
+def train_pack(engines: list[Engine], resumes: list[dict[str, Any] | None] | None = None,
+               flush_many: Callable[[list[Any]], None] | None = None) -> list[TrainResult]:
+    """Train `engines` as one pack (see the module docstring); `flush_many(reporters)` stores
+    the members' buffered points together (default: each reporter's own `flush`)."""
+    return PackTrainer(engines, flush_many).run(resumes or [None] * len(engines))
 
 

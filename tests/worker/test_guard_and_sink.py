@@ -11,7 +11,7 @@ from server import lifecycle
 from server.models import Artifact, MetricPoint, Run
 from worker.guard import HardCancel, RunGuard
 from worker.resume import last_stored_step
-from worker.sink import DBReporter
+from worker.sink import DBReporter, flush_together
 
 
 @pytest.fixture
@@ -148,3 +148,36 @@ def test_artifacts_are_recorded_once(claimed):
     with sessions() as db:
         assert sorted(db.scalars(select(Artifact.name))) == ["ckpt", "fig"]
         assert db.scalar(select(func.count()).select_from(MetricPoint)) == 1
+
+
+def new_run(sessions) -> int:
+    with sessions() as db:
+        run = Run(name="r", config={}, status="running", summary={})
+        db.add(run)
+        db.commit()
+        return run.id
+
+
+def test_reporters_flushed_together_store_all_their_points_or_none(claimed):
+    sessions, run_id = claimed
+    other = new_run(sessions)
+    bus = ListBus()
+    a = DBReporter(sessions, run_id, bus=bus, max_wait_s=float("inf"), live_every_s=60)
+    b = DBReporter(sessions, other, bus=bus, max_wait_s=float("inf"), live_every_s=60)
+    a.log({"loss": 1.0}, 1)
+    b.log({"loss": 2.0, "acc": 0.5}, 1)
+    b.artifact("ckpt", "/x/1.pt", "checkpoint")
+    assert count(sessions, run_id) == count(sessions, other) == 0
+    flush_together([a, b])
+    assert (count(sessions, run_id), count(sessions, other)) == (1, 2)
+    assert (a.written, b.written) == (1, 2) and a.buffer == b.buffer == []
+    assert sorted(run for _, run, _ in bus.events) == [run_id, other]  # published after storing
+    with sessions() as db:
+        assert db.get(Run, other).summary["loss"]["last"] == 2.0
+        assert list(db.scalars(select(Artifact.run_id))) == [other]
+    gone = DBReporter(sessions, 10_000)  # no such run: the whole batch fails
+    a.log({"loss": 3.0}, 2)
+    gone.log({"loss": 4.0}, 2)
+    with pytest.raises(LookupError):
+        flush_together([a, gone])
+    assert count(sessions, run_id) == 1 and a.buffer == [("loss", 2, 3.0)]

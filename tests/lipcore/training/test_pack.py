@@ -186,3 +186,39 @@ def test_a_stopped_pack_resumes_every_member_and_ends_as_the_uninterrupted_pack(
     assert [s["resumed_from"] for s in summaries] == [13, 13]
     for want, got in zip(uninterrupted, again):
         assert sorted(got.points) == sorted(want.points)  # each point once, equal values
+
+
+def test_a_member_whose_batched_forward_fails_steps_alone_and_its_neighbours_stay_batched(
+        monkeypatch):
+    """A forward that factorises [[w]] (w: the member's first weight entry) raises for the
+    whole batch when one member has w ≤ 0, as a batched Cholesky does; only such members may
+    take the solo step (where the model is called without it), and every member still logs
+    what its solo run logs."""
+    import lipcore.training.pack as pack
+
+    base = preset("diagonal_teacher", training={"epochs": 30})
+    cfgs = variants(base, [{"model.model_seed": s} for s in range(6)])
+    solo = solo_runs(cfgs)
+    forward = pack._Objective.forward
+
+    def factorising(self, x, floss, step):
+        w = next(iter(self.model.parameters()))[0, 0]
+        torch.linalg.cholesky(w.reshape(1, 1))
+        return forward(self, x, floss, step)
+
+    solo_steps = []
+    solo_step = pack.PackTrainer._solo_step
+
+    def spy(self, i, x, y):
+        solo_steps.append(float(next(iter(pack.model_of(self.engines[i]).parameters()))[0, 0]))
+        return solo_step(self, i, x, y)
+
+    monkeypatch.setattr(pack._Objective, "forward", factorising)
+    monkeypatch.setattr(pack.PackTrainer, "_solo_step", spy)
+    reporters = [ListReporter() for _ in cfgs]
+    summaries = run_pack(cfgs, reporters)
+    assert [s["status"] for s in summaries] == ["succeeded"] * len(cfgs)
+    assert solo_steps and all(w <= 0 for w in solo_steps)
+    assert len(solo_steps) < summaries[0]["steps"] * len(cfgs) // 2
+    for (_, want_points), got_points in zip(solo, reporters):
+        assert_same(want_points, got_points)
