@@ -10,7 +10,7 @@ import math
 
 import dash
 import httpx
-from dash import Input, Output, State, callback, dash_table, dcc, html
+from dash import ctx, Input, Output, State, callback, dash_table, dcc, html
 
 from dashboard import address, client, runs_view
 from dashboard.derive import flatten, summary_keys
@@ -73,6 +73,18 @@ def filters_of(view: dict) -> list:
     return [view["status"], view["where"], view["sort"]]
 
 
+FILTER_INPUTS = {"runs-status.value", "runs-where.value", "runs-table.sort_by"}
+
+
+def _filter_changed() -> bool:
+    """Whether the user changed a filter or the sort in this call (not a poll, the viewer's zone
+    arriving, or a view opened from its address: those keep the page they were given)."""
+    try:
+        return bool(FILTER_INPUTS & set(ctx.triggered_prop_ids))
+    except Exception:  # noqa: BLE001 - called outside a callback (tests): a plain comparison
+        return True
+
+
 def sort_text(sort_by: list[dict] | None) -> str:
     if not sort_by:
         return ""
@@ -116,7 +128,7 @@ def refresh(n, status, where, metrics, keys, sort_by, page, tz, previous):  # no
     A new filter or sort starts again at the first page."""
     view = {"status": status, "where": where or "", "sort": sort_text(sort_by), "metrics": metrics,
             "keys": keys, "page": page or 0}
-    if previous is not None and filters_of(view) != previous:
+    if previous is not None and filters_of(view) != previous and _filter_changed():
         view["page"] = 0
     message = ""
     try:

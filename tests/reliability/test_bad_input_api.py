@@ -160,6 +160,19 @@ def test_config_paths_outside_the_allowed_folders_are_422_naming_the_key(api):
     assert r.status_code == 422 and locs(r) == ["body.params.connectivity.other"], r.text
 
 
+def find(component, wanted: str):  # noqa: ANN001
+    """The component with id `wanted` anywhere in a Dash layout tree (None if absent)."""
+    if getattr(component, "id", None) == wanted:
+        return component
+    children = getattr(component, "children", None)
+    for child in children if isinstance(children, (list, tuple)) else [children]:
+        if child is not None and not isinstance(child, (str, int, float)):
+            found = find(child, wanted)
+            if found is not None:
+                return found
+    return None
+
+
 def test_a_script_in_a_run_name_is_stored_and_shown_as_text(api, monkeypatch):
     from dashboard import client
     from dashboard.pages import run as run_page
@@ -170,13 +183,16 @@ def test_a_script_in_a_run_name_is_stored_and_shown_as_text(api, monkeypatch):
     assert stored["name"] == SCRIPT  # kept as the user wrote it; escaping is the page's job
     monkeypatch.setattr(client, "runs", lambda **_kw: {"items": [stored], "total": 1})
     monkeypatch.setattr(client, "run", lambda _rid: stored)
-    rows, columns, _msg, _n = runs_page.refresh(0, None, None, None)
+    rows, columns = runs_page.refresh(0, None, None, None, None, None, 0, "UTC", None)[:2]
     shown = [c for c in columns if any(SCRIPT in str(row.get(c["id"], "")) for row in rows)]
     # a DataTable cell is text unless its column is markdown (and markdown renders no HTML here)
     assert shown and all(c.get("presentation") != "markdown" for c in shown)
-    table = next(c for c in runs_page.layout().children if getattr(c, "id", None) == "runs-table")
+    table = find(runs_page.layout(), "runs-table")
     assert not table.markdown_options.get("html")
-    title = run_page.load(stored["id"])[2]
+    import flask
+
+    with flask.Flask(__name__).test_request_context("/"):  # load() names the dashboard's own URL
+        title = run_page.load(stored["id"])[2]
     assert isinstance(title, str) and SCRIPT in title  # the children of an H2: a text node
 
 
