@@ -337,16 +337,20 @@ class Engine:
             # the trained model is always measured, even when the run (a stopper, or a
             # block-wise run whose steps are rounds) ends before `measurement_every` steps
             self.reporter.log(run_measurements(self), self.step)
+        self.final_checkpoint()
+        return TrainResult("succeeded", self.step, self.last, stopped_by=stopped_by)
+
+    def final_checkpoint(self) -> None:
+        """The run's last checkpoint, unless one already stands at this step, and its artifact row
+        (one per run: the folder holds the trajectory; cheap for DB sinks)."""
         if self.checkpoint_dir is None:
             if not self.snapshots or self.snapshots[-1][0] != self.step:
                 self.save_checkpoint()
-        else:
-            path = checkpoints.latest(self.checkpoint_dir)
-            if path != Path(self.checkpoint_dir) / f"step_{self.step:08d}.pt":
-                path = self.save_checkpoint()
-            # one artifact row per run (the folder holds the trajectory): cheap for DB sinks
-            self.reporter.artifact("checkpoint", str(path), "checkpoint")
-        return TrainResult("succeeded", self.step, self.last, stopped_by=stopped_by)
+            return
+        path = checkpoints.latest(self.checkpoint_dir)
+        if path != Path(self.checkpoint_dir) / f"step_{self.step:08d}.pt":
+            path = self.save_checkpoint()
+        self.reporter.artifact("checkpoint", str(path), "checkpoint")
 
     def _after_evaluation(self, check: bool = True) -> str | None:
         values = self._evaluate()

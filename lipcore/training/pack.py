@@ -459,8 +459,7 @@ class PackTrainer:
             try:
                 stopped_by = self._evaluate(e, extra or {})
             except DivergedError as err:
-                return TrainResult("diverged", err.step, e.last, str(err),
-                                   diverged={"step": err.step, "value": err.value})
+                return TrainResult("diverged", err.step, e.last, str(err), diverged=err.record())
             if stopped_by:
                 return self._finish(e, stopped_by)
         if e.progress:
@@ -511,16 +510,8 @@ class PackTrainer:
             if e.members[0].count:
                 e._after_evaluation(check=False)
         except DivergedError as err:
-            return TrainResult("diverged", err.step, e.last, str(err),
-                               diverged={"step": err.step, "value": err.value})
-        if e.checkpoint_dir is None:
-            if not e.snapshots or e.snapshots[-1][0] != e.step:
-                e.save_checkpoint()
-        else:
-            path = checkpoints.latest(e.checkpoint_dir)
-            if path != Path(e.checkpoint_dir) / f"step_{e.step:08d}.pt":
-                path = e.save_checkpoint()
-            e.reporter.artifact("checkpoint", str(path), "checkpoint")
+            return TrainResult("diverged", err.step, e.last, str(err), diverged=err.record())
+        e.final_checkpoint()
         return TrainResult("succeeded", e.step, e.last, stopped_by=stopped_by)
 
     def _settle(self, ending: dict[int, TrainResult]) -> None:
