@@ -44,6 +44,15 @@ def layout(sweep_id: str | None = None, **_kw) -> html.Div:
     ])
 
 
+PREFERRED = ("train_loss", "test_loss", "a/train_loss", "a/test_loss")
+
+
+def default_metric(metrics: list[str]) -> str | None:
+    """The metric a sweep opens on: the training loss (model A's in a comparative sweep, which
+    logs no plain names), else the test loss, else the first logged."""
+    return next((m for m in PREFERRED if m in metrics), metrics[0] if metrics else None)
+
+
 @callback(Output("sweep-x", "options"), Output("sweep-x", "value"), Output("sweep-y", "options"),
           Output("sweep-y", "value"), Output("sweep-by", "options"), Output("sweep-by", "value"),
           Output("sweep-metric", "options"), Output("sweep-metric", "value"),
@@ -52,7 +61,7 @@ def load(sweep_id):  # noqa: ANN001
     sweep = client.sweep(sweep_id)
     keys = list(client.sweep_params(sweep_id))
     metrics = summary_keys(client.runs(sweep_id=sweep_id, limit=50)["items"])
-    metric = next((m for m in ("train_loss", "test_loss") if m in metrics), metrics[0] if metrics else None)
+    metric = default_metric(metrics)
     x = keys[0] if keys else None
     y = keys[1] if len(keys) > 1 else x
     return (keys, x, keys, y, keys, x, metrics or ["train_loss"], metric or "train_loss",

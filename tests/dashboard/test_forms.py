@@ -85,3 +85,11 @@ def test_run_page_draws_each_sides_losses_of_a_comparative_run():
     assert default_keys(["test_loss", "train_loss", "x"], {"model_a": None, "model_b": None}) == \
         ["train_loss", "test_loss"]
     assert default_keys(["x", "y", "z"], {}) == ["x", "y"]
+
+
+def test_a_comparative_sweep_opens_on_model_as_training_loss():
+    from dashboard.pages.sweep import default_metric
+
+    assert default_metric(["a/lr", "a/test_loss", "a/train_loss", "b/train_loss"]) == "a/train_loss"
+    assert default_metric(["lr", "test_loss", "train_loss"]) == "train_loss"
+    assert default_metric(["x"]) == "x" and default_metric([]) is None
