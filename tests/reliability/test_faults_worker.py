@@ -99,7 +99,10 @@ def test_a_model_that_gets_its_worker_oom_killed_fails_after_max_retries_and_the
     # the small runs first: while the huge one is allocated again and again the machine can stall
     # for longer than the lab's 3 s heartbeat window, which would reap a small run beside it
     body = {"config": base, "params": {"model.width": "8,16,12288"}}
-    with OomKiller(system, limit_mb=900) as killer:
+    # 2 GB: far above a worker training a small model (its resident size counts the mapped
+    # libtorch pages too, near 1 GB on a busy machine) and far below the wide model's weights,
+    # gradients and Adam state (> 2.4 GB for one 12288 × 12288 layer)
+    with OomKiller(system, limit_mb=2048) as killer:
         r = system.client.post("/sweeps", json=body)
         assert r.status_code == 201, r.text
         run_ids = r.json()["run_ids"]
