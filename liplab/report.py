@@ -26,11 +26,6 @@ TERMINAL = {"succeeded", "failed", "diverged", "cancelled"}
 PAGE = 500
 
 
-def _get(client: Client | httpx.Client, path: str, **params: Any) -> Any:
-    """GET `/api/v1{path}`: the JSON answer, None for a 404."""
-    return as_client(client).request("GET", path, params=params or None, missing_ok=True)
-
-
 def as_client(client: Client | httpx.Client | None, api_url: str | None = None,
               token: str | None = None) -> Client:
     """A `Client`, wrapping a bare httpx client (base URL = the server root) when given one."""

@@ -27,7 +27,7 @@ from lipcore.training.batches import BatchSampler
 from lipcore.training.callbacks import build_callbacks
 from lipcore.training.metrics import COMPARATIVE_METRICS, compute_metrics
 from lipcore.training.losses import LOSSES, default_loss
-from lipcore.training.members import DivergedError, Member, n_correct
+from lipcore.training.members import DivergedError, Member, finite_metrics, n_correct
 from lipcore.training.optim import OPTIMIZERS, lr_factor
 from lipcore.training.state import TrainControl, TrainState
 from lipcore.training.stoppers import build_stoppers
@@ -216,10 +216,7 @@ class Engine:
                 if name in COMPARATIVE_METRICS:
                     values[name] = COMPARATIVE_METRICS.get(name)(a, b)
         values["epoch"] = float(self.sampler.epoch)
-        for key, v in values.items():
-            if key.endswith("_loss") and not math.isfinite(v):
-                raise DivergedError(self.step, key, f"became non-finite ({v})", v)
-        return {k: v for k, v in values.items() if math.isfinite(v)}
+        return finite_metrics(values, self.step)
 
     def _watched(self, values: dict[str, float]) -> dict[str, float]:
         """What stoppers, callbacks and termination_error read: the logged values plus model A's

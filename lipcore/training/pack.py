@@ -39,7 +39,8 @@ from torch import nn
 from torch.func import functional_call, vmap
 
 from lipcore.training import checkpoints
-from lipcore.training.loop import DivergedError, Engine, TrainResult
+from lipcore.training.loop import Engine, TrainResult
+from lipcore.training.members import DivergedError, finite_metrics
 from lipcore.training.stacked_optim import StackedOptimizer
 
 #: the longest a pack keeps logged points unstored (a solo `DBReporter` flushes every second)
@@ -497,10 +498,7 @@ class PackTrainer:
         row.update(compute_metrics(rest, m.model, d.x_test, d.y_test, m.loss_fn, e.config))
         m.loss_sum, m.correct, m.count = 0.0, 0.0, 0
         row["epoch"] = float(e.sampler.epoch)
-        for key, v in row.items():
-            if key.endswith("_loss") and not math.isfinite(v):
-                raise DivergedError(e.step, key, f"became non-finite ({v})", v)
-        return {k: v for k, v in row.items() if math.isfinite(v)}
+        return finite_metrics(row, e.step)
 
     def _finish(self, e: Engine, stopped_by: str | None) -> TrainResult:
         """The end of a member's run, as `Engine.run` ends it: a last evaluation when steps
