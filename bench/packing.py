@@ -1,7 +1,7 @@
 """Packed sweeps against one run per job: runs per hour through the real API and worker.
 
     PYTHONPATH=. OMP_NUM_THREADS=1 python bench/packing.py [--seeds 100] [--sine-epochs 8]
-        [--linear-epochs 1500] [--only sine,linear,linear_nometrics]
+        [--linear-epochs 1500] [--only sine,linear,linear_nometrics] [--device cpu|cuda]
 
 Starts an embedded lab (SQLite store, filesystem broker, the API and one worker process, as
 `liplab up` runs them) and submits, per workload, a sweep over `model.model_seed` twice: with
@@ -32,18 +32,18 @@ from tests.live import LiveSystem  # noqa: E402
 FINAL = ("succeeded", "failed", "diverged", "cancelled")
 
 
-def preset(name: str) -> dict:
+def preset(name: str, device: str) -> dict:
     cfg = yaml.safe_load((ROOT / "configs" / f"{name}.yaml").read_text())
     cfg.pop("probes", None)
-    cfg["training"]["device"] = "cpu"
+    cfg["training"]["device"] = device
     return cfg
 
 
 def workloads(args: argparse.Namespace) -> dict[str, dict]:
-    sine = preset("sine_flossing")
+    sine = preset("sine_flossing", args.device)
     sine["model"].update(depth=7, width=16)
     sine["training"]["epochs"] = args.sine_epochs
-    linear = preset("diagonal_teacher")
+    linear = preset("diagonal_teacher", args.device)
     linear["training"]["epochs"] = args.linear_epochs
     bare = copy.deepcopy(linear)
     bare["training"]["metrics"] = []
@@ -84,6 +84,7 @@ def main() -> None:
     ap.add_argument("--sine-epochs", type=int, default=8)
     ap.add_argument("--linear-epochs", type=int, default=1500)
     ap.add_argument("--only", default="sine,linear,linear_nometrics")
+    ap.add_argument("--device", default="cpu", help="training.device of every run (cpu, cuda)")
     args = ap.parse_args()
     chosen = args.only.split(",")
     rows = []
@@ -96,7 +97,7 @@ def main() -> None:
             rows.append((name, packed, alone))
             print(f"{name}: packed {packed}, alone {alone}", file=sys.stderr, flush=True)
     print(f"\n{args.seeds} seeds; sine epochs {args.sine_epochs}, deep linear epochs "
-          f"{args.linear_epochs}; one worker process\n")
+          f"{args.linear_epochs}; one worker process; device {args.device}\n")
     print("| workload | packed runs/h | one run per job runs/h | ratio | packed wall s | alone wall s "
           "| not succeeded (packed / alone) |")
     print("| --- | ---: | ---: | ---: | ---: | ---: | ---: |")

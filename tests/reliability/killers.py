@@ -7,6 +7,7 @@ import os
 import random
 import subprocess
 import threading
+import time
 
 
 class WorkerKiller:
@@ -50,6 +51,37 @@ class RandomKiller(WorkerKiller):
     def victims(self) -> list[tuple[str, subprocess.Popen]]:
         alive = self.workers()
         return [self.rng.choice(alive)] if alive else []
+
+
+class SweepKiller(RandomKiller):
+    """A random worker every `every_s` seconds and again each time another tenth of the sweep's
+    runs has finished: a sweep that runs faster than expected (packed members, a fast machine)
+    is still interrupted all along its course, not only while the clock allows."""
+
+    def __init__(self, system, run_ids: list[int], every_s: float, seed: int = 0):  # noqa: ANN001
+        super().__init__(system, every_s, seed)
+        self.run_ids, self.next_tenth, self.last_kill = run_ids, 1, 0.0
+        self.every_s = 0.25  # the poll; kills on the clock still come every `every_s`
+        self.kill_every_s = every_s
+
+    def finished(self) -> int:
+        from sqlalchemy import func, select
+
+        from server.models import Run
+
+        with self.system.db.connect() as c:
+            return c.scalar(select(func.count()).select_from(Run).where(
+                Run.id.in_(self.run_ids), Run.status.in_(("succeeded", "failed", "diverged"))))
+
+    def victims(self) -> list[tuple[str, subprocess.Popen]]:
+        now, done = time.monotonic(), self.finished()
+        crossed = done * 10 >= self.next_tenth * len(self.run_ids) and self.next_tenth < 10
+        if not (crossed or now - self.last_kill >= self.kill_every_s):
+            return []
+        if crossed:
+            self.next_tenth = done * 10 // len(self.run_ids) + 1
+        self.last_kill = now
+        return super().victims()
 
 
 class OomKiller(WorkerKiller):
