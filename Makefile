@@ -12,7 +12,9 @@ $(STAMP): pyproject.toml
 	test -x $(PY) || python3 -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
 	$(PY) -m pip install -q "$(TORCH_SPEC)"
-	$(PY) -m pip install -q -e '.[dev]'
+	# torch named again: backtracking over the dev extras' boto3 pins otherwise re-resolves torch
+	# and takes the newest release the cap allows, a multi-GB CUDA build.
+	$(PY) -m pip install -q -e '.[dev]' "$(TORCH_SPEC)"
 	touch $(STAMP)
 
 install: $(STAMP)

@@ -37,16 +37,25 @@ worker_run() {
   $py -m liplab.cli api --port 8765 & local api=$!
   if [ "$DEV" = cuda ]; then $py -m liplab.cli worker --gpus 0 --loglevel WARNING & local w=$!
   else $py -m liplab.cli worker --cpu 1 --loglevel WARNING & local w=$!; fi
+  $py -c "import time, httpx
+for _ in range(120):
+    try:
+        httpx.get('$url/api/v1/health').raise_for_status(); break
+    except Exception: time.sleep(0.5)"
   LIPLAB_URL=$url $py -m liplab.cli submit configs/quickstart.yaml training.device="$DEV" \
     training.epochs=10 model.model_seed=0,1,2 --name gpu-smoke --wait
   local rc=$?
-  LIPLAB_URL=$url $py -m liplab.cli status sweep:1
+  LIPLAB_URL=$url $py -m liplab.cli submit configs/sine_flossing.yaml training.device="$DEV" \
+    training.epochs=2 --wait || rc=1
+  LIPLAB_URL=$url $py -m liplab.cli status
   LIPLAB_URL=$url $py -m liplab.cli logs 1
+  LIPLAB_URL=$url $py -m liplab.cli logs 4
   kill $w $api; wait
   return $rc
 }
-step worker 90 worker_run
-step layers 100 python3 bench/layers.py --device "$DEV"
-step packing 170 python3 bench/packing.py --device "$DEV" --seeds 32 --sine-epochs 2 \
+export -f worker_run; export DEV
+step worker 90 bash -c worker_run
+step layers 80 python3 bench/layers.py --device "$DEV"
+step packing 150 python3 bench/packing.py --device "$DEV" --seeds 32 --sine-epochs 2 \
   --linear-epochs 300
 echo "=== done; logs in $OUT"

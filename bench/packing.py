@@ -74,6 +74,7 @@ def sweep_rate(system: LiveSystem, name: str, cfg: dict, seeds: int, pack_size: 
     wall = (max(stamp(r["finished_at"]) for r in runs)
             - min(stamp(r["started_at"]) for r in runs)).total_seconds()
     packs = len({r["pack_id"] for r in runs}) if runs[0]["pack_id"] else len(runs)
+    print(f"{name}: {wall:.1f} s, {packs} jobs, {len(bad)} not succeeded", file=sys.stderr, flush=True)
     return {"wall_s": wall, "runs_per_hour": seeds * 3600 / wall, "jobs": packs,
             "not_succeeded": len(bad)}
 
