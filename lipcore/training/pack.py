@@ -106,6 +106,7 @@ class PackTrainer:
         self.floss = engines[0].floss if engines[0].floss.get("enabled") else None
         self.loss_fn = engines[0].members[0].loss_fn
         self.task = engines[0].data.task
+        self.device = engines[0].device
         self.active: list[int] = []
         self.failed: dict[int, str] = {}  # member → error of a step that raised
         self.vector_names: list[str] = []  # metrics the last evaluation computed for all at once
@@ -182,7 +183,7 @@ class PackTrainer:
         x = xs[0] if shared else torch.stack(xs)
         y = ys[0] if shared else torch.stack(ys)
         leaves = {f"model.{n}": t.detach().requires_grad_() for n, t in self.params.items()}
-        weights = torch.tensor([e.floss.get("weight", 0.0) for e in engines],
+        weights = torch.tensor([e.floss.get("weight", 0.0) for e in engines], device=x.device,
                                dtype=x.dtype if x.is_floating_point() else torch.get_default_dtype())
 
         def one(params, xi, yi, w):
@@ -371,7 +372,7 @@ class PackTrainer:
             return {}
         names = [n for n in self.engines[due[0]].metric_names if n in VECTOR_METRICS
                  and all(n in self.engines[i].metric_names for i in due)]
-        rows = torch.tensor([self.active.index(i) for i in due])
+        rows = torch.tensor([self.active.index(i) for i in due], device=self.device)
         stacked = {n: t.index_select(0, rows) for n, t in self.params.items()}
         data = [self.engines[i].data_dev for i in due]
         shared = all(d is data[0] for d in data)
@@ -440,7 +441,7 @@ class PackTrainer:
     def _forward_fails(self, rows: list[int], xs: list) -> bool:
         step = self.engines[self.active[0]].step
         floss = self.floss if self.floss and step % self.floss["frequency"] == 0 else None
-        index = torch.tensor(rows)
+        index = torch.tensor(rows, device=self.device)
         params = {f"model.{n}": t.index_select(0, index) for n, t in self.params.items()}
         x = torch.stack([xs[j] for j in rows])
         try:

@@ -98,7 +98,8 @@ class StackedOptimizer:
         norms = torch.stack([torch.linalg.vector_norm(g.reshape(len(g), -1), 2, dim=1)
                              for g in grads.values()], 1)
         total = torch.linalg.vector_norm(norms, 2, dim=1)
-        limit = torch.tensor([c if c else math.inf for c in self.clip], dtype=total.dtype)
+        limit = torch.tensor([c if c else math.inf for c in self.clip], dtype=total.dtype,
+                             device=total.device)
         coef = torch.clamp(limit / (total + 1e-6), max=1.0)
         return {n: g * coef.reshape(-1, *([1] * (g.dim() - 1))) for n, g in grads.items()}
 
