@@ -7,7 +7,6 @@ import os
 import random
 import subprocess
 import threading
-import time
 
 
 class WorkerKiller:
@@ -54,15 +53,16 @@ class RandomKiller(WorkerKiller):
 
 
 class SweepKiller(RandomKiller):
-    """A random worker every `every_s` seconds and again each time another tenth of the sweep's
-    runs has finished: a sweep that runs faster than expected (packed members, a fast machine)
-    is still interrupted all along its course, not only while the clock allows."""
+    """A random worker each time another tenth of the sweep's runs has finished (nine kills):
+    spread over the whole course of the sweep however fast the machine or the packs run, and
+    never faster than the sweep progresses, so a loaded machine whose workers take long to
+    start is not kept from finishing."""
 
-    def __init__(self, system, run_ids: list[int], every_s: float, seed: int = 0):  # noqa: ANN001
-        super().__init__(system, every_s, seed)
-        self.run_ids, self.next_tenth, self.last_kill = run_ids, 1, 0.0
-        self.every_s = 0.25  # the poll; kills on the clock still come every `every_s`
-        self.kill_every_s = every_s
+    every_s = 0.25  # how often progress is read
+
+    def __init__(self, system, run_ids: list[int], seed: int = 0):  # noqa: ANN001
+        super().__init__(system, self.every_s, seed)
+        self.run_ids, self.next_tenth = run_ids, 1
 
     def finished(self) -> int:
         from sqlalchemy import func, select
@@ -74,13 +74,10 @@ class SweepKiller(RandomKiller):
                 Run.id.in_(self.run_ids), Run.status.in_(("succeeded", "failed", "diverged"))))
 
     def victims(self) -> list[tuple[str, subprocess.Popen]]:
-        now, done = time.monotonic(), self.finished()
-        crossed = done * 10 >= self.next_tenth * len(self.run_ids) and self.next_tenth < 10
-        if not (crossed or now - self.last_kill >= self.kill_every_s):
+        done = self.finished()
+        if self.next_tenth >= 10 or done * 10 < self.next_tenth * len(self.run_ids):
             return []
-        if crossed:
-            self.next_tenth = done * 10 // len(self.run_ids) + 1
-        self.last_kill = now
+        self.next_tenth = done * 10 // len(self.run_ids) + 1
         return super().victims()
 
 
