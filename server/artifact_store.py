@@ -87,6 +87,15 @@ class RunMirror:
             n += 1
         return n
 
+    def forget(self) -> None:
+        """Delete the run's remote folder: an attempt the store holds no point of (a run
+        re-run from scratch) must not come back from the mirror on the next machine."""
+        try:
+            self.fs.rm(self.remote, recursive=True)
+        except FileNotFoundError:
+            pass
+        self.pushed.clear()
+
     def _loop(self) -> None:
         while not self._stop.wait(self.every_s):
             try:

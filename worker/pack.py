@@ -57,8 +57,9 @@ def execute_pack(run_ids: list[int], *, worker: str, settings: Settings, session
         with contextlib.ExitStack() as stack:
             for guard, (run_id, claimed), workdir in zip(guards, members, workdirs):
                 stack.enter_context(guard)
-                stack.enter_context(mirror(settings, workdir, run_id) or contextlib.nullcontext())
-                forget_unstored_attempt(workdir, claimed.last_step)  # an overwritten member starts afresh
+                synced = stack.enter_context(mirror(settings, workdir, run_id)
+                                             or contextlib.nullcontext())
+                forget_unstored_attempt(workdir, claimed.last_step, synced)  # overwritten: afresh
             summaries = run_pack([c.config for _, c in members], reporters, workdirs,
                                  resume_from="auto", flush_many=flush_together)
         results = [(s["status"], s.get("error")) for s in summaries]

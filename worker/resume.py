@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import shutil
 from pathlib import Path
+from typing import Any
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
@@ -33,16 +34,22 @@ def last_stored_step(db: Session, run_id: int) -> int:
     return -1 if step is None else int(step)
 
 
-def forget_unstored_attempt(folder: Path, last_step: int) -> None:
+def forget_unstored_attempt(folder: Path, last_step: int, mirror: Any = None) -> None:
     """Empty the run's folder when the store holds no step of it (`last_step` -1).
 
     Points up to a checkpoint are stored before the checkpoint is written, so a folder with
     checkpoints but no stored step belongs to an attempt whose points were deleted — a run
     re-run from scratch (`overwrite`). Resuming from its checkpoints would log nothing and
     reuse its probe results; starting afresh is what the user asked for. (A first attempt
-    stopped before any point was stored loses at most its step-0 checkpoint.)
+    stopped before any point was stored loses at most its step-0 checkpoint.) With an
+    object-store `mirror` (a `RunMirror`), its remote copy goes too, or the next worker to take
+    the run would pull the old attempt's checkpoints back.
     """
-    if last_step >= 0 or not folder.exists():
+    if last_step >= 0:
+        return
+    if mirror is not None:
+        mirror.forget()
+    if not folder.exists():
         return
     for child in folder.iterdir():
         if child.is_dir():

@@ -59,8 +59,8 @@ def execute_run(run_id: int, *, worker: str, settings: Settings, sessions: Any, 
                           skip_until=done - 1)
     workdir = run_dir(settings.artifacts, run_id)
     try:
-        with guard, (mirror(settings, workdir, run_id) or nullcontext()):
-            forget_unstored_attempt(workdir, done)  # after the mirror has brought the folder
+        with guard, (mirror(settings, workdir, run_id) or nullcontext()) as synced:
+            forget_unstored_attempt(workdir, done, synced)  # after the mirror has brought the folder
             summary = run_experiment(config, reporter, workdir=workdir, resume_from="auto")
         status, error = summary["status"], summary.get("error")
     except HardCancel:

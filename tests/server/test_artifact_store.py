@@ -53,3 +53,33 @@ def test_local_copy_fetches_only_the_file_asked_for(tmp_path):
     plain = SimpleNamespace(artifact_store=None, artifacts=tmp_path)
     assert local_copy(plain, 5, "/x/runs/5/a.json").as_posix() == "/x/runs/5/a.json"
     assert mirror(plain, tmp_path, 5) is None
+
+
+def test_an_attempt_the_store_holds_no_point_of_is_forgotten_in_the_mirror_too(tmp_path):
+    """A run re-run from scratch (`--overwrite`) on another machine must not pull the old
+    attempt's checkpoints back from the object store and resume from them."""
+    from worker.resume import forget_unstored_attempt
+
+    store = tmp_path / "store"
+    first = tmp_path / "m1" / "runs" / "5"
+    (first / "checkpoints").mkdir(parents=True)
+    (first / "checkpoints" / "step_00000040.pt").write_bytes(b"old attempt")
+    with RunMirror(f"file://{store}", first, 5, every_s=0.05):
+        pass
+    second = tmp_path / "m2" / "runs" / "5"
+    with RunMirror(f"file://{store}", second, 5) as m:
+        assert (second / "checkpoints" / "step_00000040.pt").exists()  # pulled, as before
+        forget_unstored_attempt(second, -1, m)
+        assert not any(second.iterdir())
+    assert RunMirror(f"file://{store}", tmp_path / "m3" / "runs" / "5", 5).pull() == 0
+
+
+def test_a_stored_attempt_keeps_its_mirror(tmp_path):
+    from worker.resume import forget_unstored_attempt
+
+    store, local = tmp_path / "store", tmp_path / "m1" / "runs" / "6"
+    local.mkdir(parents=True)
+    (local / "metrics.jsonl").write_text("{}\n")
+    with RunMirror(f"file://{store}", local, 6) as m:
+        forget_unstored_attempt(local, 12, m)
+    assert (store / "runs" / "6" / "metrics.jsonl").exists()
