@@ -19,28 +19,41 @@ import torch.autograd.forward_ad as fwAD
 from torch import nn
 
 from lipcore.qr import log_abs_diagonal, qr
+from lipcore.tangents import propagate
+
+
+def dual_tangents(module: nn.Module, h: torch.Tensor, q: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """(module(h), J q) by forward-mode dual numbers, for any module: h (B, ...), q (k, B, ...).
+
+    One pass over the k·B rows (h repeated k times): modules map each example on its own,
+    so row (i, b) carries J_b q_i."""
+    k, b = q.shape[0], h.shape[0]
+    with fwAD.dual_level():
+        dual = fwAD.make_dual(h.repeat(k, *[1] * (h.dim() - 1)), q.reshape(k * b, *h.shape[1:]))
+        out, tangents = fwAD.unpack_dual(module(dual))
+    return out[:b], tangents.reshape(k, b, *out.shape[1:])
+
+
+def func_jvp_tangents(module: nn.Module, h: torch.Tensor, q: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """The same products by `torch.func.jvp`, which composes with `vmap` (dual tensors made by
+    `forward_ad.make_dual` have no batching rule)."""
+    k, b = q.shape[0], h.shape[0]
+    out, tangents = torch.func.jvp(module, (h.repeat(k, *[1] * (h.dim() - 1)),),
+                                   (q.reshape(k * b, *h.shape[1:]),))
+    return out[:b], tangents.reshape(k, b, *out.shape[1:])
 
 
 def _block_tangents(block: nn.Module, h: torch.Tensor, q: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-    """(block(h), J q) for h: (B, N) and tangents q: (k, B, N) → (B, M), (k, B, M).
-
-    One forward-mode pass over the k·B rows (h repeated k times): blocks map each example
-    on its own, so row (i, b) carries J_b q_i. Cheaper than vmap over k for small widths."""
-    k, b = q.shape[0], h.shape[0]
-    with fwAD.dual_level():
-        dual = fwAD.make_dual(h.repeat(k, 1), q.reshape(k * b, -1))
-        out, tangents = fwAD.unpack_dual(block(dual))
-    return out[:b], tangents.reshape(k, b, -1)
+    """(block(h), J q) for h: (B, N) and tangents q: (k, B, N) → (B, M), (k, B, M): the
+    explicit rules of `lipcore.tangents`, dual numbers for modules without one."""
+    return propagate(block, h, q, dual_tangents)
 
 
 def jvp_block_tangents(block: nn.Module, h: torch.Tensor,
                        q: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-    """The same products as `_block_tangents` by `torch.func.jvp`, which composes with
-    `vmap` (dual tensors made by `forward_ad.make_dual` have no batching rule): packed
-    training takes this one."""
-    k, b = q.shape[0], h.shape[0]
-    out, tangents = torch.func.jvp(block, (h.repeat(k, 1),), (q.reshape(k * b, -1),))
-    return out[:b], tangents.reshape(k, b, -1)
+    """As `_block_tangents` with `torch.func.jvp` for modules without a rule, so it composes
+    with `vmap`: packed training takes this one."""
+    return propagate(block, h, q, func_jvp_tangents)
 
 
 Tangents = Callable[[nn.Module, torch.Tensor, torch.Tensor], tuple[torch.Tensor, torch.Tensor]]
@@ -59,8 +72,7 @@ def lyapunov_exponents(model: nn.Module, x: torch.Tensor, k: int,
         raise ValueError("lyapunov_exponents: the model has no .blocks")
     h = x.flatten(1) if x.dim() > 2 else x
     q = None
-    log_r = None
-    count = 0
+    rs = []  # each block's R (B, k, k); their log-diagonals are taken at once at the end
     for block in blocks:
         if q is None:
             if h.shape[1] < k:
@@ -69,19 +81,18 @@ def lyapunov_exponents(model: nn.Module, x: torch.Tensor, k: int,
             g = generator or torch.Generator().manual_seed(0)
             q0, _ = torch.linalg.qr(torch.randn(h.shape[1], k, generator=g, dtype=h.dtype))
             q = q0.T.to(h.device)[:, None, :].expand(k, h.shape[0], h.shape[1])  # (k, B, N)
-            log_r = torch.zeros(h.shape[0], k, device=h.device, dtype=h.dtype)
         out, jq = tangents(block, h, q)
         if out.shape[1] < k:
             break
         mat = jq.permute(1, 2, 0)  # (B, M, k): columns are the tangents
         qm, r = qr(mat)  # finite gradients when dead units leave the tangents rank-deficient
-        log_r = log_r + log_abs_diagonal(r)
+        rs.append(r)
         q = qm.permute(2, 0, 1)
         h = out
-        count += 1
-    if count == 0:
+    if not rs:
         raise ValueError(f"lyapunov_exponents: no block keeps at least k={k} features")
-    lam = (log_r / count).mean(0)  # (k,)
+    log_r = log_abs_diagonal(torch.stack(rs)).sum(0)  # (B, k)
+    lam = (log_r / len(rs)).mean(0)  # (k,)
     return torch.sort(lam, descending=True).values
 
 

@@ -34,9 +34,11 @@ def rank_floor(r: torch.Tensor) -> torch.Tensor:
 def floored_diagonal(r: torch.Tensor) -> torch.Tensor:
     """R with each |R_ii| raised to at least `rank_floor(R)` (sign kept, 0 → +floor)."""
     diag = torch.diagonal(r, dim1=-2, dim2=-1)
-    sign = torch.where(diag < 0, -1.0, 1.0).to(r.dtype)
-    floored = sign * torch.maximum(diag.abs(), rank_floor(r))
-    return r - torch.diag_embed(diag) + torch.diag_embed(floored)
+    floor = rank_floor(r)
+    floored = torch.where(diag.abs() >= floor, diag, torch.where(diag < 0, -floor, floor))
+    out = r.clone()
+    torch.diagonal(out, dim1=-2, dim2=-1).copy_(floored)
+    return out
 
 
 class _QR(torch.autograd.Function):
@@ -50,16 +52,23 @@ class _QR(torch.autograd.Function):
     @staticmethod
     def setup_context(ctx, inputs, output) -> None:
         ctx.save_for_backward(*output)
+        ctx.set_materialize_grads(False)  # an absent gradient stays None, not a zero tensor
 
     @staticmethod
     def backward(ctx, g_q: torch.Tensor | None, g_r: torch.Tensor | None) -> torch.Tensor:
         q, r = ctx.saved_tensors
-        g_q = torch.zeros_like(q) if g_q is None else g_q
-        g_r = torch.zeros_like(r) if g_r is None else g_r
-        m = r @ g_r.mT - g_q.mT @ q
-        lower = m.tril(-1)
-        copyltu = lower + lower.mT + torch.diag_embed(torch.diagonal(m, dim1=-2, dim2=-1))
-        b = g_q + q @ copyltu
+        if g_q is None and g_r is None:
+            return None
+        # M = R ḡ_Rᵀ − ḡ_Qᵀ Q and b = ḡ_Q + Q·copyltu(M), a term left out where its gradient
+        # is absent (flossing's last Q has none): fewer small ops, the same values.
+        if g_r is None:
+            m = -(g_q.mT @ q)
+        elif g_q is None:
+            m = r @ g_r.mT
+        else:
+            m = r @ g_r.mT - g_q.mT @ q
+        copyltu = m.tril() + m.tril(-1).mT
+        b = q @ copyltu if g_q is None else g_q + q @ copyltu
         # b R⁻ᵀ: solve X Rᵀ = b, Rᵀ lower triangular
         return torch.linalg.solve_triangular(floored_diagonal(r).mT, b, upper=False, left=False)
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 from typing import Any, Callable
 
 import torch
+import torch.nn.functional as F
 from torch import nn
 
 from lipcore.registry import Registry
@@ -97,6 +98,19 @@ class LinearLayer(LipschitzLayer):
     def n(self) -> int:
         """max(in, out): the square size residual and orthogonal families work in."""
         return max(self.in_features, self.out_features)
+
+
+class AffineLinear(LinearLayer):
+    """A linear family whose map is one constrained matrix: x (..., in) ↦ x·Wᵀ + b (..., out).
+
+    `applied_weight()` is that W (out, in), memoised in inference by `cached`; the forward and
+    the flossing tangent rule (`lipcore.tangents`, J·q = q·Wᵀ) both read it."""
+
+    def applied_weight(self) -> torch.Tensor:
+        raise NotImplementedError
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return F.linear(x, self.applied_weight(), self.bias)
 
 
 class ConvLayer(LipschitzLayer):
