@@ -10,8 +10,11 @@ same products forward-mode computes (the same formulas, so equal up to rounding)
 everything else falls back to forward mode, module by module.
 
     propagate(module, h, q, fallback) → (out, jq)
-    h: (B, *features) the block's input; q: (k, B, *features) the tangents;
-    out: module(h) (B, *out_features); jq: (k, B, *out_features).
+    h: (B, *features) the block's input; q: (k, n, *features) the tangents of its first n ≤ B
+    examples; out: module(h) (B, *out_features); jq: (k, n, *out_features).
+
+n < B lets one pass carry a training batch and the tangents of its first n examples (the
+flossing rows), so the constrained weights and the primal are computed once for both.
 
 A rule is registered for a class with `@rule(cls)` and found along the module's MRO, so a
 subclass (e.g. `UnconstrainedLinear` of `nn.Linear`) inherits its parent's rule. Rules are
@@ -77,16 +80,21 @@ def _linear(module, h, q, fallback):
     return F.linear(h, module.weight, module.bias), F.linear(q, module.weight)
 
 
+def rows(t: torch.Tensor, q: torch.Tensor) -> torch.Tensor:
+    """The first n rows of t (B, ...), n = q.shape[1]: the examples that carry tangents."""
+    return t if t.shape[0] == q.shape[1] else t[: q.shape[1]]
+
+
 @rule(nn.Tanh)
 def _tanh(module, h, q, fallback):
     out = torch.tanh(h)
-    return out, torch.ops.aten.tanh_backward(q, out)  # q·(1 − out²), forward mode's own formula
+    return out, torch.ops.aten.tanh_backward(q, rows(out, q))  # q·(1 − out²), forward mode's formula
 
 
 @rule(nn.ReLU)
 def _relu(module, h, q, fallback):
     out = F.relu(h)
-    return out, torch.ops.aten.threshold_backward(q, out, 0)  # q where out > 0, as forward mode
+    return out, torch.ops.aten.threshold_backward(q, rows(out, q), 0)  # q where out > 0, as forward mode
 
 
 def _max_min_tangents(a, b, qa, qb):
@@ -108,7 +116,7 @@ def _register_activations() -> None:
         sizes = [half, half, c - 2 * half]
         a, b, rest = torch.split(h, sizes, dim=dim)
         qa, qb, qrest = torch.split(q, sizes, dim=dim + 1)
-        upper, lower = _max_min_tangents(a, b, qa, qb)
+        upper, lower = _max_min_tangents(rows(a, q), rows(b, q), qa, qb)
         return (torch.cat([torch.maximum(a, b), torch.minimum(a, b), rest], dim=dim),
                 torch.cat([upper, lower, qrest], dim=dim + 1))
 
@@ -120,7 +128,7 @@ def _register_activations() -> None:
                                torch.split(q, module.group_size, dim=dim + 1)):
             values, index = part.sort(dim=dim, descending=True)
             outs.append(values)
-            tangents.append(torch.gather(qpart, dim + 1, index.expand_as(qpart)))
+            tangents.append(torch.gather(qpart, dim + 1, rows(index, q).expand_as(qpart)))
         return torch.cat(outs, dim=dim), torch.cat(tangents, dim=dim + 1)
 
 
@@ -159,7 +167,7 @@ def _register_layers() -> None:
         if lower is None:
             return z, t
         z = F.relu(z)
-        t = torch.ops.aten.threshold_backward(t, z, 0)
+        t = torch.ops.aten.threshold_backward(t, rows(z, q), 0)
         m = z.shape[-1]
         both = torch.cat([z.reshape(-1, m), t.reshape(-1, m)])
         solved = torch.linalg.solve_triangular(lower.t(), both, upper=True, left=False)

@@ -153,3 +153,43 @@ def test_a_wrong_rule_is_caught():
     q = torch.randn(3, 5, 8, dtype=torch.float64)
     _, ref_jq = dual_tangents(nn.Tanh(), h, q)
     assert not torch.allclose(q, ref_jq, atol=1e-3)
+
+
+@pytest.mark.parametrize("label", MODELS)
+@pytest.mark.parametrize("tangents", ["rules", "jvp"])
+def test_one_pass_forward_and_loss_equal_the_two_calls(label, tangents):
+    # the training forward doubles as the tangents' primal: same output, penalty and gradients
+    from lipcore.flossing import flossing_loss, forward_and_flossing_loss, jvp_block_tangents
+
+    kw = {} if tangents == "rules" else {"tangents": jvp_block_tangents}
+    model = model_of(MODELS[label])
+    assert model.chain_forward
+    x = full_rank_inputs(model, 3, seed=9, n=9)  # gradients compared away from rank deficiency
+    params = list(model.parameters())
+    out, penalty, lam = forward_and_flossing_loss(model, x, 4, 3, torch.Generator().manual_seed(9), **kw)
+    grads = torch.autograd.grad(out.square().sum() + penalty, params, allow_unused=True)
+    ref_out = model(x)
+    ref_penalty, ref_lam = flossing_loss(model, x[:4], 3, torch.Generator().manual_seed(9), **kw)
+    ref_grads = torch.autograd.grad(ref_out.square().sum() + ref_penalty, params, allow_unused=True)
+    torch.testing.assert_close(out, ref_out, rtol=0, atol=1e-12)
+    torch.testing.assert_close(lam, ref_lam, rtol=0, atol=1e-12)
+    for a, b in zip(grads, ref_grads):
+        if a is not None and b is not None:
+            torch.testing.assert_close(a, b, rtol=1e-9, atol=1e-10)
+
+
+def test_a_model_without_chain_forward_takes_the_two_calls():
+    from lipcore.flossing import forward_and_flossing_loss
+
+    class Doubled(nn.Module):  # forward is not its blocks in order: must not be fused
+        def __init__(self):
+            super().__init__()
+            self.blocks = nn.ModuleList([nn.Linear(4, 4), nn.Linear(4, 4)])
+
+        def forward(self, x):
+            return 2 * self.blocks[1](self.blocks[0](x))
+
+    model = Doubled()
+    x = torch.randn(5, 4)
+    out, _, _ = forward_and_flossing_loss(model, x, 3, 2)
+    torch.testing.assert_close(out, model(x))
