@@ -69,6 +69,12 @@ class LipschitzLayer(nn.Module):
         """Drop the inference cache (needed only after edits through `p.data`)."""
         self._cache = None
 
+    def train(self, mode: bool = True) -> "LipschitzLayer":
+        """Switching mode (`model.train()`, `model.eval()`) drops the cache: training is about
+        to change the parameters, and a cached weight should not outlive its evaluation."""
+        self._cache = None
+        return super().train(mode)
+
 
 def init_weight(shape: tuple[int, ...], init: str) -> torch.Tensor:
     """A fresh free parameter: 'orthogonal', 'xavier', or 'small' (N(0, 0.25/n), for the free
