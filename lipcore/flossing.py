@@ -1,14 +1,16 @@
 """Lyapunov exponents along a model's `.blocks` and the gradient-flossing loss (Engelken 2023).
 
-QR method: Q₀ (N, k) orthonormal; for each block t, Q ← J_t Q by forward-mode products
-(dual numbers of `torch.autograd.forward_ad`, the k tangents as k copies of the batch) instead of full Jacobians, then
-Q, R = qr(Q) and λ_i += log|R_ii|. Dividing by the number of blocks T gives natural-log
+QR method: Q₀ (N, k) orthonormal; for each block t, Q ← J_t Q by Jacobian-vector products
+instead of full Jacobians (explicit rules of `lipcore.tangents` for the common modules,
+forward-mode dual numbers for the others), then Q, R = qr(Q) and λ_i += log|R_ii|. Dividing by the number of blocks T gives natural-log
 growth per block. The computation is differentiable, so mean(λ²) can be minimised; the QR
 is `lipcore.qr.qr`, whose gradient stays finite when dead ReLU units leave a block's tangents
 rank-deficient (|R_ii| at round-off counts as log eps and passes no gradient).
 
 The chain starts at the first block whose input has at least k features and ends before the
 first block whose output has fewer than k (e.g. a regression head), so k tangents always fit.
+`forward_and_flossing_loss` runs a training batch and the flossing rows' tangents through the
+blocks in one pass (docs/training.md, "Gradient flossing", for the costs).
 """
 from __future__ import annotations
 
