@@ -1,14 +1,16 @@
 """Lyapunov exponents along a model's `.blocks` and the gradient-flossing loss (Engelken 2023).
 
-QR method: Q₀ (N, k) orthonormal; for each block t, Q ← J_t Q by forward-mode products
-(dual numbers of `torch.autograd.forward_ad`, the k tangents as k copies of the batch) instead of full Jacobians, then
-Q, R = qr(Q) and λ_i += log|R_ii|. Dividing by the number of blocks T gives natural-log
+QR method: Q₀ (N, k) orthonormal; for each block t, Q ← J_t Q by Jacobian-vector products
+instead of full Jacobians (explicit rules of `lipcore.tangents` for the common modules,
+forward-mode dual numbers for the others), then Q, R = qr(Q) and λ_i += log|R_ii|. Dividing by the number of blocks T gives natural-log
 growth per block. The computation is differentiable, so mean(λ²) can be minimised; the QR
 is `lipcore.qr.qr`, whose gradient stays finite when dead ReLU units leave a block's tangents
 rank-deficient (|R_ii| at round-off counts as log eps and passes no gradient).
 
 The chain starts at the first block whose input has at least k features and ends before the
 first block whose output has fewer than k (e.g. a regression head), so k tangents always fit.
+`forward_and_flossing_loss` runs a training batch and the flossing rows' tangents through the
+blocks in one pass (docs/training.md, "Gradient flossing", for the costs).
 """
 from __future__ import annotations
 
@@ -19,31 +21,92 @@ import torch.autograd.forward_ad as fwAD
 from torch import nn
 
 from lipcore.qr import log_abs_diagonal, qr
+from lipcore.tangents import propagate
+
+
+def dual_tangents(module: nn.Module, h: torch.Tensor, q: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """(module(h), J q) by forward-mode dual numbers, for any module: h (B, ...), q (k, n, ...)
+    for the first n ≤ B examples.
+
+    One pass over the k·n rows (h[:n] repeated k times): modules map each example on its own,
+    so row (i, b) carries J_b q_i; the other B − n rows are a plain forward."""
+    k, n = q.shape[0], q.shape[1]
+    with fwAD.dual_level():
+        dual = fwAD.make_dual(h[:n].repeat(k, *[1] * (h.dim() - 1)), q.reshape(k * n, *h.shape[1:]))
+        out, tangents = fwAD.unpack_dual(module(dual))
+    return _with_rest(module, h, out[:n]), tangents.reshape(k, n, *out.shape[1:])
+
+
+def func_jvp_tangents(module: nn.Module, h: torch.Tensor, q: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """The same products by `torch.func.jvp`, which composes with `vmap` (dual tensors made by
+    `forward_ad.make_dual` have no batching rule)."""
+    k, n = q.shape[0], q.shape[1]
+    out, tangents = torch.func.jvp(module, (h[:n].repeat(k, *[1] * (h.dim() - 1)),),
+                                   (q.reshape(k * n, *h.shape[1:]),))
+    return _with_rest(module, h, out[:n]), tangents.reshape(k, n, *out.shape[1:])
+
+
+def _with_rest(module: nn.Module, h: torch.Tensor, head: torch.Tensor) -> torch.Tensor:
+    """module(h) given head = module(h[:n]): the remaining rows by a plain forward."""
+    n = head.shape[0]
+    return head if n == h.shape[0] else torch.cat([head, module(h[n:])])
 
 
 def _block_tangents(block: nn.Module, h: torch.Tensor, q: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-    """(block(h), J q) for h: (B, N) and tangents q: (k, B, N) → (B, M), (k, B, M).
-
-    One forward-mode pass over the k·B rows (h repeated k times): blocks map each example
-    on its own, so row (i, b) carries J_b q_i. Cheaper than vmap over k for small widths."""
-    k, b = q.shape[0], h.shape[0]
-    with fwAD.dual_level():
-        dual = fwAD.make_dual(h.repeat(k, 1), q.reshape(k * b, -1))
-        out, tangents = fwAD.unpack_dual(block(dual))
-    return out[:b], tangents.reshape(k, b, -1)
+    """(block(h), J q) for h: (B, N) and tangents q: (k, B, N) → (B, M), (k, B, M): the
+    explicit rules of `lipcore.tangents`, dual numbers for modules without one."""
+    return propagate(block, h, q, dual_tangents)
 
 
 def jvp_block_tangents(block: nn.Module, h: torch.Tensor,
                        q: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-    """The same products as `_block_tangents` by `torch.func.jvp`, which composes with
-    `vmap` (dual tensors made by `forward_ad.make_dual` have no batching rule): packed
-    training takes this one."""
-    k, b = q.shape[0], h.shape[0]
-    out, tangents = torch.func.jvp(block, (h.repeat(k, 1),), (q.reshape(k * b, -1),))
-    return out[:b], tangents.reshape(k, b, -1)
+    """As `_block_tangents` with `torch.func.jvp` for modules without a rule, so it composes
+    with `vmap`: packed training takes this one."""
+    return propagate(block, h, q, func_jvp_tangents)
 
 
 Tangents = Callable[[nn.Module, torch.Tensor, torch.Tensor], tuple[torch.Tensor, torch.Tensor]]
+
+
+def _chain(model: nn.Module, x: torch.Tensor, n: int, k: int, generator: torch.Generator | None,
+           tangents: Tangents, finish: bool) -> tuple[torch.Tensor, torch.Tensor]:
+    """Run x (B, ...) through model.blocks with k tangents on its first n rows.
+
+    Returns (h, log_r): h the last block output reached (B, ...) — the model's output when
+    `finish`, which runs the blocks after the chain too — and log_r (n, k) = Σ_t log|R_ii| / T."""
+    blocks = getattr(model, "blocks", None)
+    if blocks is None or len(blocks) == 0:
+        raise ValueError("lyapunov_exponents: the model has no .blocks")
+    h = x.flatten(1) if x.dim() > 2 else x
+    q = None
+    rs = []  # each block's R (n, k, k); their log-diagonals are taken at once at the end
+    done = False
+    for block in blocks:
+        if done or q is None and h.shape[1] < k:
+            h = block(h)
+            continue
+        if q is None:
+            g = generator or torch.Generator().manual_seed(0)
+            q0, _ = torch.linalg.qr(torch.randn(h.shape[1], k, generator=g, dtype=h.dtype))
+            q = q0.T.to(h.device)[:, None, :].expand(k, n, h.shape[1])  # (k, n, N)
+        out, jq = tangents(block, h, q)
+        h = out
+        if out.shape[1] < k:  # e.g. a regression head: the chain ends before it
+            if not finish:
+                break
+            done = True
+            continue
+        mat = jq.permute(1, 2, 0)  # (n, M, k): columns are the tangents
+        qm, r = qr(mat)  # finite gradients when dead units leave the tangents rank-deficient
+        rs.append(r)
+        q = qm.permute(2, 0, 1)
+    if not rs:
+        raise ValueError(f"lyapunov_exponents: no block keeps at least k={k} features")
+    return h, log_abs_diagonal(torch.stack(rs)).sum(0) / len(rs)
+
+
+def _exponents(log_r: torch.Tensor) -> torch.Tensor:
+    return torch.sort(log_r.mean(0), descending=True).values  # (k,)
 
 
 def lyapunov_exponents(model: nn.Module, x: torch.Tensor, k: int,
@@ -52,37 +115,10 @@ def lyapunov_exponents(model: nn.Module, x: torch.Tensor, k: int,
     """The k largest finite-time Lyapunov exponents (descending), averaged over the batch x.
 
     x: (B, in_features); returns a (k,) tensor with gradients to the model's parameters.
-    `tangents(block, h, q)` gives (block(h), J q), by dual numbers unless told otherwise.
+    `tangents(block, h, q)` gives (block(h), J q): explicit rules (`lipcore.tangents`) with
+    forward-mode dual numbers for modules without one, unless told otherwise.
     """
-    blocks = getattr(model, "blocks", None)
-    if blocks is None or len(blocks) == 0:
-        raise ValueError("lyapunov_exponents: the model has no .blocks")
-    h = x.flatten(1) if x.dim() > 2 else x
-    q = None
-    log_r = None
-    count = 0
-    for block in blocks:
-        if q is None:
-            if h.shape[1] < k:
-                h = block(h)
-                continue
-            g = generator or torch.Generator().manual_seed(0)
-            q0, _ = torch.linalg.qr(torch.randn(h.shape[1], k, generator=g, dtype=h.dtype))
-            q = q0.T.to(h.device)[:, None, :].expand(k, h.shape[0], h.shape[1])  # (k, B, N)
-            log_r = torch.zeros(h.shape[0], k, device=h.device, dtype=h.dtype)
-        out, jq = tangents(block, h, q)
-        if out.shape[1] < k:
-            break
-        mat = jq.permute(1, 2, 0)  # (B, M, k): columns are the tangents
-        qm, r = qr(mat)  # finite gradients when dead units leave the tangents rank-deficient
-        log_r = log_r + log_abs_diagonal(r)
-        q = qm.permute(2, 0, 1)
-        h = out
-        count += 1
-    if count == 0:
-        raise ValueError(f"lyapunov_exponents: no block keeps at least k={k} features")
-    lam = (log_r / count).mean(0)  # (k,)
-    return torch.sort(lam, descending=True).values
+    return _exponents(_chain(model, x, len(x), k, generator, tangents, finish=False)[1])
 
 
 def flossing_loss(model: nn.Module, x: torch.Tensor, k: int,
@@ -91,3 +127,23 @@ def flossing_loss(model: nn.Module, x: torch.Tensor, k: int,
     """(mean(λ²), λ): the penalty that drives the k exponents towards 0."""
     lam = lyapunov_exponents(model, x, k, generator, tangents)
     return (lam ** 2).mean(), lam
+
+
+def forward_and_flossing_loss(model: nn.Module, x: torch.Tensor, n: int, k: int,
+                              generator: torch.Generator | None = None,
+                              tangents: Tangents = _block_tangents
+                              ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """(model(x), *flossing_loss(model, x[:n], k)) in one pass where the model allows it.
+
+    A model whose forward is exactly its blocks applied in order to x.flatten(1) says so with
+    `chain_forward = True`; for it the training forward is the tangent propagation's primal,
+    so every block's constrained weight (AOL rescaling, LDLT factors, …) and activations are
+    computed once for both instead of twice. Other models take model(x) and `flossing_loss`.
+    The results equal the two separate calls up to rounding (tests/lipcore/training/
+    test_tangent_rules.py)."""
+    if not getattr(model, "chain_forward", False):
+        penalty, lam = flossing_loss(model, x[:n], k, generator, tangents)
+        return model(x), penalty, lam
+    out, log_r = _chain(model, x, min(n, len(x)), k, generator, tangents, finish=True)
+    lam = _exponents(log_r)
+    return out, (lam ** 2).mean(), lam

@@ -9,7 +9,7 @@ import torch
 import torch.nn.functional as F
 
 from lipcore.layers import functional as LF
-from lipcore.layers.base import CONV_LAYERS, LAYERS, ConvLayer, LinearLayer
+from lipcore.layers.base import CONV_LAYERS, LAYERS, AffineLinear, ConvLayer
 
 EPS = 1e-10
 
@@ -22,7 +22,7 @@ def conv_gram(kernel: torch.Tensor) -> torch.Tensor:
 
 
 @LAYERS.register("aol")
-class AOLLinear(LinearLayer):
+class AOLLinear(AffineLinear):
     """x: (..., in) → (..., out); bound 1."""
 
     def effective_weight(self) -> torch.Tensor:
@@ -30,8 +30,8 @@ class AOLLinear(LinearLayer):
         d = LF.gram_row_sums(w.t() @ w) + EPS  # (in,)
         return w * d.rsqrt()[None, :]
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return F.linear(x, self.cached(self.effective_weight), self.bias)
+    def applied_weight(self) -> torch.Tensor:
+        return self.cached(self.effective_weight)
 
 
 @CONV_LAYERS.register("aol")

@@ -10,6 +10,7 @@ from __future__ import annotations
 from typing import Any, Callable
 
 import torch
+import torch.nn.functional as F
 from torch import nn
 
 from lipcore.registry import Registry
@@ -68,6 +69,12 @@ class LipschitzLayer(nn.Module):
         """Drop the inference cache (needed only after edits through `p.data`)."""
         self._cache = None
 
+    def train(self, mode: bool = True) -> "LipschitzLayer":
+        """Switching mode (`model.train()`, `model.eval()`) drops the cache: training is about
+        to change the parameters, and a cached weight should not outlive its evaluation."""
+        self._cache = None
+        return super().train(mode)
+
 
 def init_weight(shape: tuple[int, ...], init: str) -> torch.Tensor:
     """A fresh free parameter: 'orthogonal', 'xavier', or 'small' (N(0, 0.25/n), for the free
@@ -97,6 +104,19 @@ class LinearLayer(LipschitzLayer):
     def n(self) -> int:
         """max(in, out): the square size residual and orthogonal families work in."""
         return max(self.in_features, self.out_features)
+
+
+class AffineLinear(LinearLayer):
+    """A linear family whose map is one constrained matrix: x (..., in) ↦ x·Wᵀ + b (..., out).
+
+    `applied_weight()` is that W (out, in), memoised in inference by `cached`; the forward and
+    the flossing tangent rule (`lipcore.tangents`, J·q = q·Wᵀ) both read it."""
+
+    def applied_weight(self) -> torch.Tensor:
+        raise NotImplementedError
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return F.linear(x, self.applied_weight(), self.bias)
 
 
 class ConvLayer(LipschitzLayer):

@@ -7,14 +7,13 @@ number of iterations (15 in training, 30 in eval) and tends to orthonormal.
 from __future__ import annotations
 
 import torch
-import torch.nn.functional as F
 
 from lipcore.layers import functional as LF
-from lipcore.layers.base import LAYERS, LinearLayer
+from lipcore.layers.base import LAYERS, AffineLinear
 
 
 @LAYERS.register("bjorck")
-class BjorckLinear(LinearLayer):
+class BjorckLinear(AffineLinear):
     """x: (..., in) → (..., out); bound 1 (not an exact isometry after finitely many steps)."""
 
     train_iters = 15
@@ -26,6 +25,6 @@ class BjorckLinear(LinearLayer):
         w = w / LF.schur_norm_bound(gram).sqrt().clamp_min(1e-12)
         return LF.bjorck(w, iters)
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
+    def applied_weight(self) -> torch.Tensor:
         it = self.train_iters if self.training else self.eval_iters
-        return F.linear(x, self.cached(lambda: self.effective_weight(it), key=it), self.bias)
+        return self.cached(lambda: self.effective_weight(it), key=it)

@@ -7,13 +7,12 @@ Lezcano-Casado & Martínez-Rubio); `cayley.py` takes the Cayley transform instea
 from __future__ import annotations
 
 import torch
-import torch.nn.functional as F
 
 from lipcore.layers import functional as LF
-from lipcore.layers.base import LAYERS, LinearLayer
+from lipcore.layers.base import LAYERS, AffineLinear
 
 
-class SemiOrthogonalLinear(LinearLayer):
+class SemiOrthogonalLinear(AffineLinear):
     """x: (..., in) → (..., out) = x·Wᵀ + b with W = Q[:out, :in]; bound 1, isometry."""
 
     isometry = True
@@ -29,8 +28,8 @@ class SemiOrthogonalLinear(LinearLayer):
         q = self.orthogonal(LF.skew(self.weight))
         return q[: self.out_features, : self.in_features]
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return F.linear(x, self.cached(self.effective_weight), self.bias)
+    def applied_weight(self) -> torch.Tensor:
+        return self.cached(self.effective_weight)
 
 
 @LAYERS.register("orthogonal")

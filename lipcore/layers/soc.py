@@ -13,7 +13,7 @@ import torch.nn.functional as F
 
 from lipcore.layers import functional as LF
 from lipcore.layers.aol import conv_gram
-from lipcore.layers.base import CONV_LAYERS, LAYERS, ConvLayer, LinearLayer, LipschitzLayer, pad_features
+from lipcore.layers.base import CONV_LAYERS, LAYERS, AffineLinear, ConvLayer, LipschitzLayer, pad_features
 
 RADIUS = 1.0  # ‖A‖ is kept ≤ this, so the series converges fast
 
@@ -35,7 +35,7 @@ class _SOCBase(LipschitzLayer):
 
 
 @LAYERS.register("soc")
-class SOCLinear(_SOCBase, LinearLayer):
+class SOCLinear(_SOCBase, AffineLinear):
     """x: (..., in) → (..., out); W = T_m(A)/c sliced to (out, in); bound 1."""
 
     def __init__(self, in_features: int, out_features: int, bias: bool = True):
@@ -49,9 +49,9 @@ class SOCLinear(_SOCBase, LinearLayer):
         q = LF.taylor_exp(lambda m: a @ m, eye, terms) / (1.0 + LF.exp_tail(r, terms))
         return q[: self.out_features, : self.in_features]
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
+    def applied_weight(self) -> torch.Tensor:
         m = self.terms
-        return F.linear(x, self.cached(lambda: self.effective_weight(m), key=m), self.bias)
+        return self.cached(lambda: self.effective_weight(m), key=m)
 
 
 @CONV_LAYERS.register("soc")

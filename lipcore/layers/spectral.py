@@ -3,19 +3,18 @@ estimate (an estimate is low, so W/σ̂ can exceed 1)."""
 from __future__ import annotations
 
 import torch
-import torch.nn.functional as F
 
 from lipcore.layers import functional as LF
-from lipcore.layers.base import LAYERS, LinearLayer
+from lipcore.layers.base import LAYERS, AffineLinear
 
 
 @LAYERS.register("spectral")
-class SpectralLinear(LinearLayer):
+class SpectralLinear(AffineLinear):
     """x: (..., in) → (..., out) = x·(W/‖W‖₂)ᵀ + b; bound 1."""
 
     def effective_weight(self) -> torch.Tensor:
         w = self.weight
         return w / LF.spectral_norm(w).clamp_min(1e-12)
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return F.linear(x, self.cached(self.effective_weight), self.bias)
+    def applied_weight(self) -> torch.Tensor:
+        return self.cached(self.effective_weight)

@@ -17,6 +17,8 @@ from lipcore.models.base import MODELS, require
 class DeepLinear(nn.Module):
     """x: (B, in_features) → (B, out_features); blocks = depth + 1 bias-free `nn.Linear`."""
 
+    chain_forward = True  # forward = blocks in order on x.flatten(1) (lipcore.flossing)
+
     def __init__(self, in_features: int, out_features: int, width: int, depth: int, gamma: float = 1.0):
         super().__init__()
         if not isinstance(depth, int) or depth < 0:

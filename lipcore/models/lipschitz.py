@@ -53,6 +53,8 @@ class Residual(nn.Module):
 class LipschitzNet(nn.Module):
     """Blocks applied in order: x (B, in_features) → (B, out_features)."""
 
+    chain_forward = True  # forward = blocks in order on x.flatten(1) (lipcore.flossing)
+
     def __init__(self, blocks: list[nn.Module], lipschitz_bound: float):
         super().__init__()
         self.blocks = nn.ModuleList(blocks)

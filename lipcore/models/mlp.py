@@ -43,6 +43,8 @@ def init_linear(linear: nn.Linear, activation: str, init: str = "auto") -> None:
 class MLP(nn.Module):
     """x: (B, in_features) → (B, out_features); blocks = depth × [Linear, act] + [Linear]."""
 
+    chain_forward = True  # forward = blocks in order on x.flatten(1) (lipcore.flossing)
+
     def __init__(self, in_features: int, out_features: int, width: int, depth: int,
                  activation: str = "relu", init: str = "auto"):
         super().__init__()

@@ -148,11 +148,13 @@ class Engine:
         lr = self._lr(member)
         for group in member.optimizer.param_groups:
             group["lr"] = lr
-        out = member.model(x)
-        loss = member.loss_fn(out, y)
-        objective = loss
         if self.floss.get("enabled") and self.step % self.floss["frequency"] == 0:
-            objective = loss + self.floss["weight"] * self._floss_penalty(member.model, x)
+            out, penalty = self._forward_and_floss_penalty(member.model, x)
+            loss = member.loss_fn(out, y)
+            objective = loss + self.floss["weight"] * penalty
+        else:
+            out = member.model(x)
+            loss = objective = member.loss_fn(out, y)
         self._update(member, objective)
         member.loss_sum = member.loss_sum + loss.detach() * len(y)  # on the device: no sync
         if self.data.task != "regression":
@@ -169,13 +171,23 @@ class Engine:
             nn.utils.clip_grad_norm_(member.model.parameters(), member.cfg["grad_clip"])
         member.optimizer.step()
 
+    def _forward_and_floss_penalty(self, model: nn.Module, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """(model(x), flossing penalty on the first `flossing.batch_size` rows), in one pass
+        through the blocks where the model allows it (`lipcore.flossing.forward_and_flossing_loss`)."""
+        from lipcore.flossing import forward_and_flossing_loss
+
+        n = self.floss.get("batch_size") or len(x)
+        g = torch.Generator().manual_seed(self.floss.get("seed", 0) * 1_000_003 + self.step)
+        out, penalty, _ = forward_and_flossing_loss(model, x, n, self.floss["num_exponents"], g)
+        return out, penalty
+
     def _floss_penalty(self, model: nn.Module, x: torch.Tensor) -> torch.Tensor:
+        """The flossing penalty alone (pre-flossing): no training forward to share."""
         from lipcore.flossing import flossing_loss
 
         n = self.floss.get("batch_size") or len(x)
         g = torch.Generator().manual_seed(self.floss.get("seed", 0) * 1_000_003 + self.step)
-        penalty, _ = flossing_loss(model, x[:n], self.floss["num_exponents"], g)
-        return penalty
+        return flossing_loss(model, x[:n], self.floss["num_exponents"], g)[0]
 
     def _pre_floss(self) -> None:
         """`flossing.pre_epochs` epochs of the flossing penalty alone, before training."""

@@ -68,15 +68,15 @@ class _Objective(nn.Module):
         self.model = model
 
     def forward(self, x: torch.Tensor, floss: dict[str, Any] | None, step: int) -> tuple:
-        out = self.model(x)
         if floss is None:
-            return out, None
-        from lipcore.flossing import flossing_loss, jvp_block_tangents
+            return self.model(x), None
+        from lipcore.flossing import forward_and_flossing_loss, jvp_block_tangents
 
-        # the rows and the tangents' seed that `Engine._floss_penalty` takes
+        # the rows and the tangents' seed that `Engine._forward_and_floss_penalty` takes
         n = floss.get("batch_size") or len(x)
         g = torch.Generator().manual_seed(floss.get("seed", 0) * 1_000_003 + step)
-        penalty, _ = flossing_loss(self.model, x[:n], floss["num_exponents"], g, jvp_block_tangents)
+        out, penalty, _ = forward_and_flossing_loss(self.model, x, n, floss["num_exponents"], g,
+                                                    jvp_block_tangents)
         return out, penalty
 
 

@@ -59,6 +59,46 @@ def test_eval_cache_invalidated_when_parameters_change(kind, name):
     assert not torch.allclose(edited, after)
 
 
+def _ldlt(hidden):
+    from lipcore.models.ldlt import LDLTLayer
+
+    torch.manual_seed(0)
+    return LDLTLayer(5, 7, hidden=hidden), torch.randn(4, 5)
+
+
+CACHED = {**{f"{k} {n}": (lambda k=k, n=n: make(k, n)) for k, n in CASES if n != "unconstrained"},
+          "ldlt hidden": lambda: _ldlt(True), "ldlt last": lambda: _ldlt(False)}
+
+
+@pytest.mark.parametrize("case", CACHED)
+def test_eval_cache_is_used_and_exact(case):
+    # inference serves the constrained weight from the cache, bit for bit what recomputing gives
+    layer, x = CACHED[case]()
+    with torch.no_grad():  # move away from the initialisation
+        for p in layer.parameters():
+            p.add_(0.05 * torch.randn_like(p))
+    layer.eval()
+    with torch.no_grad():
+        first = layer(x)
+        assert layer._cache is not None
+        stored = layer._cache[1]
+        second = layer(x)
+        assert layer._cache[1] is stored  # not recomputed
+        layer.invalidate()
+        fresh = layer(x)  # recomputed from the parameters
+    assert torch.equal(first, second) and torch.equal(second, fresh)
+    with torch.enable_grad():  # grad on: never cached (spectral/soc round differently with grad)
+        torch.testing.assert_close(layer(x).detach(), fresh)
+    layer.train()
+    assert layer._cache is None  # train() drops it
+    layer.eval()
+    with torch.no_grad():
+        layer(x)
+        assert layer._cache is not None
+    layer.eval()  # so does any mode switch
+    assert layer._cache is None
+
+
 @pytest.mark.parametrize("kind,name", CASES)
 def test_save_load_round_trip(kind, name):
     layer, x = make(kind, name, seed=0)
