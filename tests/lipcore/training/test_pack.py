@@ -222,3 +222,45 @@ def test_a_member_whose_batched_forward_fails_steps_alone_and_its_neighbours_sta
     assert len(solo_steps) < summaries[0]["steps"] * len(cfgs) // 2
     for (_, want_points), got_points in zip(solo, reporters):
         assert_same(want_points, got_points)
+
+
+def nan_gradient_below(limit: float):
+    """A DeepLinear forward whose value is unchanged but whose gradient is NaN while its first
+    weight entry w lies in (0, limit): 0 · where(bad, 0, √a) with a < 0 exactly when bad, so
+    the loss stays finite and only the backward meets 0/NaN."""
+    from lipcore.models.deep_linear import DeepLinear
+
+    forward = DeepLinear.forward
+
+    def patched(self, x):
+        w = self.blocks[0].weight[0, 0]
+        bad = (w > 0) & (w < limit)
+        a = torch.where(bad, -(1 + w * w), 1 + w * w)
+        return forward(self, x) + 0.0 * torch.where(bad, torch.zeros_like(w), torch.sqrt(a))
+
+    return patched
+
+
+def test_a_member_with_a_nan_gradient_and_a_finite_loss_diverges_alone(monkeypatch):
+    """Model seed 2's first weight entry falls from 0.25 through 0.19 after some steps (seeds 0
+    and 1 stay outside (0, 0.19)): its gradient turns NaN while its loss stays finite. Its
+    solo run's guard zeroes that step and ends it `diverged` at the first bad step; packed,
+    the stacked guard must do the same for that member alone, and the neighbours must log
+    exactly their solo points."""
+    from lipcore.models.deep_linear import DeepLinear
+
+    monkeypatch.setattr(DeepLinear, "forward", nan_gradient_below(0.19))
+    base = preset("diagonal_teacher", training={"epochs": 60, "metrics": []})
+    cfgs = variants(base, [{"model.model_seed": s} for s in range(3)])
+    solo = solo_runs(cfgs)
+    assert [s["status"] for s, _ in solo] == ["succeeded", "succeeded", "diverged"]
+    want = solo[2][0]["diverged"]
+    assert want["quantity"].startswith("gradient of") and 0 < want["step"] < 50
+    reporters = [ListReporter() for _ in cfgs]
+    summaries = run_pack(cfgs, reporters)
+    assert [s["status"] for s in summaries] == ["succeeded", "succeeded", "diverged"]
+    got = summaries[2]["diverged"]
+    assert (got["step"], got["quantity"]) == (want["step"], want["quantity"])
+    assert summaries[2]["steps"] == solo[2][0]["steps"]
+    for (_, want_points), got_points in zip(solo, reporters):
+        assert_same(want_points, got_points)
