@@ -2,8 +2,9 @@
 gives for each alone).
 
 Members whose shared config vectorises (`lipcore.packing.vectorised_reason`) train together
-(`lipcore.training.pack`); otherwise they train one after another in this process, sharing
-the imports and the data sets already built. A member that fails does not stop the others:
+(`lipcore.training.pack`), in groups sized to the device's memory when a `PackSizer` is given
+(`lipcore.training.pack_memory`: on CUDA; one group on the CPU); otherwise they train one after
+another in this process, sharing the imports and the data sets already built. A member that fails does not stop the others:
 its summary says `failed` with the error.
 """
 from __future__ import annotations
@@ -20,11 +21,14 @@ from lipcore.reporting import NullReporter
 def run_pack(configs: Sequence[dict[str, Any]], reporters: Sequence[Any] | None = None,
              workdirs: Sequence[str | Path | None] | None = None,
              resume_from: str | None = None,
-             flush_many: Callable[[list[Any]], None] | None = None) -> list[dict[str, Any]]:
+             flush_many: Callable[[list[Any]], None] | None = None,
+             sizer: Any = None) -> list[dict[str, Any]]:
     """Train `configs` as one pack. reporters/workdirs: one per member (None: discard /
     no folder); resume_from: None or "auto" (each member from the newest checkpoint that every
     unfinished member has, so the pack restarts in step); flush_many(reporters): stores the
-    members' buffered points together (default: each reporter flushes alone)."""
+    members' buffered points together (default: each reporter flushes alone); sizer: a
+    `pack_memory.PackSizer` that cuts the pack into vectorised groups that fit the device
+    (None: one group)."""
     cfgs = [validate(c) for c in configs]
     n = len(cfgs)
     reporters = list(reporters or [None] * n)
@@ -32,7 +36,7 @@ def run_pack(configs: Sequence[dict[str, Any]], reporters: Sequence[Any] | None 
     workdirs = list(workdirs or [None] * n)
     keys = {pack_key(c) for c in cfgs}
     if n > 1 and len(keys) == 1 and None not in keys and vectorised_reason(cfgs[0]) is None:
-        return _vectorised(cfgs, reporters, workdirs, resume_from, flush_many)
+        return _vectorised(cfgs, reporters, workdirs, resume_from, flush_many, sizer)
     return [_solo(c, r, w, resume_from) for c, r, w in zip(cfgs, reporters, workdirs)]
 
 
@@ -51,12 +55,13 @@ def failed_summary(error: str) -> dict[str, Any]:
 
 
 def _vectorised(cfgs: list[dict], reporters: list, workdirs: list, resume_from: Any,
-                flush_many: Callable[[list[Any]], None] | None) -> list[dict]:
+                flush_many: Callable[[list[Any]], None] | None, sizer: Any = None) -> list[dict]:
     from lipcore.data import build_dataset
     from lipcore.experiment import _run_probes, check_model_fits
     from lipcore.models import build_model
     from lipcore.training.loop import Engine, make_member, pick_device
     from lipcore.training.pack import train_pack
+    from lipcore.training.pack_memory import groups
 
     datasets: dict[str, Any] = {}
     engines, folders = [], []
@@ -73,7 +78,10 @@ def _vectorised(cfgs: list[dict], reporters: list, workdirs: list, resume_from: 
         engines.append(Engine([make_member(model, data, cfg["training"], device)], data, cfg,
                               reporter, None, folder, device))
     resumes = _resumes(folders) if resume_from == "auto" else [None] * len(cfgs)
-    results = train_pack(engines, resumes, flush_many)
+    size = sizer.group_size(engines) if sizer is not None else len(engines)
+    results = []
+    for group in groups(len(engines), size):
+        results += train_pack([engines[i] for i in group], [resumes[i] for i in group], flush_many)
     summaries = []
     for cfg, engine, result, resume, reporter, workdir, folder in zip(
             cfgs, engines, results, resumes, reporters, workdirs, folders):

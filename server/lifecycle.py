@@ -49,6 +49,25 @@ def claim_run(db: Session, *, run_id: int, worker: str) -> Claimed | None:
     return Claimed(row[0], row[1], -1 if row[2] is None else int(row[2]))
 
 
+def claim_runs(db: Session, *, run_ids: list[int], worker: str) -> dict[int, Claimed]:
+    """`claim_run` for the members of a pack in one statement and one commit: each row moves
+    queued → running by the same compare-and-set (`WHERE status = 'queued'`, evaluated per
+    row, so a member another worker holds or that ended is left out); returns the ones won."""
+    if not run_ids:
+        return {}
+    now = utcnow()
+    last = (select(func.max(MetricPoint.step)).where(MetricPoint.run_id == Run.id)
+            .correlate(Run).scalar_subquery())
+    rows = db.execute(
+        update(Run).where(Run.id.in_(run_ids), Run.status == "queued")
+        .values(status="running", started_at=now, heartbeat_at=now,
+                worker=worker, attempts=Run.attempts + 1, error=None)
+        .returning(Run.id, Run.config, Run.sweep_id, last)
+    ).all()
+    db.commit()
+    return {int(r[0]): Claimed(r[1], r[2], -1 if r[3] is None else int(r[3])) for r in rows}
+
+
 def claim(db: Session, *, run_id: int, worker: str) -> bool:
     """queued → running for exactly one caller; False if the run is not queued (any more)."""
     return claim_run(db, run_id=run_id, worker=worker) is not None
@@ -64,6 +83,18 @@ def heartbeat(db: Session, *, run_id: int, worker: str) -> bool | None:
                        .values(heartbeat_at=utcnow()).returning(Run.cancel_requested))
     db.commit()  # one round trip: the touch and the cancel flag (`UPDATE … RETURNING`)
     return None if cancel is None else bool(cancel)
+
+
+def heartbeat_runs(db: Session, *, run_ids: list[int], worker: str) -> dict[int, bool]:
+    """`heartbeat` for the members of a pack in one statement: run id → whether a cancel was
+    requested, for the runs this worker still owns (a missing id was lost)."""
+    if not run_ids:
+        return {}
+    rows = db.execute(update(Run).where(Run.id.in_(run_ids), Run.status == "running",
+                                        Run.worker == worker)
+                      .values(heartbeat_at=utcnow()).returning(Run.id, Run.cancel_requested)).all()
+    db.commit()
+    return {int(run_id): bool(cancel) for run_id, cancel in rows}
 
 
 def finish(db: Session, *, run_id: int, worker: str, status: str, error: str | None = None) -> bool:

@@ -48,12 +48,24 @@ class Settings(BaseSettings):
     run_stale_s: float = 60.0
     max_retries: int = 3
     cancel_grace_s: float = 30.0
+    # Packed sweeps on a GPU (lipcore/training/pack_memory.py): a pack trains in vectorised
+    # groups sized so one group's measured footprint fits this fraction of the device's free
+    # memory when the pack starts (several workers on one GPU each take a share of what is
+    # left). No effect on the CPU.
+    pack_memory_fraction: float = 0.8
 
     @field_validator("max_runs_per_sweep")
     @classmethod
     def _positive(cls, v: int) -> int:
         if v < 1:
             raise ValueError("must be at least 1")
+        return v
+
+    @field_validator("pack_memory_fraction")
+    @classmethod
+    def _fraction(cls, v: float) -> float:
+        if not 0 < v <= 1:
+            raise ValueError("must be in (0, 1]")
         return v
 
     @property

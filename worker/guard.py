@@ -84,17 +84,13 @@ class _Watcher:
 _WATCHER = _Watcher()
 
 
-class RunGuard:
-    def __init__(self, sessions: Any, run_id: int, worker: str, *, heartbeat_s: float = 5.0,
-                 cancel_grace_s: float = 30.0, shutdown: threading.Event = SHUTDOWN):
-        self.sessions, self.run_id, self.worker = sessions, run_id, worker
-        self.heartbeat_s, self.cancel_grace_s, self.shutdown = heartbeat_s, cancel_grace_s, shutdown
+class StopFlags:
+    """Why a run should stop: `cancelled`, `lost` (set by a heartbeat) or the worker's
+    `shutdown`; read every step at no round trip."""
+
+    def __init__(self, shutdown: threading.Event = SHUTDOWN):
+        self.shutdown = shutdown
         self.cancelled = self.lost = False
-        self.hard_stopped = False
-        self._active = False
-        self._busy = threading.Lock()  # held by a tick; __exit__ waits for one in flight
-        self._cancel_seen: float | None = None
-        self._target = threading.get_ident()
 
     @property
     def reason(self) -> str | None:
@@ -106,6 +102,19 @@ class RunGuard:
 
     def should_stop(self) -> bool:
         return self.lost or self.cancelled or self.shutdown.is_set()
+
+
+class RunGuard(StopFlags):
+    def __init__(self, sessions: Any, run_id: int, worker: str, *, heartbeat_s: float = 5.0,
+                 cancel_grace_s: float = 30.0, shutdown: threading.Event = SHUTDOWN):
+        super().__init__(shutdown)
+        self.sessions, self.run_id, self.worker = sessions, run_id, worker
+        self.heartbeat_s, self.cancel_grace_s = heartbeat_s, cancel_grace_s
+        self.hard_stopped = False
+        self._active = False
+        self._busy = threading.Lock()  # held by a tick; __exit__ waits for one in flight
+        self._cancel_seen: float | None = None
+        self._target = threading.get_ident()
 
     def __enter__(self) -> "RunGuard":
         self._target = threading.get_ident()
@@ -127,6 +136,10 @@ class RunGuard:
         elif state:
             self.cancelled = True
 
+    def _cancel_pending(self) -> bool:
+        """A cancel the task thread may still be ignoring (its grace period runs)."""
+        return self.cancelled
+
     def _tick(self) -> None:
         """One beat of the watcher thread, then the hard stop if a cancel has waited too long."""
         with self._busy:
@@ -136,9 +149,12 @@ class RunGuard:
                 self.beat()
             except Exception:  # noqa: BLE001 - the store may be briefly away; the reaper's stale
                 return  # threshold is many beats long
-            if self.cancelled and self._cancel_seen is None:
+            if not self._cancel_pending():
+                self._cancel_seen = None
+                return
+            if self._cancel_seen is None:
                 self._cancel_seen = time.monotonic()
-            if self._cancel_seen is not None and time.monotonic() - self._cancel_seen > self.cancel_grace_s:
+            if time.monotonic() - self._cancel_seen > self.cancel_grace_s:
                 self._hard_stop()
                 self._cancel_seen = time.monotonic()  # one more grace, then the process ends
 

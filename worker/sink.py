@@ -170,26 +170,32 @@ class DBReporter:
         return self.stop()
 
 
-def flush_together(reporters: list[DBReporter]) -> None:
+def flush_together(reporters: list[DBReporter], then: Callable[[Session], T] | None = None) -> T | None:
     """`flush()` of several runs' reporters (a pack's members) in one transaction: their points
     and artifact rows land together or not at all, for one commit instead of one per run;
-    while the store is away, wait for it like `flush()`."""
-    if reporters:
-        wait_for_store(lambda: _write_together(reporters), POINTS_OUTAGE)
+    while the store is away, wait for it like `flush()`. `then(session)` runs inside that
+    transaction before it commits (the pack settles all its members' outcomes there) and its
+    result is returned."""
+    if not reporters:
+        return None
+    return wait_for_store(lambda: _write_together(reporters, then), POINTS_OUTAGE)
 
 
-def _write_together(reporters: list[DBReporter]) -> None:
+def _write_together(reporters: list[DBReporter], then: Callable[[Session], T] | None = None) -> T | None:
     """One attempt of `flush_together`; on error every buffer is restored and the error raised."""
     taken = []
     for r in reporters:
         with r.lock:
             taken.append((r, r.buffer, r.files))
             r.buffer, r.files = [], []
-    if any(batch or files for _, batch, files in taken):
+    result = None
+    if then is not None or any(batch or files for _, batch, files in taken):
         try:
             with reporters[0].sessions() as db:
                 for r, _, files in taken:
                     r._add_artifacts(db, files)
+                if then is not None:
+                    result = then(db)
                 write_points_many(db, {r.run_id: batch for r, batch, _ in taken if batch})
                 db.commit()
         except BaseException:
@@ -202,3 +208,4 @@ def _write_together(reporters: list[DBReporter]) -> None:
         r.written += len(batch)
         r.last_flush = now
         r.publish()
+    return result

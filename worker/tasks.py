@@ -75,9 +75,10 @@ def pack_job(self, run_ids: list[int]) -> dict:  # noqa: ANN001
     from worker.pack import execute_pack
 
     queue = (self.request.delivery_info or {}).get("routing_key") or "gpu"
-    done = execute_pack(list(run_ids), worker=worker_id(self.request.hostname),
-                        settings=get_settings(), sessions=sessions(), bus=bus(),
-                        enqueue_pack=lambda ids: enqueue_pack(ids, queue))
+    with handed_back_if_store_away():
+        done = execute_pack(list(run_ids), worker=worker_id(self.request.hostname),
+                            settings=get_settings(), sessions=sessions(), bus=bus(),
+                            enqueue_pack=lambda ids: enqueue_pack(ids, queue))
     return {str(k): v for k, v in done.items()}
 
 

@@ -14,7 +14,13 @@ or Adam/AdamW update with per-member learning rate, weight decay and momentum, o
 is again one tensor per name whose slices are the members' `torch.optim` state, so a
 checkpoint holds what a solo run's would.
 
-A member whose objective is non-finite is left untouched and ends `diverged`; one whose stopper
+Non-finite numbers are screened per member on the device (`StackedGuard`, the solo
+`NumericGuard` over the member dimension): a member whose objective, gradients or parameters
+become non-finite has that step's gradients zeroed, and ends `diverged` at its next
+evaluation, checkpoint or end, reporting its first bad step as its solo run does; its
+neighbours' rows are untouched. Its running train loss and accuracy, like everyone's, are
+summed on the device too, so a step costs no host sync; the flags and sums are read once per
+round in which some member evaluates or stops. One whose stopper
 fires, whose cancel arrives or whose epochs are done ends alone. The stack is then rebuilt from
 the members still training (each finished member keeps a copy of its own tensors). A step the
 vectorised path cannot take (unequal batch sizes after a callback, an error in the batched
@@ -41,6 +47,7 @@ from torch.func import functional_call, vmap
 from lipcore.training import checkpoints
 from lipcore.training.loop import Engine, TrainResult
 from lipcore.training.members import DivergedError, finite_metrics
+from lipcore.training.stacked_guard import StackedGuard
 from lipcore.training.stacked_optim import StackedOptimizer
 
 #: the longest a pack keeps logged points unstored (a solo `DBReporter` flushes every second)
@@ -111,7 +118,18 @@ class PackTrainer:
         self.failed: dict[int, str] = {}  # member → error of a step that raised
         self.vector_names: list[str] = []  # metrics the last evaluation computed for all at once
         self.params: dict[str, torch.Tensor] = {}
+        self.rows = torch.zeros(0, dtype=torch.long, device=device)  # active members' engine rows
         self.optimizer: StackedOptimizer | None = None
+        device = engines[0].device
+        self.guard = StackedGuard(self.names, len(engines), device, torch.get_default_dtype())
+        self.solo_stepped: set[int] = set()  # members whose own NumericGuard has screened
+        self.broken: dict[int, DivergedError] = {}  # member → a factorisation failing alone
+        # each member's running train loss / hits since its last evaluation, on the device
+        # (what `Member.loss_sum` / `.correct` hold in a solo run); read by `_pull`
+        self.loss_sum = torch.zeros(len(engines), dtype=torch.get_default_dtype(), device=device)
+        self.correct = torch.zeros(len(engines), dtype=torch.float32, device=device)
+        self._sums: tuple[list[float], list[float]] | None = None  # their host copy
+        self._weights: tuple[tuple[int, ...] | None, torch.Tensor | None] = (None, None)
 
     # --- the stack -----------------------------------------------------------------------
     def _link(self, active: list[int]) -> None:
@@ -125,6 +143,7 @@ class PackTrainer:
         self.active = active
         if not active:
             return
+        self.rows = torch.tensor(active, dtype=torch.long, device=self.loss_sum.device)
         models = [model_of(self.engines[i]) for i in active]
         per_model = [dict(m.named_parameters()) for m in models]
         self.params = {n: torch.stack([ps[n].detach() for ps in per_model]) for n in self.names}
@@ -173,9 +192,9 @@ class PackTrainer:
             ys.append(y)
         return xs, ys
 
-    def _vector_step(self, xs: list[torch.Tensor], ys: list[torch.Tensor]) -> list[float | None]:
-        """One optimizer step of every active member; returns each member's objective value
-        (non-finite: that member took no step)."""
+    def _vector_step(self, xs: list[torch.Tensor], ys: list[torch.Tensor]) -> None:
+        """One optimizer step of every active member, screened per member by the
+        `StackedGuard`; no host sync."""
         engines = [self.engines[i] for i in self.active]
         step = engines[0].step
         floss = self.floss if self.floss and step % self.floss["frequency"] == 0 else None
@@ -183,8 +202,7 @@ class PackTrainer:
         x = xs[0] if shared else torch.stack(xs)
         y = ys[0] if shared else torch.stack(ys)
         leaves = {f"model.{n}": t.detach().requires_grad_() for n, t in self.params.items()}
-        weights = torch.tensor([e.floss.get("weight", 0.0) for e in engines], device=x.device,
-                               dtype=x.dtype if x.is_floating_point() else torch.get_default_dtype())
+        weights = self._floss_weights(engines, x)
 
         def one(params, xi, yi, w):
             out, penalty = functional_call(self.template, params, (xi, floss, step))
@@ -195,25 +213,29 @@ class PackTrainer:
         dims = None if shared else 0
         objective, loss, out = vmap(one, in_dims=(0, dims, dims, 0), randomness="same")(
             leaves, x, y, weights)
-        values = objective.detach().tolist()
-        finite = [math.isfinite(v) for v in values]
         grads = self._grads(objective, leaves)
+        self.guard.screen(step, self.rows, self.params, objective, grads)
         lrs = [e._lr(e.members[0]) for e in engines]
         for e, lr in zip(engines, lrs):
             for group in e.members[0].optimizer.param_groups:
                 group["lr"] = lr
-        self.optimizer.step(grads, lrs, finite)
-        losses = loss.detach().tolist()
-        correct = self._correct(out.detach(), y, shared) if self.task != "regression" else None
-        for j, e in enumerate(engines):
-            if not finite[j]:
-                continue
-            m = e.members[0]
-            n = len(ys[j])
-            m.loss_sum += (values[j] if floss is None else losses[j]) * n
-            m.correct += correct[j] if correct is not None else 0.0
-            m.count += n
-        return values
+        self.optimizer.step(grads, lrs)
+        n = len(ys[0])
+        self.loss_sum.index_add_(0, self.rows, loss.detach() * n)
+        if self.task != "regression":
+            self.correct.index_add_(0, self.rows, self._correct(out.detach(), y, shared))
+        for e in engines:
+            e.members[0].count += n
+        self._sums = None
+
+    def _floss_weights(self, engines: list[Engine], like: torch.Tensor) -> torch.Tensor:
+        """(P,) each member's `flossing.weight` (cached while the stack stands)."""
+        key = tuple(self.active)
+        if self._weights[0] != key:
+            dtype = like.dtype if like.is_floating_point() else torch.get_default_dtype()
+            self._weights = key, torch.tensor([e.floss.get("weight", 0.0) for e in engines],
+                                              dtype=dtype, device=like.device)
+        return self._weights[1]
 
     def _grads(self, objective: torch.Tensor, leaves: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
         """name → (P, …) gradient of each member's own objective (their sum separates), for
@@ -222,19 +244,55 @@ class PackTrainer:
         return {n: g for n, g in zip(self.names, grads) if g is not None}
 
     @staticmethod
-    def _correct(out: torch.Tensor, y: torch.Tensor, shared: bool) -> list[float]:
-        """Per member, what `loop.n_correct` gives: hits / positions per example."""
+    def _correct(out: torch.Tensor, y: torch.Tensor, shared: bool) -> torch.Tensor:
+        """(P,) per member, what `loop.n_correct` gives: hits / positions per example."""
         yb = y.expand(out.shape[0], *y.shape) if shared else y
         hits = (out.argmax(-1) == yb).flatten(1).float().sum(1)
         per = yb[0, 0].numel() if yb.dim() > 2 else 1
-        return (hits / per).tolist()
+        return hits / per
 
-    def _solo_step(self, i: int, x: torch.Tensor, y: torch.Tensor) -> float:
-        """The solo path on the stacked tensors, for a step that does not vectorise; a
-        non-finite objective raises `DivergedError` there."""
+    def _solo_step(self, i: int, x: torch.Tensor, y: torch.Tensor) -> None:
+        """The solo path on the stacked tensors, for a step that does not vectorise (screened
+        by the member's own `NumericGuard`, its running sums moved through `Member`)."""
         e = self.engines[i]
-        e._sgd_step(e.members[0], x, y)
-        return 0.0
+        m = e.members[0]
+        m.loss_sum, m.correct = self.loss_sum[i], self.correct[i]
+        e._sgd_step(m, x, y)
+        self.loss_sum[i] = m.loss_sum
+        self.correct[i] = m.correct
+        self.solo_stepped.add(i)
+        self.optimizer.resync()
+        self._sums = None
+
+    # --- what the device holds per member, read once per round ---------------------------
+    def _pull(self, i: int) -> None:
+        """Member i's running sums from the device into its `Member` (as floats, one read for
+        the whole pack per round), before the engine's code reads them."""
+        if self._sums is None:
+            self._sums = (self.loss_sum.tolist(), self.correct.tolist())
+        m = self.engines[i].members[0]
+        m.loss_sum, m.correct = self._sums[0][i], self._sums[1][i]
+
+    def _push(self, reset: list[int]) -> None:
+        """Members whose engine code reset their running sums (an evaluation) start again."""
+        if reset:
+            index = torch.tensor(reset, dtype=torch.long, device=self.loss_sum.device)
+            self.loss_sum.index_fill_(0, index, 0.0)
+            self.correct.index_fill_(0, index, 0.0)
+            self._sums = None
+
+    def _diverged(self, i: int) -> DivergedError | None:
+        """Member i's first non-finite event (the stacked record, or its own guard's when it
+        took solo steps), checking the parameters' last update first, as the solo guard does
+        before an evaluation or checkpoint."""
+        if self.guard._host is None:
+            self.guard.check_parameters(self.rows, self.params)
+        found = [err for err in (self.guard.error(i), self.broken.get(i)) if err is not None]
+        if i in self.solo_stepped:
+            own = self.engines[i].members[0].guard.tripped()
+            if own is not None:
+                found.append(own)
+        return min(found, key=lambda err: err.step) if found else None
 
     # --- the loop ------------------------------------------------------------------------
     def run(self, resumes: list[dict[str, Any] | None]) -> list[TrainResult]:
@@ -245,6 +303,9 @@ class PackTrainer:
                 e.restore(resume)
             else:
                 fresh.append(i)
+        for i, e in enumerate(self.engines):  # a resumed member's running sums
+            self.loss_sum[i] = float(e.members[0].loss_sum)
+            self.correct[i] = float(e.members[0].correct)
         self._link(list(range(len(self.engines))))
         self._pre_floss(fresh)
         for i in fresh:
@@ -322,36 +383,46 @@ class PackTrainer:
         for i in self.active:
             e = self.engines[i]
             if e._done():
-                ending[i] = self._finish(e, None)
+                ending[i] = self._finish(i, None)
                 continue
             for cb in e.callbacks:
                 cb(e._state(), e.control)
             if e.control.stop:
-                ending[i] = self._finish(e, e.control.stop_reason or "callback")
+                ending[i] = self._finish(i, e.control.stop_reason or "callback")
         if ending:
             self._settle(ending)
             if not self.active:
                 return
         epochs = {i: self.engines[i].sampler.epoch for i in self.active}
         xs, ys = self._batches()
-        values = self._step(xs, ys)
+        self._step(xs, ys)
         stepped = []
-        for j, i in enumerate(list(self.active)):
+        for i in list(self.active):
             e = self.engines[i]
             if i in self.failed:
                 ending[i] = TrainResult("failed", e.step, e.last, self.failed[i])
-            elif not math.isfinite(values[j]):
-                err = DivergedError(e.step, "loss", f"became non-finite ({values[j]})", values[j])
-                ending[i] = TrainResult("diverged", e.step, e.last, str(err), diverged=err.record())
             else:
                 e.step += 1
                 stepped.append(i)
         due = [i for i in stepped if self._due(self.engines[i], epochs[i])]
+        stopping = [i for i in stepped if self.engines[i].reporter.should_stop()]
+        for i in dict.fromkeys(due + stopping):  # one read of the guard for the whole pack
+            err = self._diverged(i)
+            if err is not None:
+                ending[i] = TrainResult("diverged", err.step, self.engines[i].last, str(err),
+                                        diverged=err.record())
+        due = [i for i in due if i not in ending]
         extra = self._vector_metrics(due)
+        reset = []
         for i in stepped:
-            result = self._after_step(self.engines[i], i in due, extra.get(i))
+            if i in ending:
+                continue
+            result = self._after_step(i, i in due, i in stopping, extra.get(i))
+            if i in due:
+                reset.append(i)
             if result is not None:
                 ending[i] = result
+        self._push(reset)
         if ending:
             self._settle(ending)
 
@@ -386,7 +457,7 @@ class PackTrainer:
         self.vector_names = names
         return dict(zip(due, values))
 
-    def _step(self, xs: list, ys: list) -> list[float | None]:
+    def _step(self, xs: list, ys: list) -> None:
         """The vectorised step when the batches stack, else the solo path member by member.
         When the batched step raises (e.g. a batched factorisation failing for one member),
         the members whose batched forward fails are found by bisection and take the solo
@@ -395,38 +466,40 @@ class PackTrainer:
             try:
                 return self._vector_step(xs, ys)
             except RuntimeError:
-                split = self._step_without_failing(xs, ys)
-                if split is not None:
-                    return split
-        return [self._solo_one(i, x, y) for i, x, y in zip(self.active, xs, ys)]
+                if self._step_without_failing(xs, ys):
+                    return None
+        for i, x, y in zip(self.active, xs, ys):
+            self._solo_one(i, x, y)
+        return None
 
-    def _solo_one(self, i: int, x: torch.Tensor, y: torch.Tensor) -> float | None:
-        """Member i's solo step: its objective value, or None when the step raised."""
+    def _solo_one(self, i: int, x: torch.Tensor, y: torch.Tensor) -> None:
+        """Member i's solo step; a step that raises ends it: `diverged` for a layer's linear
+        algebra failing (as `Engine.run` says it), `failed` for anything else."""
         try:
-            return self._solo_step(i, x, y)
-        except DivergedError as err:
-            return err.value
+            self._solo_step(i, x, y)
+        except torch.linalg.LinAlgError as err:
+            self.broken[i] = self.engines[i].members[0].guard.factorisation_error(
+                self.engines[i].step, err)
         except Exception as err:  # noqa: BLE001 - this member fails, its neighbours go on
             self.failed[i] = f"{type(err).__name__}: {err}"
-            return None
 
-    def _step_without_failing(self, xs: list, ys: list) -> list[float | None] | None:
+    def _step_without_failing(self, xs: list, ys: list) -> bool:
         """The solo step for the members whose batched forward fails, the vectorised step
-        (again through `_step`) for the rest; None when the forward fails for none (the
-        failure is elsewhere) or for all."""
+        (again through `_step`) for the rest; False when the forward fails for none (the
+        failure is elsewhere) or for all (nothing was stepped)."""
         active = list(self.active)
         bad = self._failing(list(range(len(active))), xs, ys)
         if not bad or len(bad) == len(active):
-            return None
-        out = {active[j]: self._solo_one(active[j], xs[j], ys[j]) for j in bad}
+            return False
+        for j in bad:
+            self._solo_one(active[j], xs[j], ys[j])
         keep = [j for j in range(len(active)) if j not in bad]
         self._link([active[j] for j in keep])
         try:
-            out.update(zip([active[j] for j in keep],
-                           self._step([xs[j] for j in keep], [ys[j] for j in keep])))
+            self._step([xs[j] for j in keep], [ys[j] for j in keep])
         finally:
             self._link(active)
-        return [out[i] for i in active]
+        return True
 
     def _failing(self, rows: list[int], xs: list, ys: list) -> list[int]:
         """The rows (positions in the stack) whose batched forward raises, by bisection:
@@ -452,9 +525,14 @@ class PackTrainer:
             return True
         return False
 
-    def _after_step(self, e: Engine, due: bool, extra: dict[str, float] | None) -> TrainResult | None:
-        """What `Engine.run` does after a step: evaluate when due (with the metrics in `extra`
-        already computed for the whole pack), stoppers, cancel."""
+    def _after_step(self, i: int, due: bool, stop: bool,
+                    extra: dict[str, float] | None) -> TrainResult | None:
+        """What `Engine.run` does after member i's step (its guard already read when `due` or
+        `stop`): evaluate when due (with the metrics in `extra` already computed for the whole
+        pack), stoppers, cancel (`stop`: its reporter asked)."""
+        e = self.engines[i]
+        if due or stop:
+            self._pull(i)
         if due:
             e.control.evaluate = False
             _invalidate(model_of(e))
@@ -463,10 +541,10 @@ class PackTrainer:
             except DivergedError as err:
                 return TrainResult("diverged", err.step, e.last, str(err), diverged=err.record())
             if stopped_by:
-                return self._finish(e, stopped_by)
+                return self._finish(i, stopped_by)
         if e.progress:
             e.progress(e.step, e.total)
-        if e.reporter.should_stop():
+        if stop:
             if e.checkpoint_dir is not None:
                 e.save_checkpoint()
             return TrainResult("cancelled", e.step, e.last)
@@ -491,9 +569,9 @@ class PackTrainer:
         m, d = e.members[0], e.data_dev
         row = {"lr": e._lr(m)}
         if m.count:
-            row["train_loss"] = m.loss_sum / m.count
+            row["train_loss"] = float(m.loss_sum) / m.count
             if self.task != "regression":
-                row["train_acc"] = m.correct / m.count
+                row["train_acc"] = float(m.correct) / m.count
         row.update(extra)
         rest = [n for n in e.metric_names if n not in self.vector_names]
         row.update(compute_metrics(rest, m.model, d.x_test, d.y_test, m.loss_fn, e.config))
@@ -501,9 +579,15 @@ class PackTrainer:
         row["epoch"] = float(e.sampler.epoch)
         return finite_metrics(row, e.step)
 
-    def _finish(self, e: Engine, stopped_by: str | None) -> TrainResult:
-        """The end of a member's run, as `Engine.run` ends it: a last evaluation when steps
+    def _finish(self, i: int, stopped_by: str | None) -> TrainResult:
+        """The end of member i's run, as `Engine.run` ends it: a last evaluation when steps
         were taken since the previous one, then the final checkpoint and its artifact."""
+        e = self.engines[i]
+        err = self._diverged(i)
+        if err is not None:
+            return TrainResult("diverged", err.step, e.last, str(err), diverged=err.record())
+        if e.members[0].count:  # steps since the last evaluation: their sums
+            self._pull(i)
         _invalidate(model_of(e))
         try:
             if e.members[0].count:

@@ -49,6 +49,9 @@ class StackedOptimizer:
         keys = ["exp_avg", "exp_avg_sq", "step"] if self.kind in ADAM_KINDS else \
             (["momentum_buffer"] if any(self.momentum) else [])
         self.state: dict[str, dict[str, torch.Tensor]] = {n: {} for n in names}
+        #: name → each member's Adam step count, kept on the host so the bias corrections
+        #: cost no device read per step (read from the state once, then counted)
+        self.steps: dict[str, list[float]] = {}
         for n in names:
             base = stacks[n]
             for key in keys:
@@ -74,12 +77,14 @@ class StackedOptimizer:
 
     # --- the update ----------------------------------------------------------------------
     @torch.no_grad()
-    def step(self, grads: dict[str, torch.Tensor], lrs: list[float], finite: list[bool],
-             clip: bool = True) -> None:
-        """One update of every member whose `finite` is True; the others keep their tensors.
-        grads: name → (P, …) stacked gradients; lrs: each member's learning rate; clip: apply
-        the members' `training.grad_clip` (the flossing warm-up does not)."""
-        held = self._hold([j for j, ok in enumerate(finite) if not ok])
+    def step(self, grads: dict[str, torch.Tensor], lrs: list[float],
+             finite: list[bool] | None = None, clip: bool = True) -> None:
+        """One update of every member (of those whose `finite` is True when given; the others
+        keep their tensors). grads: name → (P, …) stacked gradients; lrs: each member's
+        learning rate; clip: apply the members' `training.grad_clip` (the flossing warm-up
+        does not). No host sync: a member whose step is not finite has had its gradients
+        zeroed by the `StackedGuard` beforehand, as the solo guard does."""
+        held = self._hold([j for j, ok in enumerate(finite) if not ok]) if finite else []
         if clip:
             grads = self._clip(grads)
         if self.kind in ADAM_KINDS:
@@ -87,6 +92,13 @@ class StackedOptimizer:
         else:
             self._sgd(grads, lrs)
         self._release(held)
+        if held:  # the held members' counts went back: read them again when next needed
+            self.resync()
+
+    def resync(self) -> None:
+        """The state was stepped behind this object's back (a member's solo step through its
+        own torch.optim optimizer, on the same tensors): read the step counts again."""
+        self.steps = {}
 
     def _param(self, n: str) -> torch.Tensor:
         """The (P, …) stack behind parameter `n` (the members' parameters are its slices)."""
@@ -119,7 +131,11 @@ class StackedOptimizer:
         for n, g in grads.items():
             p, st = self._param(n), self.state[n]
             st["step"].add_(1)
-            steps = st["step"].tolist()
+            if n not in self.steps:  # one read, then counted on the host
+                self.steps[n] = st["step"].tolist()
+            else:
+                self.steps[n] = [t + 1 for t in self.steps[n]]
+            steps = self.steps[n]
             if any(self.wd):
                 if decoupled:
                     p.mul_(_per_member([1 - lr * wd for lr, wd in zip(lrs, self.wd)], p))

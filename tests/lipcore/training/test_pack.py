@@ -222,3 +222,97 @@ def test_a_member_whose_batched_forward_fails_steps_alone_and_its_neighbours_sta
     assert len(solo_steps) < summaries[0]["steps"] * len(cfgs) // 2
     for (_, want_points), got_points in zip(solo, reporters):
         assert_same(want_points, got_points)
+
+
+def nan_gradient_below(limit: float):
+    """A DeepLinear forward whose value is unchanged but whose gradient is NaN while its first
+    weight entry w lies in (0, limit): 0 · where(bad, 0, √a) with a < 0 exactly when bad, so
+    the loss stays finite and only the backward meets 0/NaN."""
+    from lipcore.models.deep_linear import DeepLinear
+
+    forward = DeepLinear.forward
+
+    def patched(self, x):
+        w = self.blocks[0].weight[0, 0]
+        bad = (w > 0) & (w < limit)
+        a = torch.where(bad, -(1 + w * w), 1 + w * w)
+        return forward(self, x) + 0.0 * torch.where(bad, torch.zeros_like(w), torch.sqrt(a))
+
+    return patched
+
+
+def test_a_member_with_a_nan_gradient_and_a_finite_loss_diverges_alone(monkeypatch):
+    """Model seed 2's first weight entry falls from 0.25 through 0.19 after some steps (seeds 0
+    and 1 stay outside (0, 0.19)): its gradient turns NaN while its loss stays finite. Its
+    solo run's guard zeroes that step and ends it `diverged` at the first bad step; packed,
+    the stacked guard must do the same for that member alone, and the neighbours must log
+    exactly their solo points."""
+    from lipcore.models.deep_linear import DeepLinear
+
+    monkeypatch.setattr(DeepLinear, "forward", nan_gradient_below(0.19))
+    base = preset("diagonal_teacher", training={"epochs": 60, "metrics": []})
+    cfgs = variants(base, [{"model.model_seed": s} for s in range(3)])
+    solo = solo_runs(cfgs)
+    assert [s["status"] for s, _ in solo] == ["succeeded", "succeeded", "diverged"]
+    want = solo[2][0]["diverged"]
+    assert want["quantity"].startswith("gradient of") and 0 < want["step"] < 50
+    reporters = [ListReporter() for _ in cfgs]
+    summaries = run_pack(cfgs, reporters)
+    assert [s["status"] for s in summaries] == ["succeeded", "succeeded", "diverged"]
+    got = summaries[2]["diverged"]
+    assert (got["step"], got["quantity"]) == (want["step"], want["quantity"])
+    assert summaries[2]["steps"] == solo[2][0]["steps"]
+    for (_, want_points), got_points in zip(solo, reporters):
+        assert_same(want_points, got_points)
+
+
+def test_a_pack_larger_than_the_memory_budget_trains_in_groups_each_member_as_alone():
+    """A fake device reading (`PackSizer` on the CPU, injected free memory and peaks linear in
+    the members stepped): 5 members whose budget fits 2 per step train as groups of 2, 2, 1,
+    each member still logging its solo points."""
+    from lipcore.training import pack as pack_module
+    from lipcore.training.pack_memory import PackSizer
+
+    peaks = []
+
+    def fake_peak(step, device, n_steps):
+        step()
+        k = 2 if peaks and len(peaks) % 2 else 1
+        peaks.append(k)
+        return 1_000 + 400 * k, "fake"
+
+    base = preset("diagonal_teacher", training={"epochs": 30, "metrics": []})
+    cfgs = variants(base, [{"model.model_seed": s} for s in range(5)])
+    param_bytes = 8 * (16 * 8 + 16 * 16 + 8 * 16)  # float64 θ of depth 2, width 16, 8 → 8
+    member = 400 + 2 * param_bytes  # the step's growth + θ and its gradient (SGD, no momentum)
+    sizer = PackSizer(fraction=0.5, free_bytes=lambda device: 2 * (1_000 + 2 * member + 10),
+                      peak=fake_peak, devices=("cpu",))
+    sizes = []
+    trainer = pack_module.PackTrainer.__init__
+
+    def spy(self, engines, flush_many=None):
+        sizes.append(len(engines))
+        trainer(self, engines, flush_many)
+
+    solo = solo_runs(cfgs)
+    reporters = [ListReporter() for _ in cfgs]
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(pack_module.PackTrainer, "__init__", spy)
+        summaries = run_pack(cfgs, reporters, sizer=sizer)
+    assert sizer.measured["member_bytes"] == member and sizer.measured["fixed_bytes"] == 1_000
+    assert sizes == [2, 2, 1]
+    assert [s["status"] for s in summaries] == ["succeeded"] * 5
+    for (_, want_points), got_points in zip(solo, reporters):
+        assert_same(want_points, got_points)
+
+
+def test_memory_sizing_is_a_no_op_on_the_cpu():
+    from lipcore.training.pack_memory import PackSizer
+
+    def never(*a, **k):
+        raise AssertionError("no reading on the CPU")
+
+    base = preset("diagonal_teacher", training={"epochs": 1})
+    cfgs = variants(base, [{"model.model_seed": s} for s in range(3)])
+    summaries = run_pack(cfgs, sizer=PackSizer(free_bytes=never, peak=never))
+    assert [s["status"] for s in summaries] == ["succeeded"] * 3

@@ -22,7 +22,8 @@ from tests.lipcore.training.test_pack import preset, variants
 
 FACTORIES = {torch.tensor, torch.as_tensor, torch.arange, torch.zeros, torch.ones, torch.full,
              torch.empty, torch.randperm, torch.linspace, torch.eye, torch.rand, torch.randn}
-PACKED = {"pack.py", "stacked_optim.py", "pack_metrics.py", "pack_run.py"}
+PACKED = {"pack.py", "stacked_optim.py", "stacked_guard.py", "pack_metrics.py", "pack_memory.py",
+          "pack_run.py"}
 LIPCORE = Path(__file__).resolve().parents[3] / "lipcore"
 
 
