@@ -1,0 +1,97 @@
+"""Logging overhead: a real training loop with the worker's reporter against a null reporter.
+
+    PYTHONPATH=. OMP_NUM_THREADS=1 python bench/overhead.py [--quick | --smoke] [--json PATH]
+
+`lipcore.run_experiment` trains a small MLP on sine data (batch 32, evaluated and logged every
+step, so every step hands the reporter its metrics) once with `lipcore.reporting.NullReporter`
+and once with `worker.sink.DBReporter` as the worker builds it: PostgreSQL store, live events
+over Redis, `should_stop()` every step. The two alternate for `repeats` rounds; a round's
+figure is its wall time per step (the reporter's last flush included) and the overhead is the
+median of the per-round ratios minus one. Needs PostgreSQL and Redis (LIPLAB_TEST_PG_URL,
+LIPLAB_TEST_REDIS_URL).
+"""
+from __future__ import annotations
+
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from bench.harness import Aim, Table, cell, emit, parser, ratio, size, spread  # noqa: E402
+
+AIM = 0.02
+
+
+def config(steps: int) -> dict:
+    n_train, batch = 32 * 8, 32  # 8 steps an epoch
+    return {"name": "overhead", "data": {"name": "sine", "n_train": n_train, "n_test": 64, "data_seed": 0},
+            "model": {"name": "mlp", "depth": 3, "width": 64, "model_seed": 0},
+            "training": {"optimizer": "adam", "lr": 1e-3, "batch_size": batch, "epochs": steps // 8,
+                         "eval_every": 1, "device": "cpu"}}
+
+
+def one(cfg: dict, reporter) -> float:
+    from lipcore import run_experiment
+
+    t = time.perf_counter()
+    run_experiment(cfg, reporter=reporter)
+    if hasattr(reporter, "flush"):
+        reporter.flush()
+    return time.perf_counter() - t
+
+
+def measure(pg_url: str, redis_url: str, steps: int, repeats: int) -> dict[str, list[float]]:
+    from lipcore.reporting import NullReporter
+    from server.db import make_engine, make_sessionmaker
+    from server.events import EventBus
+    from server.settings import Settings
+    from worker.sink import DBReporter
+
+    from bench.ingest import running_runs
+
+    cfg = config(steps)
+    sessions = make_sessionmaker(make_engine(pg_url))
+    bus = EventBus(Settings(database_url=pg_url, broker_url=redis_url))
+    one(config(16), NullReporter())  # imports and first-call costs out of every figure
+    got: dict[str, list[float]] = {"null": [], "db": []}
+    for _ in range(repeats):
+        got["null"].append(one(cfg, NullReporter()) / steps)
+        (run_id,) = running_runs(pg_url, 1)
+        got["db"].append(one(cfg, DBReporter(sessions, run_id, bus=bus, stop=lambda: False)) / steps)
+    return got
+
+
+def tables(got: dict[str, list[float]], steps: int) -> list[Table]:
+    over = [r - 1 for r in ratio(got["db"], got["null"])]
+    t = Table("overhead", f"Logging overhead: ms per training step ({steps} steps, metrics logged every step; "
+              f"median (min–max) of {len(got['db'])} interleaved rounds)",
+              ["reporter", "ms / step", "overhead"], plot_unit="ms / step")
+    t.rows.append(["`NullReporter` (nothing stored)", cell(got["null"], 1e3, 2), ""])
+    t.rows.append(["`DBReporter` → PostgreSQL + live events (Redis)", cell(got["db"], 1e3, 2),
+                   cell(over, 100, 1) + " %"])
+    t.plot = {"null": spread([x * 1e3 for x in got["null"]]), "DBReporter": spread([x * 1e3 for x in got["db"]])}
+    m = spread(over)[0]
+    t.aims.append(Aim("reporter overhead per training step", f"≤ {AIM:.0%}", f"{100 * m:.1f} %", m <= AIM))
+    return [t]
+
+
+def main() -> None:
+    from tests.services import pg_database, redis_database
+
+    p = parser(__doc__)
+    p.add_argument("--steps", type=int, default=None)
+    p.add_argument("--repeats", type=int, default=None)
+    args = p.parse_args()
+    steps = args.steps or size(args, 2000, 400, 64)
+    repeats = args.repeats or size(args, 7, 5, 2)
+    with pg_database() as url, redis_database() as redis_url:
+        from server.migrate import upgrade
+        upgrade(url)
+        got = measure(url, redis_url, steps, repeats)
+    emit(tables(got, steps), args.json)
+
+
+if __name__ == "__main__":
+    main()
