@@ -228,7 +228,8 @@ def peers(jobs: list[tuple[str, str, str, int]], points: int) -> dict[str, float
 
 
 def measure(pg_url: str, mlflow_pg: str, tmp: Path, points: int, peer_points: int, repeats: int,
-            peers_every_round: bool) -> dict[str, list]:
+            peers_every_round: bool, stores: tuple[str, ...] = ("pg", "sqlite"), with_peers: bool = True
+            ) -> dict[str, list]:
     """{contender/store/writers: [points/s per round]} (peers: a reason string instead)."""
     from server.migrate import upgrade
 
@@ -240,11 +241,13 @@ def measure(pg_url: str, mlflow_pg: str, tmp: Path, points: int, peer_points: in
         for r in range(repeats):
             for w in (1, 4):
                 for store, url, ceiling in (("pg", pg_url, "copy"), ("sqlite", sqlite_url, "executemany")):
+                    if store not in stores:
+                        continue
                     got.setdefault(f"liplab/{store}/{w}", []).append(
                         pool.rate("reporter", url, running_runs(url, w), points))
                     got.setdefault(f"raw/{store}/{w}", []).append(
                         pool.rate(ceiling, url, running_runs(url, w), points))
-            if r == 0 or peers_every_round:
+            if with_peers and (r == 0 or peers_every_round):
                 jobs = [(f"{kind}/{store}/{w}", kind, target, w) for kind, store, target in
                         (("mlflow", "pg", mlflow_pg), ("mlflow", "sqlite", f"sqlite:///{tmp / f'mlflow{r}.db'}"),
                          ("tensorboard", "files", str(tmp / f"tb{r}"))) for w in (1, 4)]
@@ -282,7 +285,7 @@ def tables(got: dict[str, list], points: int, peer_points: int, repeats: int) ->
                 if w == 4:
                     t.plot[f"{who} {stores[store]}"] = spread(xs)
             t.rows.append([label[who], stores[store], *cells, " / ".join(shares) if shares else ""])
-    for store in ("pg", "sqlite"):
+    for store in [s for s in ("pg", "sqlite") if f"liplab/{s}/4" in got]:
         share = ratio(got[f"liplab/{store}/4"], got[f"raw/{store}/4"])
         m = spread(share)[0]
         t.aims.append(Aim(f"liplab → {stores[store]}, 4 writers, share of the raw ceiling",
@@ -303,6 +306,8 @@ def main() -> None:
     p = parser(__doc__)
     p.add_argument("--points", type=int, default=None, help="points per writer")
     p.add_argument("--repeats", type=int, default=None)
+    p.add_argument("--stores", default="pg,sqlite", help="liplab and its ceiling into these stores")
+    p.add_argument("--no-peers", action="store_true", help="leave MLflow and TensorBoard out")
     args = p.parse_args()
     points = args.points or size(args, 250_000, 20_000, 2_000)
     peer_points = min(points, size(args, 5_000, 1_000, 200))
@@ -312,7 +317,8 @@ def main() -> None:
         from server.migrate import upgrade
         upgrade(url)
         got = measure(url, mlflow_url.replace("postgresql+psycopg://", "postgresql+psycopg2://"), tmp,
-                      points, peer_points, repeats, peers_every_round=not (args.quick or args.smoke))
+                      points, peer_points, repeats, peers_every_round=not (args.quick or args.smoke),
+                      stores=tuple(args.stores.split(",")), with_peers=not args.no_peers)
     print(json.dumps({k: v for k, v in got.items()}), file=sys.stderr)
     emit(tables(got, points, peer_points, repeats), args.json)
 
