@@ -3,9 +3,10 @@
     PYTHONPATH=. OMP_NUM_THREADS=1 python bench/overhead.py [--quick | --smoke] [--json PATH]
 
 `lipcore.run_experiment` trains a small MLP on sine data (batch 32, evaluated and logged every
-step, so every step hands the reporter its metrics) once with `lipcore.reporting.NullReporter`
-and once with `worker.sink.DBReporter` as the worker builds it: PostgreSQL store, live events
-over Redis, `should_stop()` every step. The two alternate for `repeats` rounds; a round's
+step, so every step hands the reporter its metrics) with `lipcore.reporting.NullReporter`
+and with `worker.sink.DBReporter` as the worker builds it (PostgreSQL store, live events over
+Redis, `should_stop()` every step, batches and events written by its flusher thread), and with
+the same reporter writing in the training thread (`background=False`, as before the flusher). The two alternate for `repeats` rounds; a round's
 figure is its wall time per step (the reporter's last flush included) and the overhead is the
 median of the per-round ratios minus one
 (wall time, and this process's CPU time). Needs PostgreSQL and Redis (LIPLAB_TEST_PG_URL,
@@ -57,15 +58,17 @@ def measure(pg_url: str, redis_url: str, steps: int, repeats: int) -> dict[str, 
     sessions = make_sessionmaker(make_engine(pg_url))
     bus = EventBus(Settings(database_url=pg_url, broker_url=redis_url))
     one(config(16), NullReporter())  # imports and first-call costs out of every figure
-    got: dict[str, list[float]] = {"null": [], "db": [], "null_cpu": [], "db_cpu": []}
+    got: dict[str, list[float]] = {k: [] for k in ("null", "db", "sync", "null_cpu", "db_cpu", "sync_cpu")}
     for _ in range(repeats):
-        wall, cpu = one(cfg, NullReporter())
-        got["null"].append(wall / steps)
-        got["null_cpu"].append(cpu / steps)
-        (run_id,) = running_runs(pg_url, 1)
-        wall, cpu = one(cfg, DBReporter(sessions, run_id, bus=bus, stop=lambda: False))
-        got["db"].append(wall / steps)
-        got["db_cpu"].append(cpu / steps)
+        for name, background in (("null", None), ("db", True), ("sync", False)):
+            if background is None:
+                reporter = NullReporter()
+            else:
+                (run_id,) = running_runs(pg_url, 1)
+                reporter = DBReporter(sessions, run_id, bus=bus, stop=lambda: False, background=background)
+            wall, cpu = one(cfg, reporter)
+            got[name].append(wall / steps)
+            got[f"{name}_cpu"].append(cpu / steps)
     return got
 
 
@@ -78,8 +81,14 @@ def tables(got: dict[str, list[float]], steps: int) -> list[Table]:
     over_cpu = [r - 1 for r in ratio(got["db_cpu"], got["null_cpu"])]
     t.rows.append(["`NullReporter` (nothing stored)", cell(got["null"], 1e3, 2), "",
                    cell(got["null_cpu"], 1e3, 2), ""])
-    t.rows.append(["`DBReporter` → PostgreSQL + live events (Redis)", cell(got["db"], 1e3, 2),
-                   cell(over, 100, 1) + " %", cell(got["db_cpu"], 1e3, 2), cell(over_cpu, 100, 1) + " %"])
+    t.rows.append(["`DBReporter` → PostgreSQL + live events (Redis), flusher thread (the worker's)",
+                   cell(got["db"], 1e3, 2), cell(over, 100, 1) + " %", cell(got["db_cpu"], 1e3, 2),
+                   cell(over_cpu, 100, 1) + " %"])
+    if got.get("sync"):
+        t.rows.append(["the same, batches and events written in the training thread (`background=False`)",
+                       cell(got["sync"], 1e3, 2), cell([r - 1 for r in ratio(got["sync"], got["null"])], 100, 1) + " %",
+                       cell(got["sync_cpu"], 1e3, 2),
+                       cell([r - 1 for r in ratio(got["sync_cpu"], got["null_cpu"])], 100, 1) + " %"])
     t.notes.append("Overheads are the median of the per-round ratios (min–max over rounds). The wall "
                    "figure holds the store's round trips but also every burst of load from elsewhere; "
                    "the CPU figure (time.process_time of the training process, the reporter's thread "
@@ -97,8 +106,8 @@ def main() -> None:
     p.add_argument("--steps", type=int, default=None)
     p.add_argument("--repeats", type=int, default=None)
     args = p.parse_args()
-    steps = args.steps or size(args, 400, 96, 32)
-    repeats = args.repeats or size(args, 15, 8, 2)
+    steps = args.steps or size(args, 400, 80, 32)
+    repeats = args.repeats or size(args, 15, 6, 2)
     with pg_database() as url, redis_database() as redis_url:
         from server.migrate import upgrade
         upgrade(url)
