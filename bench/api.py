@@ -165,15 +165,23 @@ def pct(xs: list[float], q: float) -> float:
 
 
 def main() -> None:
-    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    from bench.harness import Aim, Table, emit, parser, size
+
+    p = parser(__doc__)
     p.add_argument("--db", choices=["postgres", "sqlite"], default="postgres")
-    p.add_argument("--runs", type=int, default=100_000)
-    p.add_argument("--points", type=int, default=1_000_000)
-    p.add_argument("--grid-runs", type=int, default=10_000)
-    p.add_argument("--clients", type=int, default=50)
-    p.add_argument("--requests", type=int, default=2000)
+    p.add_argument("--runs", type=int, default=None, help="100,000 (quick 10,000)")
+    p.add_argument("--points", type=int, default=None, help="1,000,000 (quick 100,000)")
+    p.add_argument("--grid-runs", type=int, default=None, help="10,000 (quick 1,000)")
+    p.add_argument("--clients", type=int, default=None, help="50 (quick 10)")
+    p.add_argument("--requests", type=int, default=None, help="2,000 (quick 200)")
     p.add_argument("--workers", type=int, default=2)
     a = p.parse_args()
+    a.runs = a.runs or size(a, 100_000, 10_000, 500)
+    a.points = a.points or size(a, 1_000_000, 100_000, 20_000)
+    a.grid_runs = a.grid_runs or size(a, 10_000, 1_000, 100)
+    a.clients = a.clients or size(a, 50, 10, 2)
+    a.requests = a.requests or size(a, 2000, 200, 10)
+    few = size(a, 20, 10, 3)
     values = np.cumsum(np.random.default_rng(0).normal(size=a.points))
     with database(a.db) as url:
         upgrade(url)
@@ -186,15 +194,15 @@ def main() -> None:
         with serve(url, a.workers) as base:
             rows = []
             cases = [
-                (f"GET /runs?limit=50 ({a.runs:,} runs)", "/runs?limit=50", 1, 100),
+                (f"GET /runs?limit=50 ({a.runs:,} runs)", "/runs?limit=50", 1, 5 * few),
                 (f"GET /runs?limit=50 ({a.runs:,} runs)", "/runs?limit=50", a.clients, a.requests),
-                (f"GET /runs?limit=50&where=model.width==64&order_by=train_loss", 
-                 "/runs?limit=50&where=model.width==64&order_by=train_loss", a.clients, a.requests // 4),
-                *((f"GET {path}", path, 1, 20) for path in TABLE_VIEWS),
+                ("GET /runs?limit=50&where=model.width==64&order_by=train_loss",
+                 "/runs?limit=50&where=model.width==64&order_by=train_loss", a.clients, max(a.clients, a.requests // 4)),
+                *((f"GET {path}", path, 1, few) for path in TABLE_VIEWS),
                 (f"GET /runs/1/metrics?max_points=1000 ({a.points:,} points)",
-                 "/runs/1/metrics?keys=train_loss&max_points=1000", 1, 20),
+                 "/runs/1/metrics?keys=train_loss&max_points=1000", 1, few),
                 (f"GET /sweeps/2/grid ({a.grid_runs:,} runs)",
-                 "/sweeps/2/grid?x=model.width&y=training.lr&metric=train_loss&agg=mean", 1, 20),
+                 "/sweeps/2/grid?x=model.width&y=training.lr&metric=train_loss&agg=mean", 1, few),
             ]
             for label, path, clients, n in cases:
                 asyncio.run(hammer(base, path, min(clients, 4), min(n, 8)))  # warm-up
@@ -202,12 +210,22 @@ def main() -> None:
                 lat = asyncio.run(hammer(base, path, clients, n))
                 wall = time.perf_counter() - t
                 rows.append((label, clients, n, pct(lat, 50), pct(lat, 99), n / wall))
-    print(f"\nstore: {a.db}, {a.runs:,} runs, {a.points:,}-point series, loaded in {load_s:.1f} s; "
-          f"uvicorn workers: {a.workers}; machine: {os.cpu_count()} CPUs\n")
-    print("| request | clients | requests | p50 ms | p99 ms | req/s |")
-    print("| --- | ---: | ---: | ---: | ---: | ---: |")
+    table = Table("queries", f"API queries ({a.db}, {a.runs:,} runs, a {a.points:,}-point series, a "
+                  f"{a.grid_runs:,}-run sweep; loaded in {load_s:.0f} s; uvicorn workers {a.workers}; "
+                  "client-side wall time per request)",
+                  ["request", "clients", "requests", "p50 ms", "p99 ms", "req/s"], plot_unit="p50 ms")
     for label, clients, n, p50, p99, rps in rows:
-        print(f"| `{label}` | {clients} | {n} | {p50:.1f} | {p99:.1f} | {rps:.0f} |")
+        table.rows.append([f"`{label}`", str(clients), str(n), f"{p50:.1f}", f"{p99:.1f}", f"{rps:.0f}"])
+    listing, many, metrics_row, grid = rows[0], rows[1], rows[-2], rows[-1]
+    table.plot = {"list, 1 client": (listing[3],) * 3, f"list, {a.clients} clients": (many[3],) * 3,
+                  "1M-point read" if a.points >= 1_000_000 else "series read": (metrics_row[3],) * 3,
+                  "sweep grid": (grid[3],) * 3}
+    table.aims += [Aim(f"`GET /runs?limit=50` at {a.clients} clients, p99", "≤ 50 ms", f"{many[4]:.0f} ms", many[4] <= 50),
+                   Aim("downsampled series read, p50", "≤ 50 ms", f"{metrics_row[3]:.0f} ms", metrics_row[3] <= 50),
+                   Aim("sweep grid, p50", "≤ 200 ms", f"{grid[3]:.0f} ms", grid[3] <= 200)]
+    table.notes.append("No peer: MLflow's tracking server has no equivalent of these queries (a filtered, "
+                       "metric-ordered page of runs; a downsampled series; a sweep grid).")
+    emit([table], a.json)
 
 
 if __name__ == "__main__":

@@ -8,7 +8,8 @@ Two cases (aim ≤ 2 s each):
 It builds a throwaway store (embedded SQLite) through the API and the server's own metric
 writer, starts the API process and the Dash app, then times `driver.get(url)` → the graph's
 Plotly element holds data, several times (a fresh page load each), and prints a Markdown table.
-Not a test: run it by hand, `python bench/dashboard.py [--points 1000000] [--repeats 5]`.
+`python bench/dashboard.py [--points 1000000] [--repeats 5] [--quick] [--json PATH]`; without
+Chromium and chromedriver on PATH its table says so.
 """
 from __future__ import annotations
 
@@ -117,13 +118,6 @@ def time_until_drawn(browser, url: str, graph: str, repeats: int, timeout: float
     return times
 
 
-def row(name: str, data: str, times: list[float], api: str = "") -> str:
-    if math.isinf(max(times)):
-        return f"| {name} | {data} | not drawn within 60 s | | {api} |"
-    return (f"| {name} | {data} | {statistics.median(times):.2f} s | "
-            f"{min(times):.2f} – {max(times):.2f} s | {api} |")
-
-
 def api_time(system: LiveSystem, path: str, params: dict, repeats: int) -> float:
     times = []
     for _ in range(repeats):
@@ -134,23 +128,48 @@ def api_time(system: LiveSystem, path: str, params: dict, repeats: int) -> float
 
 
 def main() -> None:
-    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--points", type=int, default=1_000_000)
-    p.add_argument("--repeats", type=int, default=5)
+    import shutil
+
+    from bench.harness import Aim, Table, emit, parser, size
+
+    p = parser(__doc__)
+    p.add_argument("--points", type=int, default=None, help="1,000,000 (quick 100,000)")
+    p.add_argument("--repeats", type=int, default=None, help="5 (quick 2)")
     p.add_argument("--postgres", action="store_true", help="a fresh PostgreSQL database "
                    "(LIPLAB_TEST_PG_URL, default 127.0.0.1:5432) instead of embedded SQLite")
     args = p.parse_args()
+    args.points = args.points or size(args, 1_000_000, 100_000, 5_000)
+    args.repeats = args.repeats or size(args, 5, 2, 1)
+    t = Table("dashboard", "Dashboard draw: navigation → the graph holds data, headless Chromium, "
+              "a fresh page load each", ["page", "data", "drawn in (median)", "min – max", "API call (median)"],
+              plot_unit="s to draw")
+    if not (shutil.which("chromedriver") and (shutil.which("chromium") or shutil.which("google-chrome"))):
+        t.rows.append(["(all)", "", "not run: Chromium and chromedriver are not on PATH", "", ""])
+        t.aims.append(Aim("a page drawn", "≤ 2 s", "not run", None))
+        emit([t], args.json)
+        return
     if args.postgres:
         from tests.services import pg_database
 
         with pg_database() as url:
-            bench(args, url)
+            rows = bench(args, url)
     else:
-        bench(args, None)
+        rows = bench(args, None)
+    for name, data, times, api in rows:
+        finite = not math.isinf(max(times))
+        t.rows.append([name, data, f"{statistics.median(times):.2f} s" if finite else "not drawn within 60 s",
+                       f"{min(times):.2f} – {max(times):.2f} s" if finite else "", api])
+        if finite:
+            t.plot[name.split(" ")[0]] = (statistics.median(times), min(times), max(times))
+        if "baseline" not in name:
+            m = statistics.median(times)
+            t.aims.append(Aim(name, "≤ 2 s", f"{m:.2f} s", m <= 2))
+    t.title += f" (store: {'PostgreSQL' if args.postgres else 'SQLite'}; {args.repeats} page loads each)"
+    emit([t], args.json)
 
 
-def bench(args: argparse.Namespace, database_url: str | None) -> None:
-    """Build the store, then time the API calls and the pages; prints a Markdown table."""
+def bench(args: argparse.Namespace, database_url: str | None) -> list[tuple]:
+    """Build the store, then time the API calls and the pages: (page, data, seconds, API call)."""
     from dash.testing.application_runners import ThreadedRunner
     from dash.testing.browser import Browser
 
@@ -177,14 +196,10 @@ def bench(args: argparse.Namespace, database_url: str | None) -> None:
             sweep_t = time_until_drawn(browser, f"{runner.url}/sweeps/{sweep_id}", "sweep-heatmap",
                                        args.repeats)
             run_t = time_until_drawn(browser, f"{runner.url}/runs/{run_id}", "run-curves", args.repeats)
-    store_name = "PostgreSQL" if database_url else "SQLite"
-    print(f"store: {store_name}; {args.repeats} page loads each")
-    print("| page | data | drawn in (median) | min – max | API call (median) |")
-    print("| --- | --- | --- | --- | --- |")
-    print(row("/workers bars (baseline: page, Dash and plotly.js load)", "run counts", base_t))
-    print(row("/sweeps/{id} heatmap", "1,000 runs × 50 points", sweep_t, f"grid {grid_api * 1000:.0f} ms"))
-    print(row("/runs/{id} curves", f"{args.points:,} points → 2,000", run_t,
-              f"metrics?max_points=2000 {metrics_api * 1000:.0f} ms"))
+    return [("/workers bars (baseline: page, Dash and plotly.js load)", "run counts", base_t, ""),
+            ("/sweeps/{id} heatmap", "1,000 runs × 50 points", sweep_t, f"grid {grid_api * 1000:.0f} ms"),
+            ("/runs/{id} curves", f"{args.points:,} points → 2,000", run_t,
+             f"metrics?max_points=2000 {metrics_api * 1000:.0f} ms")]
 
 
 if __name__ == "__main__":

@@ -1,11 +1,14 @@
 """Flossing step time over plain step time (depth 30, width 32, k = 4), as a table.
 
-    OMP_NUM_THREADS=1 python bench/flossing.py [--steps 30] [--device cpu]
+    OMP_NUM_THREADS=1 python bench/flossing.py [--steps 30] [--rounds 3] [--device cpu] [--quick] [--json PATH]
 
 One training step = forward, loss, backward, optimizer step on a batch of 64 sine examples;
 a flossing step adds the Lyapunov penalty (`flossing.batch_size` examples, k tangents, a QR
 per block, backprop through all of it). Median over `--steps` steps after 3 warm-up steps,
-with a device synchronise around each step; the spread is the interquartile range.
+with a device synchronise around each step. Plain and flossing steps alternate in `--rounds`
+rounds (each round: plain, flossing batch 16, flossing batch 64); a row is the median over the
+rounds of each round's median step, the ratio the median of the per-round ratios, the spread
+min–max over rounds. Aim: a flossing step ≤ 2× a plain step.
 """
 from __future__ import annotations
 
@@ -48,32 +51,45 @@ def step_times(model, x, y, floss_batch: int | None, k: int, steps: int, device)
 
 
 def main() -> None:
-    p = argparse.ArgumentParser()
-    p.add_argument("--steps", type=int, default=30)
-    p.add_argument("--depth", type=int, default=30)
+    import sys
+    from pathlib import Path
+
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+    from bench.harness import Aim, Table, cell, emit, parser, ratio, size, spread
+
+    p = parser(__doc__)
+    p.add_argument("--steps", type=int, default=None, help="timed steps a round (30; quick 8)")
+    p.add_argument("--rounds", type=int, default=None, help="interleaved rounds (3; quick 2)")
+    p.add_argument("--depth", type=int, default=None, help="30 (smoke 4)")
     p.add_argument("--width", type=int, default=32)
     p.add_argument("--k", type=int, default=4)
-    p.add_argument("--device", default="cpu")
     args = p.parse_args()
+    steps, rounds = args.steps or size(args, 30, 8, 2), args.rounds or size(args, 3, 2, 1)
+    depth = args.depth or size(args, 30, 30, 4)
     device = torch.device(args.device)
     g = torch.Generator().manual_seed(0)
     x = (torch.rand(64, 1, generator=g) * 20 - 10).to(device)
     y = torch.sin(x)
-    print(f"depth {args.depth}, width {args.width}, k {args.k}, batch 64, {device}, "
-          f"threads {torch.get_num_threads()}")
-    print("| model | flossing batch | plain step (ms) | flossing step (ms) | ratio |")
-    print("| --- | --- | --- | --- | --- |")
+    t = Table("flossing", f"Gradient flossing: step time, depth {depth}, width {args.width}, k {args.k}, "
+              f"batch 64, {device}, {torch.get_num_threads()} thread(s); median (min–max) over {rounds} "
+              f"interleaved rounds of {steps} steps", ["model", "flossing batch", "plain step ms",
+                                                     "flossing step ms", "ratio"], plot_unit="flossing / plain")
     for label, spec in MODELS.items():
-        cfg = {**spec, "depth": args.depth, "width": args.width, "in_features": 1,
+        cfg = {**spec, "depth": depth, "width": args.width, "in_features": 1,
                "out_features": 1, "model_seed": 0}
         model = build_model(cfg).to(device)
-        plain = step_times(model, x, y, None, args.k, args.steps, device)
+        got: dict = {None: [], 16: [], 64: []}
+        for _ in range(rounds):
+            for fb in got:
+                got[fb].append(statistics.median(step_times(model, x, y, fb, args.k, steps, device)))
         for fb in (16, 64):
-            floss = step_times(model, x, y, fb, args.k, args.steps, device)
-            mp, mf = statistics.median(plain), statistics.median(floss)
-            qp, qf = statistics.quantiles(plain, n=4), statistics.quantiles(floss, n=4)
-            print(f"| {label} | {fb} | {1e3 * mp:.1f} ({1e3 * qp[0]:.1f}–{1e3 * qp[2]:.1f}) | "
-                  f"{1e3 * mf:.1f} ({1e3 * qf[0]:.1f}–{1e3 * qf[2]:.1f}) | {mf / mp:.2f}× |")
+            r = ratio(got[fb], got[None])
+            t.rows.append([label, str(fb), cell(got[None], 1e3), cell(got[fb], 1e3), cell(r, digits=2) + "×"])
+            t.plot[f"{label.split(' ')[-1].strip('()')} b{fb}"] = spread(r)
+            if fb == 16:
+                m = spread(r)[0]
+                t.aims.append(Aim(f"{label}, flossing batch 16: flossing / plain step", "≤ 2×", f"{m:.2f}×", m <= 2))
+    emit([t], args.json)
 
 
 if __name__ == "__main__":

@@ -1,6 +1,7 @@
 """Top Hessian eigenvalues: lipcore.probes.hessian against PyHessian 0.1 and a dense oracle.
 
-    OMP_NUM_THREADS=1 python bench/hessian.py [--repeats 3]
+    OMP_NUM_THREADS=1 python bench/hessian.py [--repeats 3] [--quick] [--json PATH]
+    make bench  # runs it in the peers' venv (.venv-bench), where PyHessian is installed
 
 For each MLP size: the time of `top_eigenvalues` (torch.func forward-over-reverse HVPs, power
 iteration with deflation) and of PyHessian's `hessian(...).eigenvalues()` on the same model and
@@ -67,26 +68,38 @@ def dense_top(model, loss_fn, x, y, k):
 
 
 def main() -> None:
-    ap = argparse.ArgumentParser()
-    ap.add_argument("--repeats", type=int, default=3)
+    import sys
+    from pathlib import Path
+
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+    from bench.harness import Aim, Table, cell, emit, parser, ratio, size, spread
+
+    ap = parser(__doc__)
+    ap.add_argument("--repeats", type=int, default=None, help="interleaved timings (3; quick 3)")
     ap.add_argument("--k", type=int, default=3)
     args = ap.parse_args()
-    k = args.k
-    print(f"torch {torch.__version__}, threads {torch.get_num_threads()}, k={k}, "
-          f"PyHessian {'0.1' if PyHessian else 'not installed'}\n")
-    print("| model | params | lipcore s | PyHessian s | lipcore λ (tight) | PyHessian λ (tight) "
-          "| max rel diff | dense λ | lipcore vs dense |")
-    print("|---|---|---|---|---|---|---|---|---|")
-    for width, depth in ((16, 2), (64, 2), (256, 3)):
+    k, repeats = args.k, args.repeats or size(args, 3, 3, 1)
+    models = size(args, ((16, 2), (64, 2), (256, 3)), ((16, 2), (64, 2)), ((16, 2),))
+    t = Table("hessian", f"Top-{k} Hessian eigenvalues: lipcore vs PyHessian "
+              f"{'0.1' if PyHessian else '(not installed)'}, torch {torch.__version__}, "
+              f"{torch.get_num_threads()} thread(s); time at PyHessian's defaults (100 iterations, tol 1e-3), "
+              f"median (min–max) of {repeats} interleaved runs; values at tol 1e-7",
+              ["model", "params", "lipcore s", "PyHessian s", "lipcore / PyHessian", "lipcore λ",
+               "PyHessian λ", "max rel diff", "dense λ", "lipcore vs dense"], plot_unit="lipcore / PyHessian time")
+    fmt = lambda v: "–" if v is None else ", ".join(f"{e:.5g}" for e in v)  # noqa: E731
+    for width, depth in models:
         model, loss_fn, x, y = problem(width, depth)
         n_params = sum(p.numel() for p in model.parameters())
-        t_ours, _ = timed(lambda: top_eigenvalues(model, loss_fn, (x, y), k, 100, 1e-3), args.repeats)
+        ours_t, theirs_t = [], []
+        for _ in range(repeats):  # alternate, so a burst of load hits both
+            ours_t.append(timed(lambda: top_eigenvalues(model, loss_fn, (x, y), k, 100, 1e-3), 1)[0])
+            if PyHessian is not None:
+                torch.manual_seed(0)
+                theirs_t.append(timed(lambda: PyHessian(model, loss_fn, data=(x, y), cuda=False)
+                                      .eigenvalues(maxIter=100, tol=1e-3, top_n=k)[0], 1)[0])
         ours = top_eigenvalues(model, loss_fn, (x, y), k, 2000, 1e-7)
-        t_py, theirs, rel = float("nan"), None, float("nan")
+        theirs, rel = None, float("nan")
         if PyHessian is not None:
-            torch.manual_seed(0)
-            t_py, _ = timed(lambda: PyHessian(model, loss_fn, data=(x, y), cuda=False)
-                            .eigenvalues(maxIter=100, tol=1e-3, top_n=k)[0], args.repeats)
             theirs = PyHessian(model, loss_fn, data=(x, y), cuda=False).eigenvalues(
                 maxIter=2000, tol=1e-7, top_n=k)[0]
             rel = max(abs(a - b) / abs(b) for a, b in zip(ours, theirs))
@@ -94,9 +107,20 @@ def main() -> None:
         if n_params <= 5000:
             dense = dense_top(model, loss_fn, x, y, k)
             rel_dense = max(abs(a - b) / abs(b) for a, b in zip(ours, dense))
-        fmt = lambda v: "–" if v is None else ", ".join(f"{e:.5g}" for e in v)  # noqa: E731
-        print(f"| MLP {depth}×{width} | {n_params} | {t_ours:.3f} | {t_py:.3f} | {fmt(ours)} | "
-              f"{fmt(theirs)} | {rel:.1e} | {fmt(dense)} | {rel_dense:.1e} |")
+        r = ratio(ours_t, theirs_t)
+        name = f"MLP {depth}×{width}"
+        t.rows.append([name, f"{n_params:,}", cell(ours_t, digits=3),
+                       cell(theirs_t, digits=3) if theirs_t else "not installed",
+                       cell(r, digits=2) + "×" if r else "–", fmt(ours), fmt(theirs), f"{rel:.1e}",
+                       fmt(dense), f"{rel_dense:.1e}"])
+        if r:
+            t.plot[name] = spread(r)
+            m = spread(r)[0]
+            t.aims.append(Aim(f"{name}: time against PyHessian", "on par (≤ 1.25×)", f"{m:.2f}×", m <= 1.25))
+            t.aims.append(Aim(f"{name}: eigenvalues against PyHessian", "≤ 1e-3 relative", f"{rel:.1e}", rel <= 1e-3))
+        else:
+            t.aims.append(Aim(f"{name}: time against PyHessian", "on par (≤ 1.25×)", "PyHessian not installed", None))
+    emit([t], args.json)
 
 
 if __name__ == "__main__":

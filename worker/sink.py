@@ -9,6 +9,14 @@ flushes before each checkpoint, so a checkpoint never runs ahead of the stored p
 browser sees a point long before its batch is due. On a resumed run every step up to `skip_until`
 is already stored and is not logged again.
 
+With `background=True` (the worker's runs) the periodic batches and live events leave the
+training thread: `log()` only appends to the buffers, and a flusher thread of the reporter
+writes each batch when due and publishes every `live_every_s`, so no training step waits for a
+store or broker round trip. `flush()` still writes in the caller's thread, after any batch the
+flusher has in flight (one at a time), so a checkpoint never runs ahead of the stored points;
+an error the flusher meets (other than an outage) is raised by the next `log()`. The flusher
+ends after 2 s with nothing to do and starts again with the next point.
+
 When the store is away (`server.outage.store_unavailable`), the periodic batch stays in the
 buffer and is tried again with backoff while training goes on; `flush()` (before a checkpoint,
 and the last one with the run's outcome) waits for the store, so no checkpoint runs ahead of
@@ -47,7 +55,7 @@ class DBReporter:
     def __init__(self, sessions: sessionmaker[Session], run_id: int, *, bus: Any = None,
                  sweep_id: int | None = None, stop: Callable[[], bool] | None = None,
                  skip_until: int = -1, max_points: int = 5000, max_wait_s: float = 1.0,
-                 live_every_s: float = 0.05):
+                 live_every_s: float = 0.05, background: bool = False):
         self.sessions, self.run_id, self.bus, self.sweep_id = sessions, run_id, bus, sweep_id
         self.stop = stop or (lambda: False)
         self.skip_until = skip_until
@@ -60,6 +68,12 @@ class DBReporter:
         self.lock = threading.Lock()  # log() runs in the task thread, flush() also at the end
         self.written = 0
         self.retry_at, self.backoff_s = 0.0, 0.1  # periodic batches during a store outage
+        self.background = background
+        self.write_lock = threading.Lock()  # one batch in flight: flush() waits for the flusher's
+        self.publish_lock = threading.Lock()  # `published` is read and written by both threads
+        self.wake = threading.Event()
+        self.flusher: threading.Thread | None = None
+        self.failure: BaseException | None = None  # met by the flusher, raised by the next log()
 
     def log(self, values: dict[str, float], step: int) -> None:
         if step <= self.skip_until:
@@ -69,12 +83,51 @@ class DBReporter:
             self.buffer += points
             if self.bus is not None:  # nothing to publish to: do not keep a second copy
                 self.live += points
+            if self.background:
+                if self.failure is not None:
+                    failure, self.failure = self.failure, None
+                    raise failure
+                if self.flusher is None:
+                    self.flusher = threading.Thread(target=self._flush_loop, daemon=True,
+                                                    name=f"liplab-reporter-{self.run_id}")
+                    self.flusher.start()
+                if len(self.buffer) >= self.max_points:
+                    self.wake.set()
+                return
         now = time.monotonic()
         due = len(self.buffer) >= self.max_points or now - self.last_flush >= self.max_wait_s
         if due and now >= self.retry_at:
             self._try_flush(now)
         elif now - self.last_live >= self.live_every_s:
             self.publish()
+
+    def _flush_loop(self) -> None:
+        """The flusher thread (`background=True`): periodic batches and live events, off the
+        training thread; ends after 2 s idle (under the lock, so `log()` starts a new one)."""
+        period = min(self.live_every_s if self.bus is not None else 1.0, self.max_wait_s, 1.0)
+        idle_since = time.monotonic()
+        while True:
+            self.wake.wait(max(period, 0.005))
+            self.wake.clear()
+            now = time.monotonic()
+            with self.lock:
+                pending, live = len(self.buffer), bool(self.live)
+                if not pending and not live and now - idle_since > 2.0:
+                    self.flusher = None
+                    return
+            if pending or live:
+                idle_since = now
+            try:
+                if pending and (pending >= self.max_points or now - self.last_flush >= self.max_wait_s) \
+                        and now >= self.retry_at:
+                    with self.write_lock:
+                        self._try_flush(now)
+                elif live and now - self.last_live >= self.live_every_s:
+                    self.publish()
+            except BaseException as exc:  # noqa: BLE001 - handed to the training thread
+                with self.lock:
+                    self.failure, self.flusher = exc, None
+                return
 
     def _try_flush(self, now: float) -> None:
         """A periodic batch: if the store is away, keep the points and try again after a backoff
@@ -105,7 +158,8 @@ class DBReporter:
         together or not at all); its result is returned. On any other error nothing is kept as
         written: the buffers are restored and the error propagates.
         """
-        return wait_for_store(lambda: self._write(then), POINTS_OUTAGE)
+        with self.write_lock:  # after the flusher's batch in flight, if any
+            return wait_for_store(lambda: self._write(then), POINTS_OUTAGE)
 
     def _write(self, then: Callable[[Session], T] | None) -> T | None:
         """One attempt of `flush`; on error the buffers are restored and the error raised."""
@@ -133,6 +187,10 @@ class DBReporter:
         return result
 
     def publish(self) -> None:
+        with self.publish_lock:
+            self._publish()
+
+    def _publish(self) -> None:
         with self.lock:
             points, self.live = self.live, []
         self.last_live = time.monotonic()

@@ -100,3 +100,32 @@ def test_out_of_order_points_renumber_their_series(client, db):
     got = client.get(f"/runs/{run_id}/metrics", params={"max_points": 50}).json()["x"]
     assert dict(zip(got["step"], got["value"])) == brute_minmax(list(range(400)), values, 50)
     assert client.get(f"/runs/{run_id}").json()["summary"]["x"]["n"] == 400
+
+
+def test_large_batches_stay_idempotent(client, db):
+    """Batches past `metrics.COPY_MIN_ROWS` (PostgreSQL: COPY, straight or staged): a batch sent
+    again, a batch mixing rewrites with new steps, and rows stored behind `write_points`' back
+    (beyond the summary's newest step, so the straight COPY collides) each keep one row a step."""
+    from sqlalchemy import func, insert, select
+
+    from server.models import MetricPoint
+
+    n = 2 * metrics.COPY_MIN_ROWS
+    run_id = new_run(client)
+    first = [("x", s, float(s)) for s in range(n)]
+    metrics.write_points(db, run_id, first)
+    metrics.write_points(db, run_id, first)  # redelivered whole
+    metrics.write_points(db, run_id, [("x", s, -float(s)) for s in range(n // 2, n + n // 2)])  # half old
+    db.execute(insert(MetricPoint), [{"run_id": run_id, "key": "x", "step": s, "value": 0.0, "seq": None}
+                                     for s in range(n + n // 2, n + n // 2 + 10)])  # around write_points
+    db.commit()
+    metrics.write_points(db, run_id, [("x", s, 7.0) for s in range(n + n // 2, 2 * n + n // 2)])
+    rows = dict(db.execute(select(MetricPoint.step, MetricPoint.value).where(MetricPoint.run_id == run_id)).all())
+    assert db.scalar(select(func.count()).select_from(MetricPoint).where(MetricPoint.run_id == run_id)) == len(rows)
+    assert sorted(rows) == list(range(2 * n + n // 2))
+    assert all(rows[s] == float(s) for s in range(n // 2))
+    assert all(rows[s] == -float(s) for s in range(n // 2, n + n // 2))
+    assert all(rows[s] == 7.0 for s in range(n + n // 2, 2 * n + n // 2))
+    summary = client.get(f"/runs/{run_id}").json()["summary"]["x"]
+    assert summary["step"] == 2 * n + n // 2 - 1 and summary["last"] == 7.0
+    assert summary["min"] == -float(n + n // 2 - 1) and summary["max"] == float(n - 1)  # every value seen

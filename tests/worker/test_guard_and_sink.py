@@ -181,3 +181,46 @@ def test_reporters_flushed_together_store_all_their_points_or_none(claimed):
     with pytest.raises(LookupError):
         flush_together([a, gone])
     assert count(sessions, run_id) == 1 and a.buffer == [("loss", 2, 3.0)]
+
+
+class RecordingBus:
+    def __init__(self):
+        self.events, self.threads = [], set()
+
+    def publish(self, event, run_id, sweep_id):
+        self.events.append(event)
+        self.threads.add(threading.current_thread().name)
+
+
+def test_background_reporter_writes_and_publishes_off_the_training_thread(claimed):
+    """`background=True` (the worker's runs): `log()` never writes nor publishes itself; the
+    flusher stores each due batch and the live events, and `flush()` leaves nothing behind."""
+    sessions, run_id = claimed
+    bus = RecordingBus()
+    rep = DBReporter(sessions, run_id, bus=bus, max_points=10, max_wait_s=0.05, live_every_s=0.01,
+                     background=True)
+    writes = []
+    rep._write = lambda then, _w=rep._write: writes.append(threading.current_thread().name) or _w(then)
+    for step in range(40):
+        rep.log({"loss": float(step), "acc": 0.5}, step)
+    deadline = time.monotonic() + 30
+    while rep.written < 20 and time.monotonic() < deadline:  # the flusher's batches, unasked
+        time.sleep(0.01)
+    assert rep.written >= 20 and writes and set(writes) == {f"liplab-reporter-{run_id}"}
+    rep.flush()
+    assert rep.written == 80 and writes[-1] == threading.current_thread().name
+    with sessions() as db:
+        assert db.scalar(select(func.count()).select_from(MetricPoint).where(MetricPoint.run_id == run_id)) == 80
+    sent = sorted({s for e in bus.events for _, s, _ in e["points"]})
+    assert sent == list(range(40)) and f"liplab-reporter-{run_id}" in bus.threads
+
+
+def test_background_reporter_hands_its_error_to_the_next_log(sessions):
+    rep = DBReporter(sessions, 10_000, max_points=1, background=True)  # no such run
+    rep.log({"loss": 1.0}, 1)
+    deadline = time.monotonic() + 30
+    while rep.failure is None and time.monotonic() < deadline:
+        time.sleep(0.01)
+    with pytest.raises(LookupError):
+        rep.log({"loss": 2.0}, 2)
+    assert len(rep.buffer) == 2  # kept: nothing was stored
