@@ -118,7 +118,7 @@ class PackTrainer:
         self.failed: dict[int, str] = {}  # member → error of a step that raised
         self.vector_names: list[str] = []  # metrics the last evaluation computed for all at once
         self.params: dict[str, torch.Tensor] = {}
-        self.rows = torch.zeros(0, dtype=torch.long, device=device)  # active members' engine rows
+        self.rows = torch.zeros(0, dtype=torch.long, device=engines[0].device)  # active members' rows
         self.optimizer: StackedOptimizer | None = None
         device = engines[0].device
         self.guard = StackedGuard(self.names, len(engines), device, torch.get_default_dtype())
