@@ -158,7 +158,9 @@ def main() -> None:
     if cuda:
         import torch
         info["gpu"] = torch.cuda.get_device_name() if torch.cuda.is_available() else "none visible"
-    info["peers"] = str(peer_python() or "not installed (make bench builds .venv-bench)")
+    peers = peer_python()
+    info["peers"] = (os.path.relpath(peers, ROOT) if peers else
+                     "not installed (make bench builds .venv-bench)")
     started = time.perf_counter()
     results: dict[str, tuple[list[Table], float]] = {}
     with tempfile.TemporaryDirectory() as tmp:
