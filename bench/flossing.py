@@ -4,7 +4,8 @@
 
 One training step = forward, loss, backward, optimizer step on a batch of 64 sine examples;
 a flossing step adds the Lyapunov penalty (`flossing.batch_size` examples, k tangents, a QR
-per block, backprop through all of it). Median over `--steps` steps after 3 warm-up steps,
+per block, backprop through all of it), computed as the training loop does, in the same pass
+as the batch's forward (`forward_and_flossing_loss`). Median over `--steps` steps after 3 warm-up steps,
 with a device synchronise around each step. Plain and flossing steps alternate in `--rounds`
 rounds (each round: plain, flossing batch 16, flossing batch 64); a row is the median over the
 rounds of each round's median step, the ratio the median of the per-round ratios, the spread
@@ -18,7 +19,7 @@ import time
 
 import torch
 
-from lipcore.flossing import flossing_loss
+from lipcore.flossing import forward_and_flossing_loss
 from lipcore.models import build_model
 
 MODELS = {
@@ -37,9 +38,11 @@ def step_times(model, x, y, floss_batch: int | None, k: int, steps: int, device)
         if device.type == "cuda":
             torch.cuda.synchronize()
         t0 = time.perf_counter()
-        loss = torch.nn.functional.mse_loss(model(x), y)
-        if floss_batch:
-            loss = loss + 0.1 * flossing_loss(model, x[:floss_batch], k)[0]
+        if floss_batch:  # the training loop's path: one pass for the batch and the tangents
+            out, penalty, _ = forward_and_flossing_loss(model, x, floss_batch, k)
+            loss = torch.nn.functional.mse_loss(out, y) + 0.1 * penalty
+        else:
+            loss = torch.nn.functional.mse_loss(model(x), y)
         opt.zero_grad()
         loss.backward()
         opt.step()
