@@ -5,11 +5,14 @@
 One training step = forward, loss, backward, optimizer step on a batch of 64 sine examples;
 a flossing step adds the Lyapunov penalty (`flossing.batch_size` examples, k tangents, a QR
 per block, backprop through all of it), computed as the training loop does, in the same pass
-as the batch's forward (`forward_and_flossing_loss`). Median over `--steps` steps after 3 warm-up steps,
+as the batch's forward (`forward_and_flossing_loss`), with a QR after every block (`qr_every`
+1, the default) and after every fifth (`flossing.qr_every: 5`: the same exponents in exact
+arithmetic, docs/training.md). Median over `--steps` steps after 3 warm-up steps,
 with a device synchronise around each step. Plain and flossing steps alternate in `--rounds`
-rounds (each round: plain, flossing batch 16, flossing batch 64); a row is the median over the
+rounds (each round: plain, then flossing at batch 16 and 64 with a QR per block, then batch 16
+with a QR every 5 blocks); a row is the median over the
 rounds of each round's median step, the ratio the median of the per-round ratios, the spread
-min–max over rounds. Aim: a flossing step ≤ 2× a plain step.
+min–max over rounds. Aim: a flossing step ≤ 2× a plain step, at batch 16 with either interval.
 """
 from __future__ import annotations
 
@@ -30,7 +33,11 @@ MODELS = {
 }
 
 
-def step_times(model, x, y, floss_batch: int | None, k: int, steps: int, device) -> list[float]:
+VARIANTS = ((16, 1), (64, 1), (16, 5))  # (flossing batch, qr_every) beside the plain step
+
+
+def step_times(model, x, y, floss_batch: int | None, k: int, steps: int, device,
+               qr_every: int = 1) -> list[float]:
     """Seconds per training step, `steps` of them after 3 warm-up steps."""
     opt = torch.optim.Adam(model.parameters(), lr=1e-4)
     times = []
@@ -39,7 +46,7 @@ def step_times(model, x, y, floss_batch: int | None, k: int, steps: int, device)
             torch.cuda.synchronize()
         t0 = time.perf_counter()
         if floss_batch:  # the training loop's path: one pass for the batch and the tangents
-            out, penalty, _ = forward_and_flossing_loss(model, x, floss_batch, k)
+            out, penalty, _ = forward_and_flossing_loss(model, x, floss_batch, k, qr_every=qr_every)
             loss = torch.nn.functional.mse_loss(out, y) + 0.1 * penalty
         else:
             loss = torch.nn.functional.mse_loss(model(x), y)
@@ -75,23 +82,26 @@ def main() -> None:
     y = torch.sin(x)
     t = Table("flossing", f"Gradient flossing: step time, depth {depth}, width {args.width}, k {args.k}, "
               f"batch 64, {device}, {torch.get_num_threads()} thread(s); median (min–max) over {rounds} "
-              f"interleaved rounds of {steps} steps", ["model", "flossing batch", "plain step ms",
+              f"interleaved rounds of {steps} steps", ["model", "flossing batch", "QR every", "plain step ms",
                                                      "flossing step ms", "ratio"], plot_unit="flossing / plain")
     for label, spec in MODELS.items():
         cfg = {**spec, "depth": depth, "width": args.width, "in_features": 1,
                "out_features": 1, "model_seed": 0}
         model = build_model(cfg).to(device)
-        got: dict = {None: [], 16: [], 64: []}
+        got: dict = {None: [], **{v: [] for v in VARIANTS}}
         for _ in range(rounds):
-            for fb in got:
-                got[fb].append(statistics.median(step_times(model, x, y, fb, args.k, steps, device)))
-        for fb in (16, 64):
-            r = ratio(got[fb], got[None])
-            t.rows.append([label, str(fb), cell(got[None], 1e3), cell(got[fb], 1e3), cell(r, digits=2) + "×"])
-            t.plot[f"{label.split(' ')[-1].strip('()')} b{fb}"] = spread(r)
+            for v in got:
+                fb, m = v if v else (None, 1)
+                got[v].append(statistics.median(step_times(model, x, y, fb, args.k, steps, device, m)))
+        for fb, m in VARIANTS:
+            r = ratio(got[(fb, m)], got[None])
+            t.rows.append([label, str(fb), f"{m} block{'s' if m > 1 else ''}", cell(got[None], 1e3),
+                           cell(got[(fb, m)], 1e3), cell(r, digits=2) + "×"])
+            t.plot[f"{label.split(' ')[-1].strip('()')} b{fb}" + (f" qr/{m}" if m > 1 else "")] = spread(r)
             if fb == 16:
-                m = spread(r)[0]
-                t.aims.append(Aim(f"{label}, flossing batch 16: flossing / plain step", "≤ 2×", f"{m:.2f}×", m <= 2))
+                med = spread(r)[0]
+                t.aims.append(Aim(f"{label}, flossing batch 16, QR every {m}: flossing / plain step", "≤ 2×",
+                                  f"{med:.2f}×", med <= 2))
     emit([t], args.json)
 
 

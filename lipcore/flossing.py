@@ -3,7 +3,16 @@
 QR method: Q₀ (N, k) orthonormal; for each block t, Q ← J_t Q by Jacobian-vector products
 instead of full Jacobians (explicit rules of `lipcore.tangents` for the common modules,
 forward-mode dual numbers for the others), then Q, R = qr(Q) and λ_i += log|R_ii|. Dividing by the number of blocks T gives natural-log
-growth per block. The computation is differentiable, so mean(λ²) can be minimised; the QR
+growth per block.
+
+Re-orthonormalisation interval (`qr_every` = m, Engelken's t_ONS): the QR is taken after every
+m-th block and after the last, the tangents carried un-normalised in between. A QR of
+J_{t+m}⋯J_{t+1}Q has R = R_{t+m}⋯R_{t+1} (triangular factors multiply, diagonals with them),
+so Σ log|R_ii| and the exponents are those of m = 1 in exact arithmetic, for one QR (and its
+backward) per m blocks instead of per block. In floating point the weakest of the k
+directions keeps about eps·exp((λ₁ − λ_k)·m) relative accuracy, so m must keep
+(λ₁ − λ_k)·m well below ln(1/eps) (≈ 16 in float32); and a direction that dies inside a group
+counts as one contraction to round-off for the group, not one per block. The computation is differentiable, so mean(λ²) can be minimised; the QR
 is `lipcore.qr.qr`, whose gradient stays finite when dead ReLU units leave a block's tangents
 rank-deficient (|R_ii| at round-off counts as log eps and passes no gradient).
 
@@ -69,18 +78,29 @@ Tangents = Callable[[nn.Module, torch.Tensor, torch.Tensor], tuple[torch.Tensor,
 
 
 def _chain(model: nn.Module, x: torch.Tensor, n: int, k: int, generator: torch.Generator | None,
-           tangents: Tangents, finish: bool) -> tuple[torch.Tensor, torch.Tensor]:
-    """Run x (B, ...) through model.blocks with k tangents on its first n rows.
+           tangents: Tangents, finish: bool, qr_every: int = 1) -> tuple[torch.Tensor, torch.Tensor]:
+    """Run x (B, ...) through model.blocks with k tangents on its first n rows, re-orthonormalised
+    by a QR after every `qr_every`-th block of the chain and after its last.
 
     Returns (h, log_r): h the last block output reached (B, ...) — the model's output when
-    `finish`, which runs the blocks after the chain too — and log_r (n, k) = Σ_t log|R_ii| / T."""
+    `finish`, which runs the blocks after the chain too — and log_r (n, k) = Σ log|R_ii| / T
+    over the QRs taken, T the number of blocks in the chain."""
+    if qr_every < 1:
+        raise ValueError(f"flossing: qr_every must be >= 1, got {qr_every}")
     blocks = getattr(model, "blocks", None)
     if blocks is None or len(blocks) == 0:
         raise ValueError("lyapunov_exponents: the model has no .blocks")
     h = x.flatten(1) if x.dim() > 2 else x
     q = None
-    rs = []  # each block's R (n, k, k); their log-diagonals are taken at once at the end
+    rs = []  # the R (n, k, k) of each QR; their log-diagonals are taken at once at the end
+    length = pending = 0  # blocks in the chain; of them, blocks since the last QR
     done = False
+
+    def orthonormalise(jq: torch.Tensor) -> torch.Tensor:
+        qm, r = qr(jq.permute(1, 2, 0))  # (n, M, k): columns are the tangents; finite gradients
+        rs.append(r)                      # when dead units leave them rank-deficient
+        return qm.permute(2, 0, 1)
+
     for block in blocks:
         if done or q is None and h.shape[1] < k:
             h = block(h)
@@ -96,13 +116,14 @@ def _chain(model: nn.Module, x: torch.Tensor, n: int, k: int, generator: torch.G
                 break
             done = True
             continue
-        mat = jq.permute(1, 2, 0)  # (n, M, k): columns are the tangents
-        qm, r = qr(mat)  # finite gradients when dead units leave the tangents rank-deficient
-        rs.append(r)
-        q = qm.permute(2, 0, 1)
+        q, length, pending = jq, length + 1, pending + 1
+        if pending == qr_every:
+            q, pending = orthonormalise(q), 0
+    if pending:
+        orthonormalise(q)
     if not rs:
         raise ValueError(f"lyapunov_exponents: no block keeps at least k={k} features")
-    return h, log_abs_diagonal(torch.stack(rs)).sum(0) / len(rs)
+    return h, log_abs_diagonal(torch.stack(rs)).sum(0) / length
 
 
 def _exponents(log_r: torch.Tensor) -> torch.Tensor:
@@ -111,27 +132,28 @@ def _exponents(log_r: torch.Tensor) -> torch.Tensor:
 
 def lyapunov_exponents(model: nn.Module, x: torch.Tensor, k: int,
                        generator: torch.Generator | None = None,
-                       tangents: Tangents = _block_tangents) -> torch.Tensor:
+                       tangents: Tangents = _block_tangents, qr_every: int = 1) -> torch.Tensor:
     """The k largest finite-time Lyapunov exponents (descending), averaged over the batch x.
 
     x: (B, in_features); returns a (k,) tensor with gradients to the model's parameters.
     `tangents(block, h, q)` gives (block(h), J q): explicit rules (`lipcore.tangents`) with
-    forward-mode dual numbers for modules without one, unless told otherwise.
+    forward-mode dual numbers for modules without one, unless told otherwise. `qr_every`: the
+    re-orthonormalisation interval in blocks (module docstring).
     """
-    return _exponents(_chain(model, x, len(x), k, generator, tangents, finish=False)[1])
+    return _exponents(_chain(model, x, len(x), k, generator, tangents, finish=False, qr_every=qr_every)[1])
 
 
 def flossing_loss(model: nn.Module, x: torch.Tensor, k: int,
                   generator: torch.Generator | None = None,
-                  tangents: Tangents = _block_tangents) -> tuple[torch.Tensor, torch.Tensor]:
+                  tangents: Tangents = _block_tangents, qr_every: int = 1) -> tuple[torch.Tensor, torch.Tensor]:
     """(mean(λ²), λ): the penalty that drives the k exponents towards 0."""
-    lam = lyapunov_exponents(model, x, k, generator, tangents)
+    lam = lyapunov_exponents(model, x, k, generator, tangents, qr_every)
     return (lam ** 2).mean(), lam
 
 
 def forward_and_flossing_loss(model: nn.Module, x: torch.Tensor, n: int, k: int,
                               generator: torch.Generator | None = None,
-                              tangents: Tangents = _block_tangents
+                              tangents: Tangents = _block_tangents, qr_every: int = 1
                               ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     """(model(x), *flossing_loss(model, x[:n], k)) in one pass where the model allows it.
 
@@ -142,8 +164,8 @@ def forward_and_flossing_loss(model: nn.Module, x: torch.Tensor, n: int, k: int,
     The results equal the two separate calls up to rounding (tests/lipcore/training/
     test_tangent_rules.py)."""
     if not getattr(model, "chain_forward", False):
-        penalty, lam = flossing_loss(model, x[:n], k, generator, tangents)
+        penalty, lam = flossing_loss(model, x[:n], k, generator, tangents, qr_every)
         return model(x), penalty, lam
-    out, log_r = _chain(model, x, min(n, len(x)), k, generator, tangents, finish=True)
+    out, log_r = _chain(model, x, min(n, len(x)), k, generator, tangents, finish=True, qr_every=qr_every)
     lam = _exponents(log_r)
     return out, (lam ** 2).mean(), lam

@@ -10,4 +10,7 @@ FLOSSING = {
     "batch_size": Field(int, 16, min=1, nullable=True,
                         help="examples of each batch the exponents are averaged over"),
     "seed": Field(int, 0, help="seed of the initial orthonormal tangents Q0"),
+    "qr_every": Field(int, 1, min=1,
+                      help="re-orthonormalise the tangents every N blocks (1: after each; larger is "
+                           "cheaper and equal in exact arithmetic while (λ1 − λk)·N stays well below 16)"),
 }

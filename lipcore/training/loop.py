@@ -178,7 +178,8 @@ class Engine:
 
         n = self.floss.get("batch_size") or len(x)
         g = torch.Generator().manual_seed(self.floss.get("seed", 0) * 1_000_003 + self.step)
-        out, penalty, _ = forward_and_flossing_loss(model, x, n, self.floss["num_exponents"], g)
+        out, penalty, _ = forward_and_flossing_loss(model, x, n, self.floss["num_exponents"], g,
+                                                    qr_every=self.floss.get("qr_every", 1))
         return out, penalty
 
     def _floss_penalty(self, model: nn.Module, x: torch.Tensor) -> torch.Tensor:
@@ -187,7 +188,8 @@ class Engine:
 
         n = self.floss.get("batch_size") or len(x)
         g = torch.Generator().manual_seed(self.floss.get("seed", 0) * 1_000_003 + self.step)
-        return flossing_loss(model, x[:n], self.floss["num_exponents"], g)[0]
+        return flossing_loss(model, x[:n], self.floss["num_exponents"], g,
+                             qr_every=self.floss.get("qr_every", 1))[0]
 
     def _pre_floss(self) -> None:
         """`flossing.pre_epochs` epochs of the flossing penalty alone, before training."""

@@ -83,7 +83,7 @@ class _Objective(nn.Module):
         n = floss.get("batch_size") or len(x)
         g = torch.Generator().manual_seed(floss.get("seed", 0) * 1_000_003 + step)
         out, penalty, _ = forward_and_flossing_loss(self.model, x, n, floss["num_exponents"], g,
-                                                    jvp_block_tangents)
+                                                    jvp_block_tangents, floss.get("qr_every", 1))
         return out, penalty
 
 
