@@ -97,6 +97,14 @@ def test_out_of_order_points_renumber_their_series(client, db):
     seqs = db.execute(select(MetricPoint.step, MetricPoint.seq).where(MetricPoint.run_id == run_id)
                       .order_by(MetricPoint.step)).all()
     assert [q for _, q in seqs] == list(range(400))
+    # a gap in the middle filled late: only the tail from the gap on is numbered again
+    metrics.write_points(db, run_id, [("y", s, 1.0) for s in [*range(0, 200), *range(300, 400)]])
+    metrics.write_points(db, run_id, [("y", s, 2.0) for s in range(250, 200, -1)])
+    metrics.write_points(db, run_id, [("y", s, 3.0) for s in range(201, 300)])
+    ys = db.execute(select(MetricPoint.step, MetricPoint.seq).where(
+        MetricPoint.run_id == run_id, MetricPoint.key == "y").order_by(MetricPoint.step)).all()
+    assert [st for st, _ in ys] == [*range(0, 200), *range(201, 400)]
+    assert [q for _, q in ys] == list(range(399))
     got = client.get(f"/runs/{run_id}/metrics", params={"max_points": 50}).json()["x"]
     assert dict(zip(got["step"], got["value"])) == brute_minmax(list(range(400)), values, 50)
     assert client.get(f"/runs/{run_id}").json()["summary"]["x"]["n"] == 400
