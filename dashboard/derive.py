@@ -9,6 +9,9 @@ from typing import Any
 
 from dashboard.localtime import local_time
 
+#: the curves a run or a sweep opens on; a comparative run logs them per side (`a/…`, `b/…`)
+LOSS_KEYS = ("train_loss", "test_loss")
+
 
 def flatten(config: dict[str, Any], prefix: str = "") -> dict[str, Any]:
     """{"model": {"depth": 2}} → {"model.depth": 2}; lists stay values (probes lists, etc.)."""

@@ -11,19 +11,19 @@ import flask
 from dash import Input, Output, Patch, State, callback, dcc, html, no_update
 
 from dashboard import client, rerun
+from dashboard.derive import LOSS_KEYS
 from dashboard.figures import curves_figure, ema, lyapunov_figure, new_points
 from dashboard.figures.curves import curve_trace, last_finite
 
 MAX_POINTS = 2000
 ACTIVE = ("queued", "running")
-DEFAULT_KEYS = ("train_loss", "test_loss")
 
 
 def default_keys(keys: list[str], config: dict) -> list[str]:
     """The curves drawn first: train and test loss — each side's (`a/…`, `b/…`) in a comparative
     run, which logs no plain names — even before the run has logged them; else its first two."""
     sides = [f"{s}/" for s in ("a", "b") if config.get(f"model_{s}") is not None]
-    wanted = [p + k for p in (sides or [""]) for k in DEFAULT_KEYS]
+    wanted = [p + k for p in (sides or [""]) for k in LOSS_KEYS]
     return [k for k in wanted if k in keys or not keys] or keys[:2]
 
 

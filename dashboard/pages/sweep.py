@@ -6,7 +6,7 @@ import dash
 from dash import Input, Output, State, callback, dcc, html, no_update
 
 from dashboard import client, reports, sweeps_view
-from dashboard.derive import flatten, summary_keys
+from dashboard.derive import LOSS_KEYS, flatten, summary_keys
 from dashboard.figures import empty_figure, grouped_figure, heatmap_figure, parallel_figure
 from dashboard.figures.health import status_counts_figure
 
@@ -44,7 +44,7 @@ def layout(sweep_id: str | None = None, **_kw) -> html.Div:
     ])
 
 
-PREFERRED = ("train_loss", "test_loss", "a/train_loss", "a/test_loss")
+PREFERRED = LOSS_KEYS + tuple(f"a/{k}" for k in LOSS_KEYS)
 
 
 def default_metric(metrics: list[str]) -> str | None:

@@ -6,7 +6,7 @@ built-in check (no 5xx, status codes and content types as documented, response b
 headers matching their schemas, valid data accepted, invalid data rejected, authentication
 enforced, ...) against an in-process API seeded with a sweep, finished runs and points, once
 without a token and once with one. The live-event routes are included: a stream is read until
-it closes, which `LIPLAB_SSE_MAX_S` bounds here to one second.
+it closes, which `LIPLAB_SSE_MAX_S` bounds here to 0.2 s.
 
 The test fails on any failure of any class, and needs at least 1,000 generated cases in all.
 """
@@ -54,7 +54,7 @@ def seeded_app(tmp_path, sqlite_template, token: str | None):  # noqa: ANN001
     tmp_path.mkdir(parents=True, exist_ok=True)
     shutil.copy(sqlite_template, tmp_path / "c.db")
     app = create_app(make_settings(f"sqlite:///{tmp_path / 'c.db'}", tmp_path, api_token=token,
-                                   sse_max_s=1.0), queue=RecordingQueue())
+                                   sse_max_s=0.2), queue=RecordingQueue())
     headers = {"Authorization": f"Bearer {token}"} if token else {}
     with TestClient(app, base_url="http://t/api/v1", headers=headers) as c:
         body = c.post("/sweeps", json={"config": QUICK, "params": {"model.width": "8,16"}}).json()
