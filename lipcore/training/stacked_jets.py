@@ -146,7 +146,7 @@ class JetPlan:
             h, dh, s = fn(step.module, {a: params[b] for a, b in step.names},
                           {a: directions[b] for a, b in step.names}, h, dh, s)
         if dh is None:  # no parameter moved anything
-            return torch.zeros(len(next(iter(params.values()))), dtype=h.dtype)
+            return torch.zeros(len(next(iter(params.values()))), dtype=h.dtype, device=h.device)
         return self.loss(loss_fn, h, dh, s, y)
 
 
