@@ -603,7 +603,8 @@ class PackTrainer:
                 row["train_acc"] = float(m.correct) / m.count
         row.update(extra)
         rest = [n for n in e.metric_names if n not in self.vector_names]
-        row.update(compute_metrics(rest, m.model, d.x_test, d.y_test, m.loss_fn, e.config))
+        if rest:  # (the model's eval/train switch alone costs as much as a small pack's step)
+            row.update(compute_metrics(rest, m.model, d.x_test, d.y_test, m.loss_fn, e.config))
         m.loss_sum, m.correct, m.count = 0.0, 0.0, 0
         row["epoch"] = float(e.sampler.epoch)
         return finite_metrics(row, e.step)
