@@ -28,7 +28,8 @@ from lipcore.training.stacked_jets import JetPlan, jet_plan
 from lipcore.training.stacked_rules import StackedPlan, find_loss_rule
 
 Params = dict[str, torch.Tensor]
-JET_ELEMENTS = 1 << 23  # the most P·K·N·width tangent entries one jet pass holds
+JET_ELEMENTS = 1 << 20  # the most P·N·K·width tangent entries one jet pass holds (cache-sized:
+#                         measured ≈ 2× faster than 1 << 23 for 32 deep linear members)
 
 
 class Stacked:
