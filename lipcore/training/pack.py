@@ -7,9 +7,11 @@ solo code path: evaluation, metrics, logging, stoppers, checkpoints, resume.
 
 The step is shared. The members' parameters are stacked into one tensor per parameter name
 with a leading member dimension P, and each member's `nn.Parameter` is re-pointed at its slice
-(`p.data = stack[i]`), so the stack is the only copy. One `vmap(functional_call)` forward over
-(P, B, …) batches gives the P objectives; one backward gives the P gradients (the sum of
-independent objectives has each member's own gradient); `StackedOptimizer` applies torch's SGD
+(`p.data = stack[i]`), so the stack is the only copy. One forward over (P, B, …) batches gives
+the P objectives — by the model's stacked rules on the stacks directly when it has them and
+no flossing is asked (`stacked_rules`: MLP, DeepLinear), else by `vmap(functional_call)` of
+one member's forward; one backward gives the P gradients (the sum of independent objectives
+has each member's own gradient); `StackedOptimizer` applies torch's SGD
 or Adam/AdamW update with per-member learning rate, weight decay and momentum, over state that
 is again one tensor per name whose slices are the members' `torch.optim` state, so a
 checkpoint holds what a solo run's would.
@@ -44,7 +46,7 @@ import torch
 from torch import nn
 from torch.func import functional_call, vmap
 
-from lipcore.training import checkpoints
+from lipcore.training import checkpoints, pack_metrics_native, stacked_rules
 from lipcore.training.loop import Engine, TrainResult
 from lipcore.training.members import DivergedError, finite_metrics
 from lipcore.training.stacked_guard import StackedGuard
@@ -112,6 +114,12 @@ class PackTrainer:
         self.names = [n for n, _ in model_of(engines[0]).named_parameters()]
         self.floss = engines[0].floss if engines[0].floss.get("enabled") else None
         self.loss_fn = engines[0].members[0].loss_fn
+        # the stacked rules' path when the model and loss have them and no flossing is asked
+        self.native_loss = stacked_rules.find_loss_rule(self.loss_fn)
+        self.native = None if self.floss or self.native_loss is None else \
+            stacked_rules.plan(self.template.model)
+        self.native_metrics = None if self.native is None else \
+            pack_metrics_native.Stacked(self.native, self.loss_fn)
         self.task = engines[0].data.task
         self.device = engines[0].device
         self.active: list[int] = []
@@ -201,18 +209,12 @@ class PackTrainer:
         shared = all(x is xs[0] for x in xs) and all(y is ys[0] for y in ys)
         x = xs[0] if shared else torch.stack(xs)
         y = ys[0] if shared else torch.stack(ys)
-        leaves = {f"model.{n}": t.detach().requires_grad_() for n, t in self.params.items()}
-        weights = self._floss_weights(engines, x)
-
-        def one(params, xi, yi, w):
-            out, penalty = functional_call(self.template, params, (xi, floss, step))
-            loss = self.loss_fn(out, yi)
-            objective = loss if penalty is None else loss + w * penalty
-            return objective, loss, out
-
-        dims = None if shared else 0
-        objective, loss, out = vmap(one, in_dims=(0, dims, dims, 0), randomness="same")(
-            leaves, x, y, weights)
+        leaves = {n: t.detach().requires_grad_() for n, t in self.params.items()}
+        if self.native is not None and floss is None:
+            objective, loss, out = self._native_objective(leaves, x, y, shared)
+        else:
+            objective, loss, out = self._vmap_objective(leaves, x, y, shared, floss, step,
+                                                        self._floss_weights(engines, x))
         grads = self._grads(objective, leaves)
         self.guard.screen(step, self.rows, self.params, objective, grads)
         lrs = [e._lr(e.members[0]) for e in engines]
@@ -227,6 +229,29 @@ class PackTrainer:
         for e in engines:
             e.members[0].count += n
         self._sums = None
+
+    def _native_objective(self, leaves: dict[str, torch.Tensor], x: torch.Tensor,
+                          y: torch.Tensor, shared: bool) -> tuple[torch.Tensor, ...]:
+        """(objective, loss, out) of every member by the model's stacked rules: x (B, …) or
+        (P, B, …) → out (P, B, …), loss (P,); no flossing here."""
+        out = self.native.forward(leaves, x, 1, shared)
+        loss = self.native_loss(self.loss_fn, out, y, 1)
+        return loss, loss, out
+
+    def _vmap_objective(self, leaves: dict[str, torch.Tensor], x: torch.Tensor, y: torch.Tensor,
+                        shared: bool, floss: dict[str, Any] | None, step: int,
+                        weights: torch.Tensor) -> tuple[torch.Tensor, ...]:
+        """(objective, loss, out) of every member by `vmap(functional_call)` of one member's
+        forward (with its flossing penalty when `floss`): any model."""
+        def one(params, xi, yi, w):
+            out, penalty = functional_call(self.template, params, (xi, floss, step))
+            loss = self.loss_fn(out, yi)
+            objective = loss if penalty is None else loss + w * penalty
+            return objective, loss, out
+
+        dims = None if shared else 0
+        prefixed = {f"model.{n}": t for n, t in leaves.items()}
+        return vmap(one, in_dims=(0, dims, dims, 0), randomness="same")(prefixed, x, y, weights)
 
     def _floss_weights(self, engines: list[Engine], like: torch.Tensor) -> torch.Tensor:
         """(P,) each member's `flossing.weight` (cached while the stack stands)."""
@@ -354,12 +379,12 @@ class PackTrainer:
             return [self._solo_penalty(i, xs[i]) for i in rows]
         floss = dict(self.floss)
         x = torch.stack([xs[i] for i in rows])
-        leaves = {f"model.{n}": t.detach().requires_grad_() for n, t in self.params.items()}
+        leaves = {n: t.detach().requires_grad_() for n, t in self.params.items()}
 
         def one(params, xi):
             return functional_call(self.template, params, (xi, floss, 0))[1]
 
-        penalty = vmap(one, randomness="same")(leaves, x)
+        penalty = vmap(one, randomness="same")({f"model.{n}": t for n, t in leaves.items()}, x)
         values = penalty.detach().tolist()
         grads = self._grads(penalty, leaves)
         lrs = [self.engines[i].members[0].optimizer.param_groups[0]["lr"] for i in rows]
@@ -438,6 +463,7 @@ class PackTrainer:
         evaluated now ask for, for all of them at once; empty when the batched call fails (the
         solo evaluation then runs)."""
         from lipcore.training.pack_metrics import VECTOR_METRICS, pack_metrics
+        from lipcore.training.pack_metrics_native import native_pack_metrics
 
         if not due:
             return {}
@@ -450,8 +476,11 @@ class PackTrainer:
         x = data[0].x_test if shared else torch.stack([d.x_test for d in data])
         y = data[0].y_test if shared else torch.stack([d.y_test for d in data])
         try:
-            values = pack_metrics(names, self.template.model, stacked, x, y, self.loss_fn, shared,
-                                  self.task, self.engines[due[0]].config)
+            values = None if self.native is None else native_pack_metrics(
+                names, self.native_metrics, stacked, x, y, shared, self.task)
+            if values is None:
+                values = pack_metrics(names, self.template.model, stacked, x, y, self.loss_fn,
+                                      shared, self.task, self.engines[due[0]].config)
         except RuntimeError:
             return {}
         self.vector_names = names
@@ -574,7 +603,8 @@ class PackTrainer:
                 row["train_acc"] = float(m.correct) / m.count
         row.update(extra)
         rest = [n for n in e.metric_names if n not in self.vector_names]
-        row.update(compute_metrics(rest, m.model, d.x_test, d.y_test, m.loss_fn, e.config))
+        if rest:  # (the model's eval/train switch alone costs as much as a small pack's step)
+            row.update(compute_metrics(rest, m.model, d.x_test, d.y_test, m.loss_fn, e.config))
         m.loss_sum, m.correct, m.count = 0.0, 0.0, 0
         row["epoch"] = float(e.sampler.epoch)
         return finite_metrics(row, e.step)

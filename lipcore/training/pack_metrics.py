@@ -113,8 +113,6 @@ def pack_metrics(names: list[str], model: nn.Module, stacked: Params, x: torch.T
     """For every member of `stacked` (name → (P, …)): `test_loss` (and `test_acc`) as
     `loop.evaluate` gives them, and the `names` that have a vectorised form; one dict per
     member. x, y: the test set, one for all (`shared`) or stacked (P, N, …)."""
-    from lipcore.training.loop import EVAL_CHUNK
-
     chosen = [n for n in names if n in VECTOR_METRICS]
     was = model.training
     model.eval()
@@ -132,7 +130,15 @@ def pack_metrics(names: list[str], model: nn.Module, stacked: Params, x: torch.T
     finally:
         model.train(was)
     lists = {k: v.detach().tolist() for k, v in values.items()}
-    n = len(x) if shared else x.shape[1]
+    return rows_of(lists, len(x) if shared else x.shape[1], task)
+
+
+def rows_of(lists: dict[str, list[float]], n: int, task: str) -> list[dict[str, float]]:
+    """One row per member from name → per-member values, the `chunk/j` entries (each chunk's
+    mean loss, and its hits unless regression, on n test examples) summed as `loop.evaluate`
+    sums them into `test_loss` (and `test_acc`)."""
+    from lipcore.training.loop import EVAL_CHUNK
+
     sizes = [min(EVAL_CHUNK, n - i) for i in range(0, n, EVAL_CHUNK)]
     rows = []
     for j in range(len(next(iter(lists.values())))):

@@ -94,6 +94,11 @@ def test_each_member_of_a_pack_equals_its_solo_run(case):
     base, changes = CASES[case]
     cfgs = variants(base, changes)
     assert vectorised_reason(cfgs[0]) is None
+    assert_pack_equals_solo(cfgs)
+
+
+def assert_pack_equals_solo(cfgs: list[dict]) -> None:
+    """Every member succeeds, takes its solo run's steps and logs its solo run's points."""
     solo = solo_runs(cfgs)
     reporters = [ListReporter() for _ in cfgs]
     summaries = run_pack(cfgs, reporters)
@@ -214,6 +219,7 @@ def test_a_member_whose_batched_forward_fails_steps_alone_and_its_neighbours_sta
         return solo_step(self, i, x, y)
 
     monkeypatch.setattr(pack._Objective, "forward", factorising)
+    monkeypatch.setattr(pack.stacked_rules, "plan", lambda model: None)  # the vmap path: patched
     monkeypatch.setattr(pack.PackTrainer, "_solo_step", spy)
     reporters = [ListReporter() for _ in cfgs]
     summaries = run_pack(cfgs, reporters)
