@@ -180,7 +180,7 @@ def test_reporters_flushed_together_store_all_their_points_or_none(claimed):
     gone.log({"loss": 4.0}, 2)
     with pytest.raises(LookupError):
         flush_together([a, gone])
-    assert count(sessions, run_id) == 1 and a.buffer == [("loss", 2, 3.0)]
+    assert count(sessions, run_id) == 1 and a.pending() == [("loss", 2, 3.0)]
 
 
 class RecordingBus:
