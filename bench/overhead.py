@@ -72,22 +72,74 @@ def trimmed_mean(xs: list[float], cut: float = TRIM) -> float:
     return statistics.fmean(xs[k:len(xs) - k] if len(xs) > 2 * k else xs)
 
 
-def one(cfg: dict, reporter: Any) -> dict[str, float]:
-    """One training run's steady-state step statistics (seconds) and its last flush."""
+APP = "liplab-bench-overhead"  # the application_name of this bench's PostgreSQL sessions
+
+
+class ServerClock:
+    """CPU seconds spent by the PostgreSQL backends of this bench's sessions (from
+    /proc/<pid>/schedstat: the server must run on this machine) and by the Redis server (its
+    INFO, all clients'); None where it cannot be read."""
+
+    def __init__(self, sessions: Any, bus: Any):
+        self.sessions, self.bus = sessions, bus
+        self.pids: list[int] = []
+
+    def _backends(self) -> list[int]:
+        from sqlalchemy import text
+
+        with self.sessions() as db:
+            return list(db.scalars(text("SELECT pid FROM pg_stat_activity WHERE application_name = :a"),
+                                   {"a": APP}))
+
+    @staticmethod
+    def _cpu(pids: list[int]) -> float:
+        return sum(int(Path(f"/proc/{pid}/schedstat").read_text().split()[0]) for pid in pids) / 1e9
+
+    def postgres(self, start: bool) -> float | None:
+        """At the start: the backends' CPU so far. At the end: theirs, read before this query
+        costs them anything, plus that of backends opened since."""
+        try:
+            if start:
+                self.pids = self._backends()
+                return self._cpu(self.pids)
+            known = self._cpu(self.pids)
+            return known + self._cpu([p for p in self._backends() if p not in self.pids])
+        except (OSError, ValueError, IndexError):
+            return None
+
+    def redis(self) -> float | None:
+        if self.bus is None or self.bus.redis is None:
+            return None
+        info = self.bus.redis.info("cpu")
+        return float(info["used_cpu_sys"]) + float(info["used_cpu_user"])
+
+    def read(self, start: bool) -> tuple[float | None, float | None]:
+        return self.postgres(start), self.redis()
+
+
+def one(cfg: dict, reporter: Any, servers: ServerClock | None = None) -> dict[str, float]:
+    """One training run's steady-state step statistics (seconds), its last flush, and the CPU
+    per step its points cost the reporter's own thread and the servers over the whole run."""
     from lipcore import run_experiment
 
     clock = StepClock(reporter)
+    before = servers.read(start=True) if servers else (None, None)
+    cpu0, thread0 = time.process_time(), time.thread_time()
     run_experiment(cfg, reporter=clock)
     t = time.perf_counter()
     if hasattr(reporter, "flush"):
         reporter.flush()
     flush_s = time.perf_counter() - t
+    others = (time.process_time() - cpu0) - (time.thread_time() - thread0)  # the flusher's, if any
+    after = servers.read(start=False) if servers else (None, None)
+    steps = len(clock.marks)
     marks = clock.marks[int(len(clock.marks) * WARMUP):]
     wall = [b[0] - a[0] for a, b in zip(marks, marks[1:])]
     n = len(wall)
+    server = [None if a is None or b is None else (b - a) / steps for a, b in zip(before, after)]
     return {"mean": statistics.fmean(wall), "median": statistics.median(wall), "trimmed": trimmed_mean(wall),
             "thread_cpu": (marks[-1][1] - marks[0][1]) / n, "process_cpu": (marks[-1][2] - marks[0][2]) / n,
-            "flush": flush_s}
+            "flush": flush_s, "flusher_cpu": others / steps, "postgres_cpu": server[0], "redis_cpu": server[1]}
 
 
 REPORTERS = ("null", "db", "sync")  # None: NullReporter; else DBReporter(background=…)
@@ -105,8 +157,9 @@ def measure(pg_url: str, redis_url: str, steps: int, repeats: int,
     from bench.ingest import running_runs
 
     cfg = config(steps)
-    sessions = make_sessionmaker(make_engine(pg_url))
+    sessions = make_sessionmaker(make_engine(pg_url + ("&" if "?" in pg_url else "?") + f"application_name={APP}"))
     bus = EventBus(Settings(database_url=pg_url, broker_url=redis_url))
+    servers = ServerClock(sessions, bus)
     one(config(16), NullReporter())  # imports and first-call costs out of every figure
     got: dict[str, list[dict[str, float]]] = {k: [] for k in REPORTERS}
     for i in range(repeats):
@@ -117,7 +170,7 @@ def measure(pg_url: str, redis_url: str, steps: int, repeats: int,
             else:
                 (run_id,) = running_runs(pg_url, 1)
                 reporter = DBReporter(sessions, run_id, bus=bus, stop=lambda: False, background=background)
-            got[name].append(one(cfg, reporter))
+            got[name].append(one(cfg, reporter, servers))
     return got
 
 
@@ -134,12 +187,19 @@ LABELS = {"null": "`NullReporter` (nothing stored)",
           "sync": "the same, batches and events written in the training thread (`background=False`)"}
 
 
+def all_cpu(r: dict[str, float]) -> float:
+    """CPU per step that training and its reporting cost everywhere: the training thread's,
+    the flusher's and the servers'."""
+    return r["thread_cpu"] + r["flusher_cpu"] + (r["postgres_cpu"] or 0.0) + (r["redis_cpu"] or 0.0)
+
+
 def tables(got: dict[str, list[dict[str, float]]], steps: int) -> list[Table]:
     n = len(got["null"])
     t = Table("overhead", f"Logging overhead per training step, steady state ({steps} steps a run, metrics "
               f"logged every step; median (min–max) of {n} interleaved rounds)",
               ["reporter", "wall ms / step (mean)", "overhead (mean)", "overhead (median step)",
-               "overhead (trimmed mean)", "training-thread CPU ms / step", "process CPU ms / step",
+               "overhead (trimmed mean)", "training thread CPU ms / step", "flusher CPU µs / step",
+               "PostgreSQL CPU µs / step", "Redis CPU µs / step", "CPU overhead (all of them)",
                "last flush ms / run"], plot_unit="ms / step")
     for name in REPORTERS:
         rounds = got.get(name)
@@ -147,19 +207,24 @@ def tables(got: dict[str, list[dict[str, float]]], steps: int) -> list[Table]:
             continue
         base = name == "null"
         pct = (lambda stat: "" if base else cell(over(got, name, stat), 100, 1) + " %")
+        every = "" if base else cell([r - 1 for r in ratio([all_cpu(r) for r in rounds],
+                                                            [all_cpu(r) for r in got["null"]])], 100, 1) + " %"
         t.rows.append([LABELS[name], cell(series(rounds, "mean"), 1e3, 3), pct("mean"), pct("median"),
                        pct("trimmed"), cell(series(rounds, "thread_cpu"), 1e3, 3),
-                       cell(series(rounds, "process_cpu"), 1e3, 3),
+                       cell(series(rounds, "flusher_cpu"), 1e6, 1), cell(series(rounds, "postgres_cpu"), 1e6, 1),
+                       cell(series(rounds, "redis_cpu"), 1e6, 1), every,
                        "" if base else cell(series(rounds, "flush"), 1e3, 1)])
     t.notes.append(
         f"Step times are read inside the run at the end of every step (the first {WARMUP:.0%} left out); "
         "\"mean\" is what a run pays per step on average (the flusher's batches and live events "
         f"included), \"median step\" the typical step, \"trimmed mean\" the mean without the "
         f"{TRIM:.0%} fastest and slowest steps. Overheads are the median of the per-round ratios "
-        "(min–max over rounds). The training thread's CPU is what `log()` costs the step itself; the "
-        "process's CPU adds the flusher thread's work (the database and broker servers' CPU is in "
-        "neither, but is in the wall time when they share the cores). The last flush (the points "
-        "still buffered when training ends) is paid once per run, not per step.")
+        "(min–max over rounds). CPU: the training thread's over the same steps (what `log()` and "
+        "any interference cost the step itself), then per step of the whole run, its last flush "
+        "included: the reporter's flusher thread, the PostgreSQL backends of its sessions and the "
+        "Redis server (all its clients'). \"CPU overhead (all of them)\" compares their sum with the "
+        "null reporter's: what reporting costs when every core is busy, as on a shared box. The last "
+        "flush (the points still buffered when training ends) is paid once per run, not per step.")
     t.plot = {"null": spread([r["mean"] * 1e3 for r in got["null"]])}
     if not got.get("db"):
         return [t]
