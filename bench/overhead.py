@@ -1,9 +1,10 @@
 """Logging overhead: the per-step cost of the worker's reporter in a real training loop.
 
     PYTHONPATH=. OMP_NUM_THREADS=1 python bench/overhead.py [--quick | --smoke] [--json PATH]
+        [--steps N] [--repeats R] [--only db,sync]
 
 `lipcore.run_experiment` trains a small MLP on sine data (batch 32, evaluated and logged every
-step, so every step hands the reporter its metrics) with `lipcore.reporting.NullReporter`,
+step, so every step hands the reporter its 4 metrics) with `lipcore.reporting.NullReporter`,
 with `worker.sink.DBReporter` as the worker builds it (PostgreSQL store, live events over
 Redis, `should_stop()` every step, batches and events written by its flusher thread), and with
 the same reporter writing in the training thread (`background=False`).
@@ -11,15 +12,20 @@ the same reporter writing in the training thread (`background=False`).
 What is measured is the steady state, step by step: a `StepClock` wraps the reporter and reads
 three clocks each time the loop asks `should_stop()` (once at the end of every step), so the
 differences are the step times: wall (`perf_counter`), the training thread's CPU
-(`thread_time`: what `log()` costs it directly) and the whole process's CPU (`process_time`:
-the flusher thread's work too). The first tenth of each run's steps (start-up, the flusher's
-first batch) is left out. Per run the wall step times give a mean (what a run pays per step
-on average: the flusher's batch every second and its live events every 50 ms spread over the
-steps, and whatever else ran on the box), a median (the typical step) and a 10 %-trimmed mean;
-the last flush after training (every point still buffered, written once per run) is timed on
-its own. The reporters run one after the other in each round, the order reversed every other
-round, and each overhead is the median over rounds of the per-round ratio minus one. Needs
-PostgreSQL and Redis (LIPLAB_TEST_PG_URL, LIPLAB_TEST_REDIS_URL).
+(`thread_time`) and the whole process's CPU (`process_time`). The first tenth of each run's
+steps (start-up, the flusher's first batch) is left out. Per run the wall step times give a
+mean (what a run pays per step on average: the flusher's batch every second and its live
+events every 50 ms spread over the steps, and whatever else ran on the box), a median (the
+typical step) and a 10 %-trimmed mean; the last flush after training (the points still
+buffered, written once per run) is timed on its own. Beside the training thread's CPU, the CPU
+per step of the whole run is accounted where reporting spends it: the reporter's flusher thread
+(this process's CPU less the training thread's), the PostgreSQL backends of the bench's
+sessions (`/proc/<pid>/schedstat`, found by their application_name) and the Redis server (its
+INFO, all its clients'); their sum against the null reporter's is what reporting costs when
+every core is busy. The reporters run one after the other in each round, the order reversed
+every other round, and each overhead is the median over rounds of the per-round ratio minus one.
+Needs PostgreSQL (on this machine, for its CPU) and Redis (LIPLAB_TEST_PG_URL,
+LIPLAB_TEST_REDIS_URL).
 """
 from __future__ import annotations
 
