@@ -14,10 +14,10 @@ training thread: `log()` only appends the step and a copy of its dict to the buf
 per-point work: the values become `(key, step, float)` points when they are written or
 published, so a value must not be changed in place after it was logged), and a flusher thread
 of the reporter writes each batch when due and publishes every `live_every_s`, so no training
-step waits for a store or broker round trip. `flush()` still writes in the caller's thread, after any batch the
-flusher has in flight (one at a time), so a checkpoint never runs ahead of the stored points;
-an error the flusher meets (other than an outage) is raised by the next `log()`. The flusher
-ends after 2 s with nothing to do and starts again with the next point.
+step waits for a store or broker round trip. `flush()` still writes in the caller's thread,
+after any batch the flusher has in flight (one at a time), so a checkpoint never runs ahead of
+the stored points; an error the flusher meets (other than an outage) is raised by the next
+`log()`. The flusher ends after 2 s with nothing to do and starts again with the next point.
 
 When the store is away (`server.outage.store_unavailable`), the periodic batch stays in the
 buffer and is tried again with backoff while training goes on; `flush()` (before a checkpoint,
