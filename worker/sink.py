@@ -10,12 +10,14 @@ browser sees a point long before its batch is due. On a resumed run every step u
 is already stored and is not logged again.
 
 With `background=True` (the worker's runs) the periodic batches and live events leave the
-training thread: `log()` only appends to the buffers, and a flusher thread of the reporter
-writes each batch when due and publishes every `live_every_s`, so no training step waits for a
-store or broker round trip. `flush()` still writes in the caller's thread, after any batch the
-flusher has in flight (one at a time), so a checkpoint never runs ahead of the stored points;
-an error the flusher meets (other than an outage) is raised by the next `log()`. The flusher
-ends after 2 s with nothing to do and starts again with the next point.
+training thread: `log()` only appends the step and a copy of its dict to the buffers (no
+per-point work: the values become `(key, step, float)` points when they are written or
+published, so a value must not be changed in place after it was logged), and a flusher thread
+of the reporter writes each batch when due and publishes every `live_every_s`, so no training
+step waits for a store or broker round trip. `flush()` still writes in the caller's thread,
+after any batch the flusher has in flight (one at a time), so a checkpoint never runs ahead of
+the stored points; an error the flusher meets (other than an outage) is raised by the next
+`log()`. The flusher ends after 2 s with nothing to do and starts again with the next point.
 
 When the store is away (`server.outage.store_unavailable`), the periodic batch stays in the
 buffer and is tried again with backoff while training goes on; `flush()` (before a checkpoint,
@@ -28,7 +30,9 @@ import logging
 import math
 import threading
 import time
-from typing import Any, Callable, TypeVar
+from itertools import chain
+from operator import itemgetter
+from typing import Any, Callable, Iterable, TypeVar
 
 from sqlalchemy import exists, insert, literal, select
 from sqlalchemy.orm import Session, sessionmaker
@@ -41,6 +45,16 @@ T = TypeVar("T")
 log = logging.getLogger("liplab.worker")
 
 Point = tuple[str, int, float]
+Entry = tuple[int, dict[str, Any]]  # (step, values) of one `log()` call
+
+
+def points_of(entries: Iterable[Entry]) -> list[Point]:
+    """The (key, step, float value) points of logged entries, in logging order."""
+    return [(k, s, float(v)) for s, values in entries for k, v in values.items()]
+
+
+def n_points(entries: Iterable[Entry]) -> int:
+    return sum(len(values) for _, values in entries)
 
 POINTS_OUTAGE = StoreOutage(logging.getLogger("liplab.worker"), "writing metric points")
 
@@ -60,8 +74,9 @@ class DBReporter:
         self.stop = stop or (lambda: False)
         self.skip_until = skip_until
         self.max_points, self.max_wait_s, self.live_every_s = max_points, max_wait_s, live_every_s
-        self.buffer: list[Point] = []  # not yet in the store
-        self.live: list[Point] = []  # not yet published
+        self.buffer: list[Entry] = []  # not yet in the store
+        self.buffered = 0  # points in `buffer`
+        self.live: list[Entry] = []  # not yet published
         self.files: list[tuple[str, str, str]] = []  # artifact rows not yet stored
         self.last_flush = self.last_live = time.monotonic()
         self.published: dict[str, int] = {}  # key → newest step sent live
@@ -78,11 +93,12 @@ class DBReporter:
     def log(self, values: dict[str, float], step: int) -> None:
         if step <= self.skip_until:
             return  # stored by an earlier attempt of this run
-        points = [(k, int(step), float(v)) for k, v in values.items()]
+        entry = (int(step), dict(values))
         with self.lock:
-            self.buffer += points
+            self.buffer.append(entry)
+            self.buffered += len(entry[1])
             if self.bus is not None:  # nothing to publish to: do not keep a second copy
-                self.live += points
+                self.live.append(entry)
             if self.background:
                 if self.failure is not None:
                     failure, self.failure = self.failure, None
@@ -91,11 +107,11 @@ class DBReporter:
                     self.flusher = threading.Thread(target=self._flush_loop, daemon=True,
                                                     name=f"liplab-reporter-{self.run_id}")
                     self.flusher.start()
-                if len(self.buffer) >= self.max_points:
+                if self.buffered >= self.max_points:
                     self.wake.set()
                 return
         now = time.monotonic()
-        due = len(self.buffer) >= self.max_points or now - self.last_flush >= self.max_wait_s
+        due = self.buffered >= self.max_points or now - self.last_flush >= self.max_wait_s
         if due and now >= self.retry_at:
             self._try_flush(now)
         elif now - self.last_live >= self.live_every_s:
@@ -111,7 +127,7 @@ class DBReporter:
             self.wake.clear()
             now = time.monotonic()
             with self.lock:
-                pending, live = len(self.buffer), bool(self.live)
+                pending, live = self.buffered, bool(self.live)
                 if not pending and not live and now - idle_since > 2.0:
                     self.flusher = None
                     return
@@ -161,27 +177,43 @@ class DBReporter:
         with self.write_lock:  # after the flusher's batch in flight, if any
             return wait_for_store(lambda: self._write(then), POINTS_OUTAGE)
 
+    def pending(self) -> list[Point]:
+        """The points logged and not yet stored."""
+        with self.lock:
+            return points_of(self.buffer)
+
+    def _take(self) -> tuple[list[Entry], list[tuple[str, str, str]]]:
+        """Empty the buffers for a write: (entries, artifact rows)."""
+        with self.lock:
+            batch, self.buffer, self.buffered = self.buffer, [], 0
+            files, self.files = self.files, []
+        return batch, files
+
+    def _restore(self, batch: list[Entry], files: list[tuple[str, str, str]]) -> None:
+        """Put back what a failed write took, before anything logged since."""
+        with self.lock:
+            self.buffer, self.files = batch + self.buffer, files + self.files
+            self.buffered = n_points(self.buffer)
+
     def _write(self, then: Callable[[Session], T] | None) -> T | None:
         """One attempt of `flush`; on error the buffers are restored and the error raised."""
-        with self.lock:
-            batch, self.buffer = self.buffer, []
-            files, self.files = self.files, []
+        batch, files = self._take()
         result = None
         if batch or files or then is not None:
             try:
+                points = points_of(batch)
                 with self.sessions() as db:
                     self._add_artifacts(db, files)
                     if then is not None:
                         result = then(db)
-                    if batch:
-                        write_points(db, self.run_id, batch)  # commits the rest too
+                    if points:
+                        write_points(db, self.run_id, points)  # commits the rest too
                     else:
                         db.commit()
             except BaseException:
-                with self.lock:
-                    self.buffer, self.files = batch + self.buffer, files + self.files
+                self._restore(batch, files)
                 raise
-            self.written += len(batch)
+            self.written += len(points)
         self.last_flush = time.monotonic()
         self.publish()
         return result
@@ -192,16 +224,21 @@ class DBReporter:
 
     def _publish(self) -> None:
         with self.lock:
-            points, self.live = self.live, []
+            entries, self.live = self.live, []
         self.last_live = time.monotonic()
-        if points and self.bus is not None:
+        if entries and self.bus is not None:
             # `after`: per key, the step before this event's first point, so a listener that
             # has less can tell it missed something (and read it from the store instead)
-            after = {k: self.published.get(k, self.skip_until) for k in dict.fromkeys(k for k, _, _ in points)}
-            for k, s, _ in points:
+            keys = dict.fromkeys(chain.from_iterable(values for _, values in entries))
+            after = {k: self.published.get(k, self.skip_until) for k in keys}
+            newest: dict[str, int] = {}  # key → its highest step in this event
+            for s, values in sorted(entries, key=itemgetter(0)):
+                newest.update(dict.fromkeys(values, s))
+            for k, s in newest.items():
                 self.published[k] = max(s, self.published.get(k, s))
-            event = {"type": "metrics", "run_id": self.run_id, "after": after,
-                     "points": [[k, s, v if math.isfinite(v) else None] for k, s, v in points]}
+            points = [[k, s, v if math.isfinite(v) else None]
+                      for s, values in entries for k, v in zip(values, map(float, values.values()))]
+            event = {"type": "metrics", "run_id": self.run_id, "after": after, "points": points}
             self.bus.publish(event, self.run_id, self.sweep_id)
 
     def artifact(self, name: str, path: str, kind: str = "file") -> None:
@@ -241,29 +278,25 @@ def flush_together(reporters: list[DBReporter], then: Callable[[Session], T] | N
 
 def _write_together(reporters: list[DBReporter], then: Callable[[Session], T] | None = None) -> T | None:
     """One attempt of `flush_together`; on error every buffer is restored and the error raised."""
-    taken = []
-    for r in reporters:
-        with r.lock:
-            taken.append((r, r.buffer, r.files))
-            r.buffer, r.files = [], []
+    taken = [(r, *r._take()) for r in reporters]
     result = None
     if then is not None or any(batch or files for _, batch, files in taken):
         try:
+            points = {r.run_id: points_of(batch) for r, batch, _ in taken if batch}
             with reporters[0].sessions() as db:
                 for r, _, files in taken:
                     r._add_artifacts(db, files)
                 if then is not None:
                     result = then(db)
-                write_points_many(db, {r.run_id: batch for r, batch, _ in taken if batch})
+                write_points_many(db, points)
                 db.commit()
         except BaseException:
             for r, batch, files in taken:
-                with r.lock:
-                    r.buffer, r.files = batch + r.buffer, files + r.files
+                r._restore(batch, files)
             raise
     now = time.monotonic()
     for r, batch, _ in taken:
-        r.written += len(batch)
+        r.written += n_points(batch)
         r.last_flush = now
         r.publish()
     return result

@@ -137,3 +137,26 @@ def test_large_batches_stay_idempotent(client, db):
     summary = client.get(f"/runs/{run_id}").json()["summary"]["x"]
     assert summary["step"] == 2 * n + n // 2 - 1 and summary["last"] == 7.0
     assert summary["min"] == -float(n + n // 2 - 1) and summary["max"] == float(n - 1)  # every value seen
+
+
+def test_large_batches_store_every_key_and_double_exactly(client, db):
+    """COPY's rows are formatted as text in bulk (PostgreSQL): keys holding COPY's own separators
+    and escapes, and doubles at the edges of the format, read back as written, whether a batch
+    takes the straight COPY or the staged upsert (its steps rewritten)."""
+    from sqlalchemy import select
+
+    from server.models import MetricPoint
+
+    keys = ["tab\there", "back\\slash", "new\nline\r", "\\N", "ünï ✓"]
+    doubles = [0.1, 1 / 3, 5e-324, -0.0, 1.7976931348623157e308, -2.2250738585072014e-308, 123456789.125]
+    n = metrics.COPY_MIN_ROWS // len(keys) + 1
+    run_id = new_run(client)
+    for sign in (1.0, -1.0):  # new steps, then every step again (the staged upsert)
+        sent = [(k, s, sign * doubles[(s + i) % len(doubles)]) for i, k in enumerate(keys) for s in range(n)]
+        metrics.write_points(db, run_id, sent + [(keys[0], n + 1, float("nan"))])
+        got = {(k, s): v for k, s, v in db.execute(select(MetricPoint.key, MetricPoint.step, MetricPoint.value)
+                                                   .where(MetricPoint.run_id == run_id))}
+        assert got.pop((keys[0], n + 1)) is None and len(got) == len(sent)
+        signed = db.get_bind().dialect.name == "postgresql"  # SQLite keeps no negative zero
+        for k, s, v in sent:
+            assert got[(k, s)] == v and (not signed or math.copysign(1, got[(k, s)]) == math.copysign(1, v)), (k, s)

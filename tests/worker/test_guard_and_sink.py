@@ -180,7 +180,7 @@ def test_reporters_flushed_together_store_all_their_points_or_none(claimed):
     gone.log({"loss": 4.0}, 2)
     with pytest.raises(LookupError):
         flush_together([a, gone])
-    assert count(sessions, run_id) == 1 and a.buffer == [("loss", 2, 3.0)]
+    assert count(sessions, run_id) == 1 and a.pending() == [("loss", 2, 3.0)]
 
 
 class RecordingBus:
@@ -224,3 +224,22 @@ def test_background_reporter_hands_its_error_to_the_next_log(sessions):
     with pytest.raises(LookupError):
         rep.log({"loss": 2.0}, 2)
     assert len(rep.buffer) == 2  # kept: nothing was stored
+
+
+def test_log_keeps_the_values_as_they_were_when_logged(claimed):
+    """`log()` keeps the dict, not its points: a caller reusing its dict changes nothing stored."""
+    sessions, run_id = claimed
+    bus = ListBus()
+    rep = DBReporter(sessions, run_id, bus=bus, max_wait_s=float("inf"), live_every_s=60)
+    values = {"loss": 1.0}
+    rep.log(values, 1)
+    values["loss"], values["acc"] = 2.0, 0.5
+    rep.log(values, 2)
+    values.clear()
+    assert rep.pending() == [("loss", 1, 1.0), ("loss", 2, 2.0), ("acc", 2, 0.5)]
+    rep.flush()
+    with sessions() as db:
+        rows = db.execute(select(MetricPoint.key, MetricPoint.step, MetricPoint.value)
+                          .where(MetricPoint.run_id == run_id).order_by(MetricPoint.step, MetricPoint.key)).all()
+    assert [tuple(r) for r in rows] == [("loss", 1, 1.0), ("acc", 2, 0.5), ("loss", 2, 2.0)]
+    assert [p for e, _, _ in bus.events for p in e["points"]] == [["loss", 1, 1.0], ["loss", 2, 2.0], ["acc", 2, 0.5]]
