@@ -89,6 +89,23 @@ def test_relayed_points_after_a_gap_wait_for_the_store_then_follow_in_order(app,
     assert poller.cursor() == "train_loss=8"
 
 
+def test_the_first_points_of_a_fresh_series_are_relayed_at_once(app, client):
+    # a client with nothing of a key, and a reporter's first event (after = its skip_until,
+    # -1): nothing came before, so the points go out live instead of waiting for the store
+    from server.api.routes.events import RunPoller
+
+    run_id = client.post("/runs", json={"config": QUICK}).json()["id"]
+    poller = RunPoller(app.state.sessionmaker, run_id)
+    poller.poll()
+    first = {"type": "metrics", "run_id": run_id, "after": {"train_loss": -1},
+             "points": [["train_loss", 0, 1.0], ["train_loss", 1, 0.9]]}
+    assert [p[1] for p in poller.fresh(first)["points"]] == [0, 1] and not poller.behind
+    # a key whose first event starts later (a resumed run: after = its last stored step) waits
+    later = {"type": "metrics", "run_id": run_id, "after": {"test_loss": 9},
+             "points": [["test_loss", 10, 1.0]]}
+    assert poller.fresh(later) is None and poller.behind
+
+
 def test_sweep_events_stream_status_changes(client, db):
     body = client.post("/sweeps", json={"config": QUICK, "params": {"training.lr": "0.1,0.01"}}).json()
     a, b = body["run_ids"]

@@ -93,7 +93,10 @@ class RunPoller:
         """The points that follow what the client has (marked sent); the rest of the new ones held."""
         floor = -(2**31)
         new = [p for p in points if int(p[1]) > self.last.get(p[0], floor)]
-        ok = [p for p in new if int(after.get(p[0], floor)) <= self.last.get(p[0], floor)]
+        # A key the client has nothing of is "up to step -1": a reporter's first event says
+        # after = -1 (its skip_until), so the first points of a fresh series pass at once
+        # instead of waiting for the store; a resumed reporter's after is its last stored step.
+        ok = [p for p in new if int(after.get(p[0], floor)) <= self.last.get(p[0], -1)]
         if len(ok) < len(new) and len(self.held) < MAX_HELD:
             self.held.append((after, [p for p in new if p not in ok]))
         for k, s, _ in ok:
