@@ -44,9 +44,9 @@ from typing import Any, Callable, Sequence
 
 import torch
 from torch import nn
-from torch.func import functional_call, vmap
 
-from lipcore.training import checkpoints, pack_metrics_native, stacked_rules
+from lipcore.training import checkpoints, pack_metrics_native, pack_objective, stacked_rules
+from lipcore.training.pack_objective import MemberObjective, flossing_due
 from lipcore.training.loop import Engine, TrainResult
 from lipcore.training.members import DivergedError, finite_metrics
 from lipcore.training.stacked_guard import StackedGuard
@@ -67,26 +67,6 @@ def flush_each(reporters: Sequence[Any]) -> None:
 def model_of(engine: Engine) -> nn.Module:
     """The one model of a single-run engine."""
     return engine.members[0].model
-
-
-class _Objective(nn.Module):
-    """Forward of one member inside vmap: (out, penalty) for x (B, …) and the flossing rows."""
-
-    def __init__(self, model: nn.Module):
-        super().__init__()
-        self.model = model
-
-    def forward(self, x: torch.Tensor, floss: dict[str, Any] | None, step: int) -> tuple:
-        if floss is None:
-            return self.model(x), None
-        from lipcore.flossing import forward_and_flossing_loss, jvp_block_tangents
-
-        # the rows and the tangents' seed that `Engine._forward_and_floss_penalty` takes
-        n = floss.get("batch_size") or len(x)
-        g = torch.Generator().manual_seed(floss.get("seed", 0) * 1_000_003 + step)
-        out, penalty, _ = forward_and_flossing_loss(self.model, x, n, floss["num_exponents"], g,
-                                                    jvp_block_tangents, floss.get("qr_every", 1))
-        return out, penalty
 
 
 def _invalidate(model: nn.Module) -> None:
@@ -110,7 +90,7 @@ class PackTrainer:
         for i, e in enumerate(engines):
             e.save_checkpoint = lambda i=i: self._defer_checkpoint(i)
         self.results: dict[int, TrainResult] = {}
-        self.template = _Objective(copy.deepcopy(model_of(engines[0])))
+        self.template = MemberObjective(copy.deepcopy(model_of(engines[0])))
         self.names = [n for n, _ in model_of(engines[0]).named_parameters()]
         self.floss = engines[0].floss if engines[0].floss.get("enabled") else None
         self.loss_fn = engines[0].members[0].loss_fn
@@ -205,17 +185,19 @@ class PackTrainer:
         `StackedGuard`; no host sync."""
         engines = [self.engines[i] for i in self.active]
         step = engines[0].step
-        floss = self.floss if self.floss and step % self.floss["frequency"] == 0 else None
+        floss = flossing_due(self.floss, step)
         shared = all(x is xs[0] for x in xs) and all(y is ys[0] for y in ys)
         x = xs[0] if shared else torch.stack(xs)
         y = ys[0] if shared else torch.stack(ys)
         leaves = {n: t.detach().requires_grad_() for n, t in self.params.items()}
         if self.native is not None and floss is None:
-            objective, loss, out = self._native_objective(leaves, x, y, shared)
+            objective, loss, out = pack_objective.native_objective(
+                self.native, self.native_loss, self.loss_fn, leaves, x, y, shared)
         else:
-            objective, loss, out = self._vmap_objective(leaves, x, y, shared, floss, step,
-                                                        self._floss_weights(engines, x))
-        grads = self._grads(objective, leaves)
+            objective, loss, out = pack_objective.vmap_objective(
+                self.template, self.loss_fn, leaves, x, y, shared, floss, step,
+                self._floss_weights(engines, x))
+        grads = pack_objective.member_grads(self.names, objective, leaves)
         self.guard.screen(step, self.rows, self.params, objective, grads)
         lrs = [e._lr(e.members[0]) for e in engines]
         for e, lr in zip(engines, lrs):
@@ -225,33 +207,10 @@ class PackTrainer:
         n = len(ys[0])
         self.loss_sum.index_add_(0, self.rows, loss.detach() * n)
         if self.task != "regression":
-            self.correct.index_add_(0, self.rows, self._correct(out.detach(), y, shared))
+            self.correct.index_add_(0, self.rows, pack_objective.correct_per_member(out.detach(), y, shared))
         for e in engines:
             e.members[0].count += n
         self._sums = None
-
-    def _native_objective(self, leaves: dict[str, torch.Tensor], x: torch.Tensor,
-                          y: torch.Tensor, shared: bool) -> tuple[torch.Tensor, ...]:
-        """(objective, loss, out) of every member by the model's stacked rules: x (B, …) or
-        (P, B, …) → out (P, B, …), loss (P,); no flossing here."""
-        out = self.native.forward(leaves, x, 1, shared)
-        loss = self.native_loss(self.loss_fn, out, y, 1)
-        return loss, loss, out
-
-    def _vmap_objective(self, leaves: dict[str, torch.Tensor], x: torch.Tensor, y: torch.Tensor,
-                        shared: bool, floss: dict[str, Any] | None, step: int,
-                        weights: torch.Tensor) -> tuple[torch.Tensor, ...]:
-        """(objective, loss, out) of every member by `vmap(functional_call)` of one member's
-        forward (with its flossing penalty when `floss`): any model."""
-        def one(params, xi, yi, w):
-            out, penalty = functional_call(self.template, params, (xi, floss, step))
-            loss = self.loss_fn(out, yi)
-            objective = loss if penalty is None else loss + w * penalty
-            return objective, loss, out
-
-        dims = None if shared else 0
-        prefixed = {f"model.{n}": t for n, t in leaves.items()}
-        return vmap(one, in_dims=(0, dims, dims, 0), randomness="same")(prefixed, x, y, weights)
 
     def _floss_weights(self, engines: list[Engine], like: torch.Tensor) -> torch.Tensor:
         """(P,) each member's `flossing.weight` (cached while the stack stands)."""
@@ -261,20 +220,6 @@ class PackTrainer:
             self._weights = key, torch.tensor([e.floss.get("weight", 0.0) for e in engines],
                                               dtype=dtype, device=like.device)
         return self._weights[1]
-
-    def _grads(self, objective: torch.Tensor, leaves: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
-        """name → (P, …) gradient of each member's own objective (their sum separates), for
-        the parameters the objective uses: like torch.optim, the others take no step."""
-        grads = torch.autograd.grad(objective.sum(), list(leaves.values()), allow_unused=True)
-        return {n: g for n, g in zip(self.names, grads) if g is not None}
-
-    @staticmethod
-    def _correct(out: torch.Tensor, y: torch.Tensor, shared: bool) -> torch.Tensor:
-        """(P,) per member, what `loop.n_correct` gives: hits / positions per example."""
-        yb = y.expand(out.shape[0], *y.shape) if shared else y
-        hits = (out.argmax(-1) == yb).flatten(1).float().sum(1)
-        per = yb[0, 0].numel() if yb.dim() > 2 else 1
-        return hits / per
 
     def _solo_step(self, i: int, x: torch.Tensor, y: torch.Tensor) -> None:
         """The solo path on the stacked tensors, for a step that does not vectorise (screened
@@ -377,16 +322,11 @@ class PackTrainer:
         subset taken through the solo path)."""
         if rows != self.active or len({tuple(x.shape) for x in xs.values()}) != 1:
             return [self._solo_penalty(i, xs[i]) for i in rows]
-        floss = dict(self.floss)
-        x = torch.stack([xs[i] for i in rows])
         leaves = {n: t.detach().requires_grad_() for n, t in self.params.items()}
-
-        def one(params, xi):
-            return functional_call(self.template, params, (xi, floss, 0))[1]
-
-        penalty = vmap(one, randomness="same")({f"model.{n}": t for n, t in leaves.items()}, x)
+        penalty = pack_objective.vmap_penalty(self.template, leaves, torch.stack([xs[i] for i in rows]),
+                                              self.floss)
         values = penalty.detach().tolist()
-        grads = self._grads(penalty, leaves)
+        grads = pack_objective.member_grads(self.names, penalty, leaves)
         lrs = [self.engines[i].members[0].optimizer.param_groups[0]["lr"] for i in rows]
         self.optimizer.step(grads, lrs,
                             [math.isfinite(v) for v in values], clip=False)
@@ -542,17 +482,10 @@ class PackTrainer:
 
     def _forward_fails(self, rows: list[int], xs: list) -> bool:
         step = self.engines[self.active[0]].step
-        floss = self.floss if self.floss and step % self.floss["frequency"] == 0 else None
         index = torch.tensor(rows, device=self.device)
         params = {f"model.{n}": t.index_select(0, index) for n, t in self.params.items()}
-        x = torch.stack([xs[j] for j in rows])
-        try:
-            with torch.no_grad():
-                vmap(lambda p, xi: functional_call(self.template, p, (xi, floss, step))[0],
-                     randomness="same")(params, x)  # the penalty is computed, not returned
-        except RuntimeError:
-            return True
-        return False
+        return pack_objective.forward_fails(self.template, params, torch.stack([xs[j] for j in rows]),
+                                            flossing_due(self.floss, step), step)
 
     def _after_step(self, i: int, due: bool, stop: bool,
                     extra: dict[str, float] | None) -> TrainResult | None:

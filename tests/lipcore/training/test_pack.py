@@ -200,11 +200,12 @@ def test_a_member_whose_batched_forward_fails_steps_alone_and_its_neighbours_sta
     take the solo step (where the model is called without it), and every member still logs
     what its solo run logs."""
     import lipcore.training.pack as pack
+    import lipcore.training.pack_objective as pack_objective
 
     base = preset("diagonal_teacher", training={"epochs": 30})
     cfgs = variants(base, [{"model.model_seed": s} for s in range(6)])
     solo = solo_runs(cfgs)
-    forward = pack._Objective.forward
+    forward = pack_objective.MemberObjective.forward
 
     def factorising(self, x, floss, step):
         w = next(iter(self.model.parameters()))[0, 0]
@@ -218,7 +219,7 @@ def test_a_member_whose_batched_forward_fails_steps_alone_and_its_neighbours_sta
         solo_steps.append(float(next(iter(pack.model_of(self.engines[i]).parameters()))[0, 0]))
         return solo_step(self, i, x, y)
 
-    monkeypatch.setattr(pack._Objective, "forward", factorising)
+    monkeypatch.setattr(pack_objective.MemberObjective, "forward", factorising)
     monkeypatch.setattr(pack.stacked_rules, "plan", lambda model: None)  # the vmap path: patched
     monkeypatch.setattr(pack.PackTrainer, "_solo_step", spy)
     reporters = [ListReporter() for _ in cfgs]

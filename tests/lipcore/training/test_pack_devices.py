@@ -22,8 +22,8 @@ from tests.lipcore.training.test_pack import preset, variants
 
 FACTORIES = {torch.tensor, torch.as_tensor, torch.arange, torch.zeros, torch.ones, torch.full,
              torch.empty, torch.randperm, torch.linspace, torch.eye, torch.rand, torch.randn}
-PACKED = {"pack.py", "stacked_optim.py", "stacked_guard.py", "pack_metrics.py", "pack_memory.py",
-          "pack_run.py"}
+PACKED = {"pack.py", "pack_objective.py", "stacked_optim.py", "stacked_guard.py", "pack_metrics.py",
+          "pack_memory.py", "pack_run.py", "stacked_rules.py", "stacked_jets.py", "pack_metrics_native.py"}
 LIPCORE = Path(__file__).resolve().parents[3] / "lipcore"
 
 
@@ -59,19 +59,29 @@ def test_every_tensor_a_pack_makes_names_its_device():
     assert not watch.undeviced, sorted(watch.undeviced)
 
 
+def test_the_native_stacked_path_names_its_device_too():
+    """The deep linear preset with its metrics: the stacked rules, jets and native metrics."""
+    cfgs = variants(preset("diagonal_teacher", training={"epochs": 30}),
+                    [{"model.model_seed": s} for s in range(3)])
+    with FactoryWatch() as watch:
+        summaries = run_pack(cfgs, [ListReporter() for _ in cfgs])
+    assert [s["status"] for s in summaries] == ["succeeded"] * 3
+    assert not watch.undeviced, sorted(watch.undeviced)
+
+
 def test_the_bisection_for_a_failing_member_names_its_device_too(monkeypatch):
     """The member rows that bisection selects (a batched forward that raises for one member)."""
-    import lipcore.training.pack as pack
+    import lipcore.training.pack_objective as pack_objective
 
     cfgs = variants(preset("diagonal_teacher", training={"epochs": 5}),
                     [{"model.model_seed": s} for s in range(4)])
-    forward = pack._Objective.forward
+    forward = pack_objective.MemberObjective.forward
 
     def factorising(self, x, floss, step):  # noqa: ANN001
         torch.linalg.cholesky(next(iter(self.model.parameters()))[0, 0].reshape(1, 1))
         return forward(self, x, floss, step)
 
-    monkeypatch.setattr(pack._Objective, "forward", factorising)
+    monkeypatch.setattr(pack_objective.MemberObjective, "forward", factorising)
     with FactoryWatch() as watch:
         summaries = run_pack(cfgs, [ListReporter() for _ in cfgs])
     assert [s["status"] for s in summaries] == ["succeeded"] * 4

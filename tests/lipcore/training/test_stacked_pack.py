@@ -12,7 +12,6 @@ import pytest
 import torch
 from torch import nn
 
-import lipcore.training.pack as pack
 from lipcore.models.deep_linear import DeepLinear
 from lipcore.models.mlp import MLP
 from lipcore.pack_run import run_pack
@@ -99,8 +98,9 @@ def paths(monkeypatch) -> dict[str, int]:
             return original(*args, **kwargs)
         monkeypatch.setattr(owner, attr, counted)
 
-    spy("native", pack.PackTrainer, "_native_objective")
-    spy("vmap", pack.PackTrainer, "_vmap_objective")
+    import lipcore.training.pack_objective as objective
+    spy("native", objective, "native_objective")
+    spy("vmap", objective, "vmap_objective")
     import lipcore.training.pack_metrics as vector
     spy("vmap_metrics", vector, "pack_metrics")
     original = pack_metrics_native.native_pack_metrics
