@@ -10,9 +10,9 @@ browser sees a point long before its batch is due. On a resumed run every step u
 is already stored and is not logged again.
 
 With `background=True` (the worker's runs) the periodic batches and live events leave the
-training thread: `log()` only appends the step and a copy of its dict to the buffers (no
-per-point work: the values become `(key, step, float)` points when they are written or
-published, so a value must not be changed in place after it was logged), and a flusher thread
+training thread: `log()` only converts the values to floats (once: the stored and the live
+point share them; a value that is no number raises `ValueError` naming its key, at the call
+that logged it) and appends the step and that dict to the buffers, and a flusher thread
 of the reporter writes each batch when due and publishes every `live_every_s`, so no training
 step waits for a store or broker round trip. `flush()` still writes in the caller's thread,
 after any batch the flusher has in flight (one at a time), so a checkpoint never runs ahead of
@@ -45,12 +45,23 @@ T = TypeVar("T")
 log = logging.getLogger("liplab.worker")
 
 Point = tuple[str, int, float]
-Entry = tuple[int, dict[str, Any]]  # (step, values) of one `log()` call
+Entry = tuple[int, dict[str, float]]  # (step, values as floats) of one `log()` call
+
+
+def not_a_number(values: dict[str, Any], step: int) -> ValueError:
+    """The error for a `log()` call whose values are not all numbers: it names the first key
+    whose value `float()` refuses, and its step."""
+    for key, value in values.items():
+        try:
+            float(value)
+        except (TypeError, ValueError):
+            return ValueError(f"metric {key!r} at step {step}: {value!r} is not a number")
+    return ValueError(f"metrics at step {step}: not all numbers")
 
 
 def points_of(entries: Iterable[Entry]) -> list[Point]:
-    """The (key, step, float value) points of logged entries, in logging order."""
-    return [(k, s, float(v)) for s, values in entries for k, v in values.items()]
+    """The (key, step, value) points of logged entries (values already floats), in logging order."""
+    return [(k, s, v) for s, values in entries for k, v in values.items()]
 
 
 def n_points(entries: Iterable[Entry]) -> int:
@@ -93,7 +104,10 @@ class DBReporter:
     def log(self, values: dict[str, float], step: int) -> None:
         if step <= self.skip_until:
             return  # stored by an earlier attempt of this run
-        entry = (int(step), dict(values))
+        try:  # once, here: the stored and the live point share the float
+            entry = (int(step), {k: float(v) for k, v in values.items()})
+        except (TypeError, ValueError):
+            raise not_a_number(values, step) from None
         with self.lock:
             self.buffer.append(entry)
             self.buffered += len(entry[1])
@@ -237,7 +251,7 @@ class DBReporter:
             for k, s in newest.items():
                 self.published[k] = max(s, self.published.get(k, s))
             points = [[k, s, v if math.isfinite(v) else None]
-                      for s, values in entries for k, v in zip(values, map(float, values.values()))]
+                      for s, values in entries for k, v in values.items()]
             event = {"type": "metrics", "run_id": self.run_id, "after": after, "points": points}
             self.bus.publish(event, self.run_id, self.sweep_id)
 

@@ -243,3 +243,21 @@ def test_log_keeps_the_values_as_they_were_when_logged(claimed):
                           .where(MetricPoint.run_id == run_id).order_by(MetricPoint.step, MetricPoint.key)).all()
     assert [tuple(r) for r in rows] == [("loss", 1, 1.0), ("acc", 2, 0.5), ("loss", 2, 2.0)]
     assert [p for e, _, _ in bus.events for p in e["points"]] == [["loss", 1, 1.0], ["loss", 2, 2.0], ["acc", 2, 0.5]]
+
+
+@pytest.mark.parametrize("background", [False, True])
+def test_a_value_that_is_no_number_fails_at_the_log_call_naming_its_key(claimed, background):
+    """Values become floats in `log()`, so a bad one is refused by the call that logged it
+    (naming the key and step), not by a later flush; the points logged before it are kept."""
+    sessions, run_id = claimed
+    rep = DBReporter(sessions, run_id, bus=ListBus(), max_wait_s=float("inf"), live_every_s=60,
+                     background=background)
+    rep.log({"loss": 1.0}, 1)
+    for bad in ("high", None, [0.5]):
+        with pytest.raises(ValueError, match=r"metric 'acc' at step 2: .* is not a number"):
+            rep.log({"loss": 2.0, "acc": bad}, 2)
+    rep.log({"loss": 3, "acc": "0.25"}, 3)  # an int or a numeric string is a number
+    assert rep.pending() == [("loss", 1, 1.0), ("loss", 3, 3.0), ("acc", 3, 0.25)]
+    assert all(type(v) is float for _, _, v in rep.pending())
+    rep.flush()
+    assert count(sessions, run_id) == 3
