@@ -164,7 +164,8 @@ def measure(pg_url: str, redis_url: str, steps: int, repeats: int,
 
     cfg = config(steps)
     sessions = make_sessionmaker(make_engine(pg_url + ("&" if "?" in pg_url else "?") + f"application_name={APP}"))
-    bus = EventBus(Settings(database_url=pg_url, broker_url=redis_url))
+    settings = Settings(database_url=pg_url, broker_url=redis_url)  # LIPLAB_LIVE_EVERY_S too
+    bus = EventBus(settings)
     servers = ServerClock(sessions, bus)
     one(config(16), NullReporter())  # imports and first-call costs out of every figure
     got: dict[str, list[dict[str, float]]] = {k: [] for k in REPORTERS}
@@ -175,7 +176,8 @@ def measure(pg_url: str, redis_url: str, steps: int, repeats: int,
                 reporter = NullReporter()
             else:
                 (run_id,) = running_runs(pg_url, 1)
-                reporter = DBReporter(sessions, run_id, bus=bus, stop=lambda: False, background=background)
+                reporter = DBReporter(sessions, run_id, bus=bus, stop=lambda: False, background=background,
+                                      live_every_s=settings.live_every_s)
             got[name].append(one(cfg, reporter, servers))
     return got
 

@@ -136,7 +136,8 @@ def bench_live(system, url: str, broker: str, n: int) -> dict:
     ready.wait(10)
     time.sleep(0.5)
     settings = Settings(database_url=url, broker_url=broker)
-    rep = DBReporter(make_sessionmaker(make_engine(url)), run_id, bus=EventBus(settings))
+    rep = DBReporter(make_sessionmaker(make_engine(url)), run_id, bus=EventBus(settings),  # the worker's
+                     live_every_s=settings.live_every_s, background=True)
     sent = {}
     for step in range(n):
         sent[step] = time.time()

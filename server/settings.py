@@ -14,6 +14,13 @@ from pydantic import field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
+# How often a training run publishes its new points as a live event (seconds). Each event costs
+# the worker ≈ 160 µs of CPU (JSON and PUBLISH) plus Redis's and the API relay's share, whatever
+# it holds; a live point reaches an SSE client after half of this on average (docs/benchmarks.md,
+# "Logging overhead inside a training step", has the measurements behind the default).
+LIVE_EVERY_S = 0.2
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="LIPLAB_", extra="ignore")
 
@@ -36,6 +43,7 @@ class Settings(BaseSettings):
     max_body_bytes: int = 8 * 1024 * 1024  # larger request bodies are refused with 413
     db_pool_timeout_s: float = 300.0  # a request waits this long for a connection, then fails
     sse_poll_s: float = 1.0  # how often SSE streams poll the store in the embedded mode
+    live_every_s: float = LIVE_EVERY_S  # a worker publishes a run's new points this often
     # A live-event stream closes after this many seconds (without `end`); clients reconnect, as
     # EventSource does by itself. Bounds what one idle client holds open.
     sse_max_s: float = 3600.0
@@ -59,6 +67,13 @@ class Settings(BaseSettings):
     def _positive(cls, v: int) -> int:
         if v < 1:
             raise ValueError("must be at least 1")
+        return v
+
+    @field_validator("live_every_s")
+    @classmethod
+    def _not_negative(cls, v: float) -> float:
+        if not v >= 0:
+            raise ValueError("must be 0 or more seconds")
         return v
 
     @field_validator("pack_memory_fraction")

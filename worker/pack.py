@@ -60,7 +60,8 @@ def execute_pack(run_ids: list[int], *, worker: str, settings: Settings, session
         # stored together by the pack (`flush_together`), not each on its own timer
         reporters.append(DBReporter(sessions, run_id, bus=bus, sweep_id=claimed.sweep_id,
                                     stop=guard.members[run_id].should_stop,
-                                    skip_until=claimed.last_step - 1, max_wait_s=math.inf))
+                                    skip_until=claimed.last_step - 1, max_wait_s=math.inf,
+                                    live_every_s=settings.live_every_s))
     results: list[tuple[str, str | None]]
     try:
         workdirs = [run_dir(settings.artifacts, rid) for rid, _ in members]

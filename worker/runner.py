@@ -56,7 +56,8 @@ def execute_run(run_id: int, *, worker: str, settings: Settings, sessions: Any, 
     guard = RunGuard(sessions, run_id, worker, heartbeat_s=settings.run_heartbeat_s,
                      cancel_grace_s=settings.cancel_grace_s)
     reporter = DBReporter(sessions, run_id, bus=bus, sweep_id=sweep_id, stop=guard.should_stop,
-                          skip_until=done - 1, background=True)  # no store round trip in a step
+                          skip_until=done - 1, live_every_s=settings.live_every_s,
+                          background=True)  # no store round trip in a step
     workdir = run_dir(settings.artifacts, run_id)
     try:
         with guard, (mirror(settings, workdir, run_id) or nullcontext()) as synced:

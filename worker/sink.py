@@ -5,9 +5,10 @@ Metric points are buffered and written to the store in batches (every `max_point
 point twice keeps one. The count limit is large (5,000) and the time limit short (1 s): a slow
 run still stores its points every second, a fast one pays a batch's fixed cost (run-row lock,
 summary fold, commit) once per 5,000 points rather than per 500, which doubled ingest; lipcore
-flushes before each checkpoint, so a checkpoint never runs ahead of the stored points. Live events go out sooner (every `live_every_s`) over the event bus, so a
-browser sees a point long before its batch is due. On a resumed run every step up to `skip_until`
-is already stored and is not logged again.
+flushes before each checkpoint, so a checkpoint never runs ahead of the stored points. Live
+events go out sooner (every `live_every_s`: `LIPLAB_LIVE_EVERY_S`, 0.2 s by default) over the
+event bus, so a browser sees a point long before its batch is due. On a resumed run every step
+up to `skip_until` is already stored and is not logged again.
 
 With `background=True` (the worker's runs) the periodic batches and live events leave the
 training thread: `log()` only converts the values to floats (once: the stored and the live
@@ -40,6 +41,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from server.metrics import write_points, write_points_many
 from server.models import Artifact, utcnow
 from server.outage import StoreOutage, store_unavailable, wait_for_store
+from server.settings import LIVE_EVERY_S
 
 T = TypeVar("T")
 log = logging.getLogger("liplab.worker")
@@ -80,7 +82,7 @@ class DBReporter:
     def __init__(self, sessions: sessionmaker[Session], run_id: int, *, bus: Any = None,
                  sweep_id: int | None = None, stop: Callable[[], bool] | None = None,
                  skip_until: int = -1, max_points: int = 5000, max_wait_s: float = 1.0,
-                 live_every_s: float = 0.05, background: bool = False):
+                 live_every_s: float = LIVE_EVERY_S, background: bool = False):
         self.sessions, self.run_id, self.bus, self.sweep_id = sessions, run_id, bus, sweep_id
         self.stop = stop or (lambda: False)
         self.skip_until = skip_until

@@ -1,0 +1,17 @@
+"""Deployment settings read from LIPLAB_* variables, and the ones refused."""
+from __future__ import annotations
+
+import pydantic
+import pytest
+
+from server.settings import LIVE_EVERY_S, Settings
+from worker.sink import DBReporter
+
+
+def test_live_event_period_comes_from_the_environment_and_is_the_reporters_default(monkeypatch):
+    assert Settings().live_every_s == LIVE_EVERY_S == DBReporter(None, 1).live_every_s  # type: ignore[arg-type]
+    monkeypatch.setenv("LIPLAB_LIVE_EVERY_S", "0.5")
+    assert Settings().live_every_s == 0.5
+    monkeypatch.setenv("LIPLAB_LIVE_EVERY_S", "-1")
+    with pytest.raises(pydantic.ValidationError, match="0 or more"):
+        Settings()
