@@ -9,6 +9,7 @@ from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 from sqlalchemy.sql.expression import false as sa_false
 
+from server import run_points
 from server.timestamps import UTCDateTime
 
 NAMING = {
@@ -87,7 +88,9 @@ class MetricPoint(Base):
     __tablename__ = "metric_points"
     __table_args__ = (Index("ix_metric_points_run_id_key_seq", "run_id", "key", "seq"),)
 
-    run_id: Mapped[int] = mapped_column(ForeignKey("runs.id", ondelete="CASCADE"), primary_key=True)
+    # No foreign key (a per-row check on every insert): the run is checked once per write and
+    # its points deleted with it by a trigger (server/run_points.py).
+    run_id: Mapped[int] = mapped_column(Integer, primary_key=True)
     key: Mapped[str] = mapped_column(String(200), primary_key=True)
     step: Mapped[int] = mapped_column(Integer, primary_key=True)
     value: Mapped[float | None] = mapped_column(Float)  # None: the value was non-finite
@@ -153,3 +156,6 @@ class ProbeJob(Base):
     error: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
     finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+
+
+run_points.install(Base.metadata)

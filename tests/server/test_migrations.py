@@ -179,3 +179,41 @@ def test_utc_timestamps_keep_their_instant(kind, tmp_path):
         assert created.utcoffset().total_seconds() == 0
         downgrade(url, "0004_metric_blocks")
         upgrade(url)
+
+
+@pytest.mark.parametrize("kind", ["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def test_points_lose_their_foreign_key_and_keep_their_cascade(kind, tmp_path):
+    """0010 drops metric_points → runs (a check per inserted row) for a trigger that deletes a
+    run's points with it; every stored point is kept both ways, and the downgrade puts the key
+    back (dropping points of no run, which the key could not hold)."""
+    from sqlalchemy import text
+
+    def fks(engine) -> list:  # noqa: ANN001
+        return [fk["referred_table"] for fk in inspect(engine).get_foreign_keys("metric_points")]
+
+    insert = text("INSERT INTO metric_points (run_id, key, step, value, seq) VALUES (:r, 'x', :s, 0.5, :s)")
+    count = text("SELECT run_id, count(*) FROM metric_points GROUP BY run_id ORDER BY run_id")
+    with fresh(kind, tmp_path) as url:
+        upgrade(url, "0009_run_notes")
+        engine = create_engine(url)
+        assert fks(engine) == ["runs"]
+        with engine.begin() as c:
+            for run_id in (1, 2, 3):
+                c.execute(text(ONE_RUN.replace("(1, 'r'", f"({run_id}, 'r{run_id}'")))
+                c.execute(insert, [{"r": run_id, "s": s} for s in range(5)])
+        upgrade(url)
+        assert fks(engine) == []
+        with engine.begin() as c:
+            assert [tuple(r) for r in c.execute(count)] == [(1, 5), (2, 5), (3, 5)]
+            c.execute(text("DELETE FROM runs WHERE id = 2"))
+            assert [tuple(r) for r in c.execute(count)] == [(1, 5), (3, 5)]
+            c.execute(insert, [{"r": 99, "s": 0}])  # a point of no run, written around the API
+        downgrade(url, "0009_run_notes")
+        engine.dispose()
+        engine = create_engine(url)
+        assert fks(engine) == ["runs"]
+        with engine.connect() as c:
+            assert [tuple(r) for r in c.execute(count)] == [(1, 5), (3, 5)]
+        engine.dispose()
+        upgrade(url)
+        assert diffs(url) == []
