@@ -1,8 +1,9 @@
 """A run's metric points go with the run: a trigger on `runs`, not a foreign key.
 
 `metric_points.run_id` has no foreign key (migration 0010): PostgreSQL checked it for every
-inserted row (a lookup and a lock of the run row per point, ≈ 40 % of a point's backend CPU;
-docs/benchmarks.md, "Logging overhead inside a training step"). What the key gave is kept:
+inserted row (a lookup and a lock of the run row per point, ≈ 40 % of a point's backend CPU:
+bench/points_fk.py, docs/benchmarks.md "Logging overhead inside a training step"). What the key
+gave is kept:
 
 - no point without its run: every write goes through `server.metrics.write_points`, which
   locks the run row first (`SELECT … FOR UPDATE` on PostgreSQL, SQLite has one writer) and
