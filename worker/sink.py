@@ -106,8 +106,9 @@ class DBReporter:
     def log(self, values: dict[str, float], step: int) -> None:
         if step <= self.skip_until:
             return  # stored by an earlier attempt of this run
+        step = int(step)
         try:  # once, here: the stored and the live point share the float
-            entry = (int(step), {k: float(v) for k, v in values.items()})
+            entry = (step, {k: float(v) for k, v in values.items()})
         except (TypeError, ValueError):
             raise not_a_number(values, step) from None
         with self.lock:
