@@ -115,14 +115,18 @@ def test_flossing_warm_up_is_vectorised_too(float64):
     base, changes = CASES["sine_ldlt_flossing"]
     base = copy.deepcopy(base)
     base["flossing"]["pre_epochs"] = 1
-    cfgs = variants(base, changes)
+    assert_pack_close_to_solo(variants(base, changes), 1e-5)
+
+
+def assert_pack_close_to_solo(cfgs: list[dict], rel: float) -> None:
+    """Every member logs its solo run's points, within `rel` (float32's rounding)."""
     solo = solo_runs(cfgs)
     reporters = [ListReporter() for _ in cfgs]
     run_pack(cfgs, reporters)
     for (_, want), got in zip(solo, reporters):
         a, b = points(want), points(got)
         assert a.keys() == b.keys()
-        assert [b[k] for k in a] == pytest.approx(list(a.values()), rel=1e-5)
+        assert [b[k] for k in a] == pytest.approx(list(a.values()), rel=rel)
 
 
 def test_a_diverging_member_stops_alone():
