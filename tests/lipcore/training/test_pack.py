@@ -197,6 +197,29 @@ def test_a_stopped_pack_resumes_every_member_and_ends_as_the_uninterrupted_pack(
         assert sorted(got.points) == sorted(want.points)  # each point once, equal values
 
 
+def test_a_packed_members_checkpoints_hold_its_own_tensors_only(tmp_path):
+    """Its parameters and optimizer state are slices of the pack's stacks; torch.save would
+    write the whole stacks (all members') into each member's file."""
+    from lipcore.training import checkpoints
+
+    base = preset("landscape_moons", training={"epochs": 2})
+    cfgs = variants(base, [{"model.model_seed": s} for s in range(4)])
+    dirs = [tmp_path / str(i) for i in range(4)]
+    run_pack(cfgs, workdirs=dirs)
+    files = [p for _, p in checkpoints.listing(dirs[1] / "checkpoints")]
+    assert len(files) > 2
+
+    def tensors(tree):
+        if torch.is_tensor(tree):
+            yield tree
+        elif isinstance(tree, (dict, list, tuple)):
+            for v in (tree.values() if isinstance(tree, dict) else tree):
+                yield from tensors(v)
+    for path in files:
+        found = list(tensors(checkpoints.load(path)))
+        assert found and all(t.untyped_storage().nbytes() == t.nbytes for t in found), path
+
+
 def test_a_member_whose_batched_forward_fails_steps_alone_and_its_neighbours_stay_batched(
         monkeypatch):
     """A forward that factorises [[w]] (w: the member's first weight entry) raises for the
