@@ -19,7 +19,9 @@ a subclass that overrides `forward`, or a forward patched at run time, has no ru
 has a stacked plan (`plan`) when it declares `chain_forward = True` (its forward is
 `x.flatten(1)` then its `.blocks` in order, with that forward unchanged) and every block
 resolves to rules (containers: `nn.Sequential`); otherwise `plan` gives None and the pack takes
-the vmap path. Losses have stacked rules too (`loss_rule`): the (*L,) per-copy means.
+the vmap path. Losses have stacked rules too (`loss_rule`): the (*L,) per-copy means; and
+modules may have a stacked tangent rule (`tangent_rule`, written in `stacked_tangents`), which
+the pack's native flossing needs on every step (`StackedPlan.tangents`).
 """
 from __future__ import annotations
 
