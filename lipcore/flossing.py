@@ -23,7 +23,7 @@ blocks in one pass (docs/training.md, "Gradient flossing", for the costs).
 """
 from __future__ import annotations
 
-from typing import Callable
+from typing import Callable, Sequence
 
 import torch
 import torch.autograd.forward_ad as fwAD
@@ -85,33 +85,44 @@ def _chain(model: nn.Module, x: torch.Tensor, n: int, k: int, generator: torch.G
     Returns (h, log_r): h the last block output reached (B, ...) — the model's output when
     `finish`, which runs the blocks after the chain too — and log_r (n, k) = Σ log|R_ii| / T
     over the QRs taken, T the number of blocks in the chain."""
-    if qr_every < 1:
-        raise ValueError(f"flossing: qr_every must be >= 1, got {qr_every}")
     blocks = getattr(model, "blocks", None)
     if blocks is None or len(blocks) == 0:
         raise ValueError("lyapunov_exponents: the model has no .blocks")
     h = x.flatten(1) if x.dim() > 2 else x
+    return walk(blocks, lambda block, h: block(h), tangents, h, n, k, generator, finish, qr_every)
+
+
+def walk(blocks: Sequence, apply: Callable, tangents: Callable, h: torch.Tensor, n: int, k: int,
+         generator: torch.Generator | None, finish: bool, qr_every: int = 1,
+         lead: int = 0) -> tuple[torch.Tensor, torch.Tensor]:
+    """`_chain` over any sequence of blocks: `apply(block, h)` → out, `tangents(block, h, q)` →
+    (out, J q). With `lead` leading member dims (a pack's stacked members, each its own
+    parameters): h (*L, B, …), tangents (*L, k, n, …), log_r (*L, n, k); every member starts
+    from the same Q₀."""
+    if qr_every < 1:
+        raise ValueError(f"flossing: qr_every must be >= 1, got {qr_every}")
+    features = lead + 1
     q = None
-    rs = []  # the R (n, k, k) of each QR; their log-diagonals are taken at once at the end
+    rs = []  # the R (*L, n, k, k) of each QR; their log-diagonals are taken at once at the end
     length = pending = 0  # blocks in the chain; of them, blocks since the last QR
     done = False
 
     def orthonormalise(jq: torch.Tensor) -> torch.Tensor:
-        qm, r = qr(jq.permute(1, 2, 0))  # (n, M, k): columns are the tangents; finite gradients
-        rs.append(r)                      # when dead units leave them rank-deficient
-        return qm.permute(2, 0, 1)
+        qm, r = qr(jq.movedim(lead, -1))  # (*L, n, M, k): columns are the tangents; finite
+        rs.append(r)                       # gradients when dead units leave them rank-deficient
+        return qm.movedim(-1, lead)
 
     for block in blocks:
-        if done or q is None and h.shape[1] < k:
-            h = block(h)
+        if done or q is None and h.shape[features] < k:
+            h = apply(block, h)
             continue
         if q is None:
             g = generator or torch.Generator().manual_seed(0)
-            q0, _ = torch.linalg.qr(torch.randn(h.shape[1], k, generator=g, dtype=h.dtype))
-            q = q0.T.to(h.device)[:, None, :].expand(k, n, h.shape[1])  # (k, n, N)
+            q0, _ = torch.linalg.qr(torch.randn(h.shape[features], k, generator=g, dtype=h.dtype))
+            q = q0.T.to(h.device)[:, None, :].expand(*h.shape[:lead], k, n, h.shape[features])
         out, jq = tangents(block, h, q)
         h = out
-        if out.shape[1] < k:  # e.g. a regression head: the chain ends before it
+        if out.shape[features] < k:  # e.g. a regression head: the chain ends before it
             if not finish:
                 break
             done = True
@@ -126,8 +137,14 @@ def _chain(model: nn.Module, x: torch.Tensor, n: int, k: int, generator: torch.G
     return h, log_abs_diagonal(torch.stack(rs)).sum(0) / length
 
 
-def _exponents(log_r: torch.Tensor) -> torch.Tensor:
-    return torch.sort(log_r.mean(0), descending=True).values  # (k,)
+def step_generator(floss: dict, step: int) -> torch.Generator:
+    """The generator of step `step`'s tangent seed Q₀ for the `flossing` section `floss`."""
+    return torch.Generator().manual_seed(floss.get("seed", 0) * 1_000_003 + step)
+
+
+def exponents(log_r: torch.Tensor) -> torch.Tensor:
+    """(*L, n, k) per-row log growths → (*L, k) exponents, descending."""
+    return torch.sort(log_r.mean(-2), descending=True).values
 
 
 def lyapunov_exponents(model: nn.Module, x: torch.Tensor, k: int,
@@ -140,7 +157,7 @@ def lyapunov_exponents(model: nn.Module, x: torch.Tensor, k: int,
     forward-mode dual numbers for modules without one, unless told otherwise. `qr_every`: the
     re-orthonormalisation interval in blocks (module docstring).
     """
-    return _exponents(_chain(model, x, len(x), k, generator, tangents, finish=False, qr_every=qr_every)[1])
+    return exponents(_chain(model, x, len(x), k, generator, tangents, finish=False, qr_every=qr_every)[1])
 
 
 def flossing_loss(model: nn.Module, x: torch.Tensor, k: int,
@@ -167,5 +184,5 @@ def forward_and_flossing_loss(model: nn.Module, x: torch.Tensor, n: int, k: int,
         penalty, lam = flossing_loss(model, x[:n], k, generator, tangents, qr_every)
         return model(x), penalty, lam
     out, log_r = _chain(model, x, min(n, len(x)), k, generator, tangents, finish=True, qr_every=qr_every)
-    lam = _exponents(log_r)
+    lam = exponents(log_r)
     return out, (lam ** 2).mean(), lam

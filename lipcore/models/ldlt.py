@@ -35,6 +35,31 @@ from lipcore.layers.base import LipschitzLayer, check_size
 ALPHA_FLOOR = 1e-4
 
 
+def ldlt_alpha(log_alpha: torch.Tensor) -> torch.Tensor:
+    """α = e^a + `ALPHA_FLOOR`, any shape."""
+    return log_alpha.exp() + ALPHA_FLOOR
+
+
+def ldlt_factors(weight: torch.Tensor, log_alpha: torch.Tensor, scale: float,
+                 hidden: bool) -> tuple[torch.Tensor, torch.Tensor | None]:
+    """(c·s·W R⁻¹ (*L, n_k, n_{k−1}), L = chol(WWᵀ + αI) (*L, n_k, n_k) or None when not
+    `hidden`) for weight (*L, n_k, n_{k−1}) and log_alpha (*L,): one block's factors, or those
+    of a stack of blocks (packed members) by batched factorisations.
+
+    Factorised in float64 whatever the parameters' dtype: ‖W‖²/α reaches 1e9 in training
+    (α ≥ 1e-4), where a float32 Cholesky fails; the results are cast back."""
+    dtype = weight.dtype
+    w, alpha = weight.double(), ldlt_alpha(log_alpha).double()[..., None, None]
+    eye_in = torch.eye(w.shape[-1], dtype=w.dtype, device=w.device)
+    r = torch.linalg.cholesky(w.mT @ w + alpha * eye_in, upper=True)
+    g = torch.linalg.solve_triangular(r, w, upper=True, left=False) * scale  # s·W R⁻¹
+    if not hidden:
+        return g.to(dtype), None
+    eye_out = torch.eye(w.shape[-2], dtype=w.dtype, device=w.device)
+    lower = torch.linalg.cholesky(w @ w.mT + alpha * eye_out)
+    return (g * math.sqrt(2.0)).to(dtype), lower.to(dtype)
+
+
 class LDLTLayer(LipschitzLayer):
     """One block of a chain, (..., n_{k−1}) → (..., n_k), 1-Lipschitz alone (`lipschitz` for
     the first, whose input it scales by 𝓛).
@@ -56,23 +81,11 @@ class LDLTLayer(LipschitzLayer):
         self.lipschitz_bound = self.scale
 
     def alpha(self) -> torch.Tensor:
-        return self.log_alpha.exp() + ALPHA_FLOOR
+        return ldlt_alpha(self.log_alpha)
 
     def factors(self) -> tuple[torch.Tensor, torch.Tensor | None]:
-        """(c·s·W R⁻¹ (n_k × n_{k−1}), L = chol(WWᵀ + αI) or None for the last block).
-
-        Factorised in float64 whatever the parameters' dtype: ‖W‖²/α reaches 1e9 in training
-        (α ≥ 1e-4), where a float32 Cholesky fails; the results are cast back."""
-        dtype = self.weight.dtype
-        w, alpha = self.weight.double(), self.alpha().double()
-        eye_in = torch.eye(w.shape[1], dtype=w.dtype, device=w.device)
-        r = torch.linalg.cholesky(w.t() @ w + alpha * eye_in, upper=True)
-        g = torch.linalg.solve_triangular(r, w, upper=True, left=False) * self.scale  # s·W R⁻¹
-        if not self.hidden:
-            return g.to(dtype), None
-        eye_out = torch.eye(w.shape[0], dtype=w.dtype, device=w.device)
-        lower = torch.linalg.cholesky(w @ w.t() + alpha * eye_out)
-        return (g * math.sqrt(2.0)).to(dtype), lower.to(dtype)
+        """(c·s·W R⁻¹ (n_k × n_{k−1}), L = chol(WWᵀ + αI) or None for the last block)."""
+        return ldlt_factors(self.weight, self.log_alpha, self.scale, self.hidden)
 
     def forward(self, u: torch.Tensor) -> torch.Tensor:
         g, lower = self.cached(self.factors)

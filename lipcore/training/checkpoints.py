@@ -45,6 +45,27 @@ def save(directory: str | Path, step: int, payload: dict[str, Any]) -> Path:
     return path
 
 
+def compact(tree: Any, copies: dict[tuple, torch.Tensor] | None = None) -> Any:
+    """`tree` with every tensor that is a view into a larger storage copied out (once, so
+    tensors shared within the tree stay shared): torch.save writes a tensor's whole storage,
+    so a packed member's parameters and optimizer state (slices of the (P, …) stacks) would
+    otherwise write all P members' into every checkpoint."""
+    copies = {} if copies is None else copies
+    if torch.is_tensor(tree):
+        if tree.untyped_storage().nbytes() <= tree.nbytes:
+            return tree
+        key = (tree.untyped_storage().data_ptr(), tree.storage_offset(), tree.shape,
+               tree.stride(), tree.dtype)  # the same slice seen through several tensors
+        if key not in copies:
+            copies[key] = tree.clone()
+        return copies[key]
+    if isinstance(tree, dict):
+        return {k: compact(v, copies) for k, v in tree.items()}
+    if isinstance(tree, list):
+        return [compact(v, copies) for v in tree]
+    return tree
+
+
 def listing(directory: str | Path) -> list[tuple[int, Path]]:
     d = Path(directory)
     if not d.is_dir():

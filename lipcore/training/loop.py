@@ -174,20 +174,20 @@ class Engine:
     def _forward_and_floss_penalty(self, model: nn.Module, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """(model(x), flossing penalty on the first `flossing.batch_size` rows), in one pass
         through the blocks where the model allows it (`lipcore.flossing.forward_and_flossing_loss`)."""
-        from lipcore.flossing import forward_and_flossing_loss
+        from lipcore.flossing import forward_and_flossing_loss, step_generator
 
         n = self.floss.get("batch_size") or len(x)
-        g = torch.Generator().manual_seed(self.floss.get("seed", 0) * 1_000_003 + self.step)
+        g = step_generator(self.floss, self.step)
         out, penalty, _ = forward_and_flossing_loss(model, x, n, self.floss["num_exponents"], g,
                                                     qr_every=self.floss.get("qr_every", 1))
         return out, penalty
 
     def _floss_penalty(self, model: nn.Module, x: torch.Tensor) -> torch.Tensor:
         """The flossing penalty alone (pre-flossing): no training forward to share."""
-        from lipcore.flossing import flossing_loss
+        from lipcore.flossing import flossing_loss, step_generator
 
         n = self.floss.get("batch_size") or len(x)
-        g = torch.Generator().manual_seed(self.floss.get("seed", 0) * 1_000_003 + self.step)
+        g = step_generator(self.floss, self.step)
         return flossing_loss(model, x[:n], self.floss["num_exponents"], g,
                              qr_every=self.floss.get("qr_every", 1))[0]
 

@@ -8,9 +8,10 @@ solo code path: evaluation, metrics, logging, stoppers, checkpoints, resume.
 The step is shared. The members' parameters are stacked into one tensor per parameter name
 with a leading member dimension P, and each member's `nn.Parameter` is re-pointed at its slice
 (`p.data = stack[i]`), so the stack is the only copy. One forward over (P, B, …) batches gives
-the P objectives — by the model's stacked rules on the stacks directly when it has them and
-no flossing is asked (`stacked_rules`: MLP, DeepLinear), else by `vmap(functional_call)` of
-one member's forward; one backward gives the P gradients (the sum of independent objectives
+the P objectives — by the model's stacked rules on the stacks directly when it has them
+(`stacked_rules`: MLP, DeepLinear, sequential LDLT nets; with flossing when every step also
+has a stacked tangent rule, `stacked_flossing`), else by `vmap(functional_call)` of one
+member's forward; one backward gives the P gradients (the sum of independent objectives
 has each member's own gradient); `StackedOptimizer` applies torch's SGD
 or Adam/AdamW update with per-member learning rate, weight decay and momentum, over state that
 is again one tensor per name whose slices are the members' `torch.optim` state, so a
@@ -94,12 +95,14 @@ class PackTrainer:
         self.names = [n for n, _ in model_of(engines[0]).named_parameters()]
         self.floss = engines[0].floss if engines[0].floss.get("enabled") else None
         self.loss_fn = engines[0].members[0].loss_fn
-        # the stacked rules' path when the model and loss have them and no flossing is asked
+        # the stacked rules' path when the model and loss have them (and, for flossing, every
+        # step its stacked tangent rule)
         self.native_loss = stacked_rules.find_loss_rule(self.loss_fn)
-        self.native = None if self.floss or self.native_loss is None else \
-            stacked_rules.plan(self.template.model)
+        self.native = None if self.native_loss is None else stacked_rules.plan(self.template.model)
+        if self.native is not None and self.floss and not self.native.tangents:
+            self.native = None
         self.native_metrics = None if self.native is None else \
-            pack_metrics_native.Stacked(self.native, self.loss_fn)
+            pack_metrics_native.Stacked(self.native, self.loss_fn, engines[0].config)
         self.task = engines[0].data.task
         self.device = engines[0].device
         self.active: list[int] = []
@@ -165,8 +168,8 @@ class PackTrainer:
         self.flush_many([e.reporter for e in self.engines])
         self.flushed_at = time.monotonic()
         deferred, self.deferred = self.deferred, {}
-        for e, payload in deferred.values():
-            checkpoints.save(e.checkpoint_dir, payload["step"], payload)
+        for e, payload in deferred.values():  # each member's own tensors, not the stacks
+            checkpoints.save(e.checkpoint_dir, payload["step"], checkpoints.compact(payload))
 
     # --- one step ------------------------------------------------------------------------
     def _batches(self) -> tuple[list[torch.Tensor], list[torch.Tensor]]:
@@ -190,9 +193,10 @@ class PackTrainer:
         x = xs[0] if shared else torch.stack(xs)
         y = ys[0] if shared else torch.stack(ys)
         leaves = {n: t.detach().requires_grad_() for n, t in self.params.items()}
-        if self.native is not None and floss is None:
+        if self.native is not None:
             objective, loss, out = pack_objective.native_objective(
-                self.native, self.native_loss, self.loss_fn, leaves, x, y, shared)
+                self.native, self.native_loss, self.loss_fn, leaves, x, y, shared, floss, step,
+                self._floss_weights(engines, x))
         else:
             objective, loss, out = pack_objective.vmap_objective(
                 self.template, self.loss_fn, leaves, x, y, shared, floss, step,
@@ -323,8 +327,9 @@ class PackTrainer:
         if rows != self.active or len({tuple(x.shape) for x in xs.values()}) != 1:
             return [self._solo_penalty(i, xs[i]) for i in rows]
         leaves = {n: t.detach().requires_grad_() for n, t in self.params.items()}
-        penalty = pack_objective.vmap_penalty(self.template, leaves, torch.stack([xs[i] for i in rows]),
-                                              self.floss)
+        x = torch.stack([xs[i] for i in rows])
+        penalty = pack_objective.vmap_penalty(self.template, leaves, x, self.floss) \
+            if self.native is None else pack_objective.native_penalty(self.native, leaves, x, self.floss)
         values = penalty.detach().tolist()
         grads = pack_objective.member_grads(self.names, penalty, leaves)
         lrs = [self.engines[i].members[0].optimizer.param_groups[0]["lr"] for i in rows]
@@ -446,9 +451,9 @@ class PackTrainer:
         algebra failing (as `Engine.run` says it), `failed` for anything else."""
         try:
             self._solo_step(i, x, y)
-        except torch.linalg.LinAlgError as err:
-            self.broken[i] = self.engines[i].members[0].guard.factorisation_error(
-                self.engines[i].step, err)
+        except torch.linalg.LinAlgError as err:  # the first failure is the member's divergence
+            self.broken.setdefault(i, self.engines[i].members[0].guard.factorisation_error(
+                self.engines[i].step, err))
         except Exception as err:  # noqa: BLE001 - this member fails, its neighbours go on
             self.failed[i] = f"{type(err).__name__}: {err}"
 

@@ -9,7 +9,9 @@ parameter stacks directly:
 - `trace_covariances`: per-example gradients by giving each of the N examples its own copy of
   the member's parameters (leading dims (P, N), an expanded view: one backward for all), and
   mean c_kᵀ H c_k by second-order jets along the centred gradients (`stacked_jets`), K
-  directions at a time so the (P, N, K, width) tangents stay under `JET_ELEMENTS`.
+  directions at a time so the (P, N, K, width) tangents stay under `JET_ELEMENTS`;
+- `lyapunov`: the exponents by the stacked flossing chain (`stacked_flossing`; the plan needs
+  its tangent rules).
 
 `native_pack_metrics` gives None when a metric asked for, or the model's loss, has no native
 form; the pack then takes `pack_metrics` (vmap) for the whole evaluation.
@@ -33,10 +35,11 @@ JET_ELEMENTS = 1 << 20  # the most P·N·K·width tangent entries one jet pass h
 
 
 class Stacked:
-    """What a native metric needs: the plan, its loss rule and jets (None: no jets), the loss."""
+    """What a native metric needs: the plan, its loss rule and jets (None: no jets), the loss,
+    the run's config (`config`: the flossing section's `num_exponents` for `lyapunov`)."""
 
-    def __init__(self, plan: StackedPlan, loss_fn: nn.Module):
-        self.plan, self.loss_fn = plan, loss_fn
+    def __init__(self, plan: StackedPlan, loss_fn: nn.Module, config: dict | None = None):
+        self.plan, self.loss_fn, self.config = plan, loss_fn, config or {}
         self.loss_rule = find_loss_rule(loss_fn)
         self.jets: JetPlan | None = jet_plan(plan, loss_fn)
 
@@ -50,6 +53,7 @@ class Stacked:
 Metric = Callable[[Stacked, Params, torch.Tensor, torch.Tensor, bool], dict[str, torch.Tensor]]
 NATIVE_METRICS: Registry[Metric] = Registry("native vectorised metric")
 NEEDS_JETS = {"trace_covariances"}
+NEEDS_TANGENTS = {"lyapunov"}
 
 
 def _leaves(params: Params) -> Params:
@@ -106,6 +110,17 @@ def trace_covariances(s: Stacked, params: Params, x, y, shared) -> dict[str, tor
             "trace_hessian_covariance": quad}
 
 
+@NATIVE_METRICS.register("lyapunov")
+def lyapunov(s: Stacked, params: Params, x, y, shared) -> dict[str, torch.Tensor]:
+    """`metrics.lyapunov` by `stacked_flossing.lyapunov`."""
+    from lipcore.training.stacked_flossing import lyapunov as exponents
+
+    k = s.config.get("flossing", {}).get("num_exponents", 4)
+    with torch.no_grad():
+        lam = exponents(s.plan, params, x, shared, k)
+    return {f"lyapunov/{i}": lam[:, i] for i in range(k)}
+
+
 def _test_loss(s: Stacked, params: Params, x: torch.Tensor, y: torch.Tensor, shared: bool,
                task: str) -> list[torch.Tensor]:
     """Per chunk of `loop.EVAL_CHUNK` test examples, (P,) its mean loss and its hit count."""
@@ -131,7 +146,8 @@ def native_pack_metrics(names: list[str], s: Stacked, stacked: Params, x: torch.
     (or needs jets the model lacks)."""
     chosen = list(names)
     if s.loss_rule is None or any(n not in NATIVE_METRICS for n in chosen) or \
-            (s.jets is None and NEEDS_JETS & set(chosen)):
+            (s.jets is None and NEEDS_JETS & set(chosen)) or \
+            (not s.plan.tangents and NEEDS_TANGENTS & set(chosen)):
         return None
     values: dict[str, torch.Tensor] = {}
     with torch.no_grad():

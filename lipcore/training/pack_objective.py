@@ -2,8 +2,9 @@
 its batch, as one batched computation over parameter stacks with a leading member dimension.
 
 Two ways, chosen by `lipcore.training.pack.PackTrainer`: the model's stacked rules on the stacks
-directly (`native_objective`: MLP, DeepLinear without flossing), or `vmap(functional_call)` of
-one member's forward (`vmap_objective`: any model, flossing included). Both give, for x (B, …)
+directly (`native_objective`: MLP, DeepLinear, sequential Lipschitz nets over LDLT — with
+flossing by `stacked_flossing` when every step has a stacked tangent rule), or
+`vmap(functional_call)` of one member's forward (`vmap_objective`: any model). Both give, for x (B, …)
 shared by all members or (P, B, …) one batch each, objective (P,), loss (P,) and out (P, B, …).
 """
 from __future__ import annotations
@@ -27,12 +28,12 @@ class MemberObjective(nn.Module):
     def forward(self, x: torch.Tensor, floss: dict[str, Any] | None, step: int) -> tuple:
         if floss is None:
             return self.model(x), None
-        from lipcore.flossing import forward_and_flossing_loss, jvp_block_tangents
+        from lipcore.flossing import forward_and_flossing_loss, jvp_block_tangents, step_generator
 
         # the rows and the tangents' seed that `Engine._forward_and_floss_penalty` takes
         n = floss.get("batch_size") or len(x)
-        g = torch.Generator().manual_seed(floss.get("seed", 0) * 1_000_003 + step)
-        out, penalty, _ = forward_and_flossing_loss(self.model, x, n, floss["num_exponents"], g,
+        out, penalty, _ = forward_and_flossing_loss(self.model, x, n, floss["num_exponents"],
+                                                    step_generator(floss, step),
                                                     jvp_block_tangents, floss.get("qr_every", 1))
         return out, penalty
 
@@ -43,11 +44,27 @@ def flossing_due(floss: dict[str, Any] | None, step: int) -> dict[str, Any] | No
 
 
 def native_objective(native: Any, loss_rule: Callable, loss_fn: Callable, leaves: Leaves,
-                     x: torch.Tensor, y: torch.Tensor, shared: bool) -> tuple[torch.Tensor, ...]:
-    """(objective, loss, out) by the model's stacked rules (`stacked_rules.plan`); no flossing."""
-    out = native.forward(leaves, x, 1, shared)
+                     x: torch.Tensor, y: torch.Tensor, shared: bool, floss: dict[str, Any] | None,
+                     step: int, weights: torch.Tensor) -> tuple[torch.Tensor, ...]:
+    """(objective, loss, out) by the model's stacked rules (`stacked_rules.plan`), with the
+    flossing penalty weighted by `weights` (P,) when `floss` (`stacked_flossing`: the plan
+    must have its tangent rules)."""
+    if floss is None:
+        out = native.forward(leaves, x, 1, shared)
+        loss = loss_rule(loss_fn, out, y, 1)
+        return loss, loss, out
+    from lipcore.training.stacked_flossing import forward_and_penalty
+
+    out, penalty = forward_and_penalty(native, leaves, x, shared, floss, step)
     loss = loss_rule(loss_fn, out, y, 1)
-    return loss, loss, out
+    return loss + weights * penalty, loss, out
+
+
+def native_penalty(native: Any, leaves: Leaves, x: torch.Tensor, floss: dict[str, Any]) -> torch.Tensor:
+    """(P,) as `vmap_penalty`, by the stacked rules (`stacked_flossing.penalty`)."""
+    from lipcore.training.stacked_flossing import penalty
+
+    return penalty(native, leaves, x, floss)
 
 
 def vmap_objective(template: MemberObjective, loss_fn: Callable, leaves: Leaves, x: torch.Tensor,

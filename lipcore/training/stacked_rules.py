@@ -19,7 +19,9 @@ a subclass that overrides `forward`, or a forward patched at run time, has no ru
 has a stacked plan (`plan`) when it declares `chain_forward = True` (its forward is
 `x.flatten(1)` then its `.blocks` in order, with that forward unchanged) and every block
 resolves to rules (containers: `nn.Sequential`); otherwise `plan` gives None and the pack takes
-the vmap path. Losses have stacked rules too (`loss_rule`): the (*L,) per-copy means.
+the vmap path. Losses have stacked rules too (`loss_rule`): the (*L,) per-copy means; and
+modules may have a stacked tangent rule (`tangent_rule`, written in `stacked_tangents`), which
+the pack's native flossing needs on every step (`StackedPlan.tangents`).
 """
 from __future__ import annotations
 
@@ -35,6 +37,7 @@ Rule = Callable[[nn.Module, Params, torch.Tensor], torch.Tensor]
 LossRule = Callable[[nn.Module, torch.Tensor, torch.Tensor, int], torch.Tensor]
 
 RULES: dict[type, tuple[Callable, Rule]] = {}  # class → (the forward it was written for, rule)
+TANGENT_RULES: dict[type, tuple[Callable, Callable]] = {}  # the same for `stacked_tangents`
 CHAINS: dict[type, Callable] = {}  # chain models → their forward when registered
 LOSS_RULES: dict[type, tuple[Callable, LossRule]] = {}
 
@@ -60,6 +63,8 @@ rule = registrar(RULES)
 #: `@loss_rule(cls)` registers `fn(loss_module, out, y, lead) → (*L,)` per-copy mean loss;
 #: out (*L, B, …), y (B, …) shared or (*L, B, …); `lead` = len(L)
 loss_rule = registrar(LOSS_RULES)
+#: `@tangent_rule(cls)` registers `fn(module, params, h, q) → (out, jq)` (`stacked_tangents`)
+tangent_rule = registrar(TANGENT_RULES)
 
 
 def lookup(table: dict[type, tuple[Callable, Callable]], module: object) -> Callable | None:
@@ -90,24 +95,33 @@ def find_loss_rule(loss_fn: object) -> LossRule | None:
 
 @dataclass
 class Step:
-    """One leaf module of the chain: its rule and its parameters' (local, full) names."""
+    """One leaf module of the chain: its rule, its tangent rule (None: none) and its
+    parameters' (local, full) names."""
     module: nn.Module
     fn: Rule
     names: list[tuple[str, str]]
+    tangent: Callable | None = None
+
+    def own(self, params: Params) -> Params:
+        return {local: params[full] for local, full in self.names}
 
 
 class StackedPlan:
-    """The chain of a model as rule steps (see the module docstring)."""
+    """The chain of a model as rule steps (see the module docstring), grouped by the model's
+    blocks (`blocks[i]`: the steps of `model.blocks[i]`, what flossing's QR intervals count)."""
 
-    def __init__(self, steps: list[Step]):
-        self.steps = steps
+    def __init__(self, blocks: list[list[Step]]):
+        self.blocks = blocks
+        self.steps = [s for block in blocks for s in block]
+        #: whether every step has a tangent rule (the pack's native flossing)
+        self.tangents = all(s.tangent is not None for s in self.steps)
 
     def forward(self, params: Params, x: torch.Tensor, lead: int, shared: bool) -> torch.Tensor:
         """params: full name → (*L, …) stacks, `lead` = len(L); x: (B, *features) for all
         copies (`shared`) or (*L, B, *features) (L may broadcast) → (*L, B, *out)."""
         h = x.flatten(1 if shared else lead + 1)
         for s in self.steps:
-            h = s.fn(s.module, {local: params[full] for local, full in s.names}, h)
+            h = s.fn(s.module, s.own(params), h)
         return h
 
 
@@ -126,7 +140,7 @@ def _steps(module: nn.Module, prefix: str) -> list[Step] | None:
     own = [n for n, _ in module.named_parameters(recurse=False)]
     if len(own) != len(list(module.parameters())):  # parameters in children the rule ignores
         return None
-    return [Step(module, fn, [(n, prefix + n) for n in own])]
+    return [Step(module, fn, [(n, prefix + n) for n in own], lookup(TANGENT_RULES, module))]
 
 
 def plan(model: nn.Module) -> StackedPlan | None:
@@ -134,13 +148,13 @@ def plan(model: nn.Module) -> StackedPlan | None:
     forward = CHAINS.get(type(model))
     if forward is None or _forward_of(type(model)) is not forward:
         return None
-    steps: list[Step] = []
+    blocks: list[list[Step]] = []
     for i, block in enumerate(model.blocks):
         inner = _steps(block, f"blocks.{i}.")
         if inner is None:
             return None
-        steps += inner
-    return StackedPlan(steps)
+        blocks.append(inner)
+    return StackedPlan(blocks)
 
 
 # --- rules -----------------------------------------------------------------------------------
@@ -171,6 +185,7 @@ def _register() -> None:
     from lipcore.training.losses import SequenceCrossEntropy
 
     chain_model(MLP, DeepLinear, LipschitzNet)
+    import lipcore.training.stacked_tangents  # noqa: F401 - registers the LDLT and tangent rules
 
     @loss_rule(SequenceCrossEntropy)
     def _cross_entropy(loss_fn, out, y, lead):

@@ -115,14 +115,18 @@ def test_flossing_warm_up_is_vectorised_too(float64):
     base, changes = CASES["sine_ldlt_flossing"]
     base = copy.deepcopy(base)
     base["flossing"]["pre_epochs"] = 1
-    cfgs = variants(base, changes)
+    assert_pack_close_to_solo(variants(base, changes), 1e-5)
+
+
+def assert_pack_close_to_solo(cfgs: list[dict], rel: float) -> None:
+    """Every member logs its solo run's points, within `rel` (float32's rounding)."""
     solo = solo_runs(cfgs)
     reporters = [ListReporter() for _ in cfgs]
     run_pack(cfgs, reporters)
     for (_, want), got in zip(solo, reporters):
         a, b = points(want), points(got)
         assert a.keys() == b.keys()
-        assert [b[k] for k in a] == pytest.approx(list(a.values()), rel=1e-5)
+        assert [b[k] for k in a] == pytest.approx(list(a.values()), rel=rel)
 
 
 def test_a_diverging_member_stops_alone():
@@ -191,6 +195,29 @@ def test_a_stopped_pack_resumes_every_member_and_ends_as_the_uninterrupted_pack(
     assert [s["resumed_from"] for s in summaries] == [13, 13]
     for want, got in zip(uninterrupted, again):
         assert sorted(got.points) == sorted(want.points)  # each point once, equal values
+
+
+def test_a_packed_members_checkpoints_hold_its_own_tensors_only(tmp_path):
+    """Its parameters and optimizer state are slices of the pack's stacks; torch.save would
+    write the whole stacks (all members') into each member's file."""
+    from lipcore.training import checkpoints
+
+    base = preset("landscape_moons", training={"epochs": 2})
+    cfgs = variants(base, [{"model.model_seed": s} for s in range(4)])
+    dirs = [tmp_path / str(i) for i in range(4)]
+    run_pack(cfgs, workdirs=dirs)
+    files = [p for _, p in checkpoints.listing(dirs[1] / "checkpoints")]
+    assert len(files) > 2
+
+    def tensors(tree):
+        if torch.is_tensor(tree):
+            yield tree
+        elif isinstance(tree, (dict, list, tuple)):
+            for v in (tree.values() if isinstance(tree, dict) else tree):
+                yield from tensors(v)
+    for path in files:
+        found = list(tensors(checkpoints.load(path)))
+        assert found and all(t.untyped_storage().nbytes() == t.nbytes for t in found), path
 
 
 def test_a_member_whose_batched_forward_fails_steps_alone_and_its_neighbours_stay_batched(

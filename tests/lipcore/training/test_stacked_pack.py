@@ -20,7 +20,8 @@ from lipcore.training import metrics, pack_metrics_native, stacked_rules
 from lipcore.training.losses import SequenceCrossEntropy
 from lipcore.training.pack_metrics_native import NATIVE_METRICS, Stacked
 from tests.lipcore.training.test_pack import (  # noqa: F401 - float64: autouse here too
-    assert_pack_equals_solo, float64, preset, variants)
+    assert_pack_close_to_solo, assert_pack_equals_solo, assert_same, float64, preset, solo_runs,
+    variants)
 
 
 def stack(models: list[nn.Module]) -> dict[str, torch.Tensor]:
@@ -156,9 +157,114 @@ def test_a_model_without_rules_takes_the_vmap_path(paths):
     assert paths["native"] == 0 and paths["vmap"] > 0
 
 
-def test_flossing_takes_the_vmap_path(paths):
+def sine_ldlt(width: int, qr_every: int, k: int) -> list[dict]:
+    base = preset("sine_flossing", model={"depth": 4, "width": width}, training={"epochs": 2},
+                  flossing={"pre_epochs": 0, "num_exponents": k, "qr_every": qr_every})
+    return variants(base, [{}, {"model.model_seed": 1, "training.lr": 0.01},
+                           {"training.batch_seed": 2, "flossing.weight": 0.3}])
+
+
+def deep_linear_flossing() -> list[dict]:
     base = preset("diagonal_teacher", training={"epochs": 3, "metrics": []})
     base["flossing"] = {"enabled": True, "num_exponents": 2, "weight": 0.1}
-    cfgs = variants(base, [{}, {"model.model_seed": 1}])
-    assert_pack_equals_solo(copy.deepcopy(cfgs))
-    assert paths["native"] == 0 and paths["vmap"] > 0
+    return variants(base, [{}, {"model.model_seed": 1}])
+
+
+@pytest.mark.parametrize("configs", [
+    lambda: sine_ldlt(16, 1, 2),
+    lambda: sine_ldlt(16, 3, 2),
+    deep_linear_flossing,
+], ids=["sine_ldlt", "sine_ldlt_qr_every_3", "deep_linear"])
+def test_a_flossing_pack_is_native_and_equals_each_member_alone(configs, paths):
+    """Losses, the `lyapunov` metric flossing adds, every point: as each config alone.
+
+    2 exponents at width 16: with more, or narrower, a direction killed by dead ReLU units
+    inside a QR interval keeps a |R_ii| a little above the floor that is rounding noise in any
+    two programs (the vmap path's too), and training amplifies it; the narrow case is checked
+    step by step below."""
+    cfgs = configs()
+    assert_pack_equals_solo(cfgs)
+    assert paths["native"] > 0 and paths["vmap"] == 0
+    assert paths["native_metrics"] > 0 and paths["vmap_metrics"] == 0
+
+
+def test_one_native_flossing_step_equals_each_member_alone_with_dead_units(monkeypatch):
+    """Width 8, 4 exponents: dead ReLU units leave rank-deficient tangents (|R_ii| below the
+    QR's floor, counted here); per member, the objective and its gradient equal the solo
+    `forward_and_flossing_loss`'s.
+
+    One QR per block: with `qr_every` > 1 the exponents still agree, but the gradient of a
+    dead direction's Q column is round-off divided by the floor (`lipcore.qr`: finite, not
+    reproducible), so two programs that round differently
+    may differ in it (the vmap path rounds as the solo run does)."""
+    qr_every = 1
+    import lipcore.flossing as flossing
+    from lipcore.models.lipschitz import build_sequential
+    from lipcore.qr import rank_floor
+    from lipcore.training.stacked_flossing import forward_and_penalty
+
+    dead = []
+    below = flossing.log_abs_diagonal
+
+    def counted(r):
+        dead.append(int((torch.diagonal(r, dim1=-2, dim2=-1).abs() < rank_floor(r)).sum()))
+        return below(r)
+    monkeypatch.setattr(flossing, "log_abs_diagonal", counted)
+    cfg = {"in_features": 1, "out_features": 1, "layer": "ldlt", "depth": 4, "width": 8}
+    models = [seeded(lambda: build_sequential(cfg), s) for s in range(4)]
+    plan = stacked_rules.plan(models[0])
+    assert plan is not None and plan.tangents
+    torch.manual_seed(5)
+    x = torch.rand(64, 1) * 20 - 10
+    floss = {"num_exponents": 4, "batch_size": 16, "qr_every": qr_every}
+    params = {n: t.requires_grad_() for n, t in stack(models).items()}
+    out, penalty = forward_and_penalty(plan, params, x, True, floss, 7)
+    objective = out.square().mean((1, 2)) + 0.1 * penalty
+    grads = torch.autograd.grad(objective.sum(), list(params.values()))
+    assert dead[-1] > 0
+    for i, m in enumerate(models):
+        o, p, _ = flossing.forward_and_flossing_loss(m, x, 16, 4, flossing.step_generator(floss, 7),
+                                                    qr_every=qr_every)
+        want = o.square().mean() + 0.1 * p
+        assert float(objective[i]) == pytest.approx(float(want), rel=1e-10)
+        for g, w in zip(grads, torch.autograd.grad(want, list(m.parameters()))):
+            torch.testing.assert_close(g[i], w, rtol=1e-6, atol=1e-9)
+
+
+def test_native_flossing_pre_epochs_equal_each_member_alone(paths):
+    """The pre-flossing penalty by the stacked chain (float32, as `test_pack`'s warm-up test:
+    float64 pre-flossing breaks the solo run's Cholesky)."""
+    torch.set_default_dtype(torch.float32)
+    cfgs = sine_ldlt(16, 2, 2)
+    for cfg in cfgs:
+        cfg["flossing"]["pre_epochs"] = 1
+    assert_pack_close_to_solo(cfgs, 1e-5)
+    assert paths["native"] > 0 and paths["vmap"] == 0
+
+
+def test_a_member_whose_factorisation_fails_diverges_alone_in_a_native_flossing_pack(paths):
+    """Adam at lr 1e3 makes member 1's WᵀW + αI indefinite at step 1: the batched Cholesky
+    raises for the whole stack, the bisection finds member 1, which ends `diverged` at its
+    first failing step as alone; the others go on natively and log their solo points."""
+    cfgs = sine_ldlt(16, 1, 2)
+    cfgs[1]["training"]["lr"] = 1e3
+    solo = solo_runs(cfgs)
+    assert [s["status"] for s, _ in solo] == ["succeeded", "diverged", "succeeded"]
+    reporters = [ListReporter() for _ in cfgs]
+    summaries = run_pack(cfgs, reporters)
+    assert [s["status"] for s in summaries] == ["succeeded", "diverged", "succeeded"]
+    assert summaries[1]["diverged"] == solo[1][0]["diverged"]
+    for (_, want_points), got_points in zip(solo, reporters):
+        assert_same(want_points, got_points)
+    assert paths["native"] > 0
+
+
+def test_flossing_without_tangent_rules_takes_the_vmap_path(paths):
+    """GELU has a stacked forward rule but no stacked tangent rule: the flossing step, and the
+    `lyapunov` metric, go through vmap."""
+    base = preset("landscape_moons", training={"epochs": 2, "metrics": []},
+                  model={"activation": "gelu", "width": 8})
+    base["flossing"] = {"enabled": True, "num_exponents": 2, "weight": 0.1}
+    assert stacked_rules.plan(MLP(2, 2, 8, 2, "gelu")).tangents is False
+    assert_pack_equals_solo(variants(base, [{}, {"model.model_seed": 1}]))
+    assert paths["native"] == 0 and paths["vmap"] > 0 and paths["native_metrics"] == 0

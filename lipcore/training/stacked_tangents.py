@@ -1,0 +1,96 @@
+"""Stacked tangent rules: `lipcore.tangents` on parameter stacks with leading member dims.
+
+The pack's native flossing (`stacked_flossing`) carries each member's k tangents through the
+blocks of the stacked plan: for every leaf module, its output and the products J_b q_i of each
+example's Jacobian with the tangents, for all members at once.
+
+    rule(module, params, h, q) → (out, jq)
+    params: the module's own parameters, each (*L, *shape); h: (*L, B, N) the input;
+    q: (*L, k, n, N) the tangents of the first n ≤ B examples; out (*L, B, M), jq (*L, k, n, M).
+
+The formulas are `lipcore.tangents`' (the products forward mode computes), so a member's
+tangents equal its solo run's up to rounding. Also here: the stacked forward rules of the
+modules only Lipschitz nets have (`LDLTLayer`: its factors by batched float64 Cholesky and
+triangular solves over the member dims; `Scale`).
+"""
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from lipcore.models.ldlt import LDLTLayer, ldlt_alpha, ldlt_factors
+from lipcore.models.lipschitz import Scale
+from lipcore.training.stacked_rules import rule, tangent_rule
+
+
+def rows(t: torch.Tensor, q: torch.Tensor) -> torch.Tensor:
+    """t (*L, B, M) → (*L, 1, n, M): the examples that carry tangents, against q (*L, k, n, …)."""
+    return t[..., None, : q.shape[-2], :]
+
+
+@tangent_rule(nn.Linear)
+def _linear(module, params, h, q):
+    w = params["weight"]
+    out = torch.matmul(h, w.mT)
+    bias = params.get("bias")
+    return (out if bias is None else out + bias.unsqueeze(-2)), torch.matmul(q, w.mT.unsqueeze(-3))
+
+
+@tangent_rule(nn.Identity)
+def _identity(module, params, h, q):
+    return h, q
+
+
+@tangent_rule(nn.Tanh)
+def _tanh(module, params, h, q):
+    out = torch.tanh(h)
+    return out, torch.ops.aten.tanh_backward(q, rows(out, q))
+
+
+@tangent_rule(nn.ReLU)
+def _relu(module, params, h, q):
+    out = F.relu(h)
+    return out, torch.ops.aten.threshold_backward(q, rows(out, q), 0)
+
+
+@rule(Scale)
+def _scale_forward(module, params, h):
+    return h * module.factor
+
+
+@tangent_rule(Scale)
+def _scale(module, params, h, q):
+    return h * module.factor, q * module.factor
+
+
+def _ldlt_affine(module, params, h):
+    """(√2·s·W R⁻¹ h + b (*L, B, n_k), L or None, the factor g)."""
+    g, lower = ldlt_factors(params["weight"], params["log_alpha"], module.scale, module.hidden)
+    return torch.matmul(h, g.mT) + params["bias"].unsqueeze(-2), lower, g
+
+
+def _ldlt_solve(module, params, lower: torch.Tensor, z: torch.Tensor) -> torch.Tensor:
+    """√(2α)·L⁻¹ z row-wise: z (*L, R, n_k) → (*L, R, n_k)."""
+    scale = (2.0 * ldlt_alpha(params["log_alpha"])).sqrt()[..., None, None]
+    return torch.linalg.solve_triangular(lower.mT, z, upper=True, left=False) * scale
+
+
+@rule(LDLTLayer)
+def _ldlt_forward(module, params, h):
+    z, lower, _ = _ldlt_affine(module, params, h)
+    return z if lower is None else _ldlt_solve(module, params, lower, F.relu(z))
+
+
+@tangent_rule(LDLTLayer)
+def _ldlt(module, params, h, q):
+    # as `lipcore.tangents`' rule: the factors once, one triangular solve for the rows and tangents
+    z, lower, g = _ldlt_affine(module, params, h)
+    t = torch.matmul(q, g.mT.unsqueeze(-3))
+    if lower is None:
+        return z, t
+    z = F.relu(z)
+    t = torch.ops.aten.threshold_backward(t, rows(z, q), 0)
+    b = z.shape[-2]
+    solved = _ldlt_solve(module, params, lower, torch.cat([z, t.flatten(-3, -2)], -2))
+    return solved[..., :b, :], solved[..., b:, :].unflatten(-2, t.shape[-3:-1])
