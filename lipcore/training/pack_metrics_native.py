@@ -97,7 +97,7 @@ def trace_covariances(s: Stacked, params: Params, x, y, shared) -> dict[str, tor
     p, n = centred.shape[:2]
     sizes = [t[0].numel() for t in params.values()]
     widest = max(max(t.shape[1:]) if t.dim() > 1 else 1 for t in params.values())
-    k = max(1, JET_ELEMENTS // (p * n * max(widest, x[(0,) * (at + 1)].numel())))
+    k = max(1, JET_ELEMENTS // (p * s.jets.rows(x, shared) * max(widest, x[(0,) * (at + 1)].numel())))
     parts = []
     with torch.no_grad():
         for c in centred.split(k, 1):

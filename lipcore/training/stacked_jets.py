@@ -34,15 +34,20 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
+from lipcore.training.linear_prefix import basis, reassociated
 from lipcore.training.stacked_rules import StackedPlan, find_loss_rule, lookup, registrar
 
 Jet = Callable[..., tuple[torch.Tensor, torch.Tensor | None, torch.Tensor | None]]
 JETS: dict[type, tuple[Callable, Jet]] = {}
 LOSS_JETS: dict[type, tuple[Callable, Callable]] = {}
+GRAM_LOSS_JETS: dict[type, tuple[Callable, Callable]] = {}
 
 
 jet = registrar(JETS)
 loss_jet = registrar(LOSS_JETS)
+#: `@gram_loss_jet(cls)`: fn(loss_fn, x, out, dm, sm, y) → (P,), the loss jet of out = x·M
+#: from M's own jet on the input basis (dm (P, in, K, d), sm (P, in, d) or None), x (…, N, in)
+gram_loss_jet = registrar(GRAM_LOSS_JETS)
 
 
 def _add(*terms: torch.Tensor | None) -> torch.Tensor | None:
@@ -113,6 +118,18 @@ def _mse(loss_fn, out, dout, s, y):
     return 2 * total
 
 
+@gram_loss_jet(nn.MSELoss)
+def _mse_gram(loss_fn, x, out, dm, sm, y):
+    """`_mse` for out = x·M without the (P, N, K, d) tangents of the rows: with G = xᵀx,
+    Σ_{j,k} ‖x_j Ṁ_k‖² = Σ_k ⟨Ṁ_k, G Ṁ_k⟩ and Σ_j (out_j − y_j)·(x_j S) = ⟨S, xᵀ(out − y)⟩."""
+    p, width, k, d = dm.shape
+    flat = dm.reshape(p, width, k * d)
+    total = (flat * torch.matmul(x.mT @ x, flat)).sum((-2, -1))
+    if sm is not None:
+        total = total + (sm * torch.matmul(x.mT, out - y)).sum((-2, -1))
+    return 2 * total / (x.shape[-2] * d)
+
+
 def _register() -> None:
     from lipcore.training.losses import SequenceCrossEntropy
 
@@ -134,20 +151,55 @@ _register()
 class JetPlan:
     """The jet rules of a stacked plan's steps and of its loss."""
 
-    def __init__(self, plan: StackedPlan, jets: list[Jet], loss: Callable):
-        self.plan, self.jets, self.loss = plan, jets, loss
+    def __init__(self, plan: StackedPlan, jets: list[Jet], loss: Callable,
+                 gram_loss: Callable | None = None):
+        self.plan, self.jets, self.loss, self.gram_loss = plan, jets, loss, gram_loss
 
     def second(self, params: dict[str, torch.Tensor], directions: dict[str, torch.Tensor],
                x: torch.Tensor, y: torch.Tensor, loss_fn: nn.Module, shared: bool) -> torch.Tensor:
         """(P,) Σ_k d²/dt² of each member's mean loss on (x, y) along its K directions
-        (name → (P, K, …)); x (N, f) and y shared by all members, or (P, N, …)."""
-        h, dh, s = x.flatten(1 if shared else 2), None, None
-        for step, fn in zip(self.plan.steps, self.jets):
+        (name → (P, K, …)); x (N, f) and y shared by all members, or (P, N, …). Leading
+        linear maps are re-associated where that is cheaper (`linear_prefix`); a chain that is
+        linear throughout ends in its loss's Gram form when it has one."""
+        h = x.flatten(1 if shared else 2)
+        steps = list(zip(self.plan.steps, self.jets))
+        start = reassociated([step.module for step in self.plan.steps], h.shape[-1], h.shape[-2])
+        dh = s = None
+        if start:  # the jet of the leading linear maps on the identity basis, mapped by h
+            m, dm, sm = self._run(steps[:start], params, directions, basis(h), None, None)
+            if dm is None:
+                return self._zero(params, h)
+            if start == len(steps) and self.gram_loss is not None:
+                return self.gram_loss(loss_fn, h, torch.matmul(h, m), dm, sm, y)
+            p, width, k, out = dm.shape
+            dh = torch.matmul(h, dm.reshape(p, width, k * out)).reshape(p, -1, k, out)
+            s = None if sm is None else torch.matmul(h, sm)
+            h = torch.matmul(h, m)
+        h, dh, s = self._run(steps[start:], params, directions, h, dh, s)
+        if dh is None:  # no parameter moved anything
+            return self._zero(params, h)
+        return self.loss(loss_fn, h, dh, s, y)
+
+    def rows(self, x: torch.Tensor, shared: bool) -> int:
+        """How many rows the K directions' tangents have per member on x: the input width
+        when the whole chain is re-associated into its loss's Gram form, else x's rows."""
+        h = x.flatten(1 if shared else 2)
+        start = reassociated([step.module for step in self.plan.steps], h.shape[-1], h.shape[-2])
+        whole = start == len(self.plan.steps) and self.gram_loss is not None
+        return h.shape[-1] if whole else h.shape[-2]
+
+    @staticmethod
+    def _zero(params: dict[str, torch.Tensor], like: torch.Tensor) -> torch.Tensor:
+        return torch.zeros(len(next(iter(params.values()))), dtype=like.dtype, device=like.device)
+
+    @staticmethod
+    def _run(steps: list, params: dict[str, torch.Tensor], directions: dict[str, torch.Tensor],
+             h: torch.Tensor, dh: torch.Tensor | None, s: torch.Tensor | None) -> tuple:
+        """(h, dh, s) through `steps` ((plan step, jet) pairs) one after another."""
+        for step, fn in steps:
             h, dh, s = fn(step.module, {a: params[b] for a, b in step.names},
                           {a: directions[b] for a, b in step.names}, h, dh, s)
-        if dh is None:  # no parameter moved anything
-            return torch.zeros(len(next(iter(params.values()))), dtype=h.dtype, device=h.device)
-        return self.loss(loss_fn, h, dh, s, y)
+        return h, dh, s
 
 
 def jet_plan(plan: StackedPlan | None, loss_fn: object) -> JetPlan | None:
@@ -158,4 +210,4 @@ def jet_plan(plan: StackedPlan | None, loss_fn: object) -> JetPlan | None:
     loss = lookup(LOSS_JETS, loss_fn) if find_loss_rule(loss_fn) is not None else None
     if loss is None or any(j is None for j in jets):
         return None
-    return JetPlan(plan, jets, loss)
+    return JetPlan(plan, jets, loss, lookup(GRAM_LOSS_JETS, loss_fn))

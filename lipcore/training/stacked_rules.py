@@ -32,6 +32,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from lipcore.training import linear_prefix
+
 Params = dict[str, torch.Tensor]
 Rule = Callable[[nn.Module, Params, torch.Tensor], torch.Tensor]
 LossRule = Callable[[nn.Module, torch.Tensor, torch.Tensor, int], torch.Tensor]
@@ -118,9 +120,18 @@ class StackedPlan:
 
     def forward(self, params: Params, x: torch.Tensor, lead: int, shared: bool) -> torch.Tensor:
         """params: full name → (*L, …) stacks, `lead` = len(L); x: (B, *features) for all
-        copies (`shared`) or (*L, B, *features) (L may broadcast) → (*L, B, *out)."""
+        copies (`shared`) or (*L, B, *features) (L may broadcast) → (*L, B, *out). Leading
+        linear maps are re-associated where that is cheaper (`linear_prefix`)."""
         h = x.flatten(1 if shared else lead + 1)
-        for s in self.steps:
+        start = linear_prefix.reassociated([s.module for s in self.steps], h.shape[-1], h.shape[-2])
+        if start:  # the leading linear maps' product M (*L, in, out) once, then h·M
+            h = torch.matmul(h, self.run(self.steps[:start], params, linear_prefix.basis(h)))
+        return self.run(self.steps[start:], params, h)
+
+    @staticmethod
+    def run(steps: list[Step], params: Params, h: torch.Tensor) -> torch.Tensor:
+        """h through `steps` one after another."""
+        for s in steps:
             h = s.fn(s.module, s.own(params), h)
         return h
 
