@@ -158,8 +158,9 @@ def grid(sweep_id: int | str, x: str, y: str, metric: str, agg: str) -> dict:
     return get(f"/sweeps/{sweep_id}/grid", x=x, y=y, metric=metric, agg=agg)
 
 
-def groups(sweep_id: int | str, by: str, metric: str, max_points: int | None = 500) -> list[dict]:
-    """[{"value", "step", "mean", "std", "stderr", "n"}], one per value of `by`."""
+def groups(sweep_id: int | str, by: str | None, metric: str, max_points: int | None = 500) -> list[dict]:
+    """[{"value", "step", "mean", "std", "stderr", "n"}], one per value of `by` (None: one
+    group of every run)."""
     data = get(f"/sweeps/{sweep_id}/groups", by=by, metric=metric, max_points=max_points)
     if isinstance(data, dict) and "groups" in data:
         data = data["groups"]

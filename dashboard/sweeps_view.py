@@ -51,3 +51,29 @@ def report_file(reports_dir: Path, study: str) -> Path | None:
     """The study's Markdown report under `reports_dir`, if `liplab study --wait` wrote one."""
     path = Path(reports_dir) / study / "study.md"
     return path if path.is_file() else None
+
+
+#: the group-by choice that pools every run of the sweep (mean ± band over all of them)
+ALL_RUNS = "(all runs)"
+
+
+def is_seed(key: str) -> bool:
+    """Whether a config key only reseeds a run (`model.model_seed`, `training.batch_seed`, …)."""
+    last = key.rsplit(".", 1)[-1]
+    return last == "seed" or last.endswith("_seed")
+
+
+def axes(keys: list[str]) -> tuple[str | None, str | None, str]:
+    """The heatmap's x and y and the curves' group-by a sweep opens on: the keys that change
+    the experiment before those that only reseed it (so a width × seed sweep puts width on x
+    and the seeds on y), and the curves grouped by the first such key, or pooled over every run
+    (`ALL_RUNS`: mean ± band across seeds) when only seeds vary."""
+    ordered = [k for k in keys if not is_seed(k)] + [k for k in keys if is_seed(k)]
+    x = ordered[0] if ordered else None
+    y = ordered[1] if len(ordered) > 1 else x
+    by = next((k for k in keys if not is_seed(k)), ALL_RUNS)
+    return x, y, by
+
+
+def group_options(keys: list[str]) -> list[dict[str, str]]:
+    return [{"label": ALL_RUNS, "value": ALL_RUNS}] + [{"label": k, "value": k} for k in keys]

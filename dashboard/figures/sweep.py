@@ -45,7 +45,10 @@ def heatmap_figure(grid: dict[str, list], status: list[list[dict | None]] | None
     xs, ys, z = [str(v) for v in grid.get("x", [])], [str(v) for v in grid.get("y", [])], grid.get("z", [])
     if not xs or not ys:
         return empty_figure("no runs in this sweep yet", "grid")
-    title = f"{agg} {metric} over {y_key} × {x_key}".strip()
+    if x_key and x_key == y_key and len(z) == len(xs):  # one key on both axes: its diagonal, one row
+        z, ys, y_key = [[z[i][i] for i in range(len(xs))]], [metric or "value"], ""
+        status = [[row[i] for i, row in enumerate(status)]] if status else status
+    title = f"{agg} {metric} over {y_key} × {x_key}".strip() if y_key else f"{agg} {metric} by {x_key}".strip()
     fig = go.Figure(layout=base_layout(title=title, xaxis_title=x_key, yaxis_title=y_key))
     fig.update_xaxes(type="category")
     fig.update_yaxes(type="category")
@@ -58,7 +61,7 @@ def heatmap_figure(grid: dict[str, list], status: list[list[dict | None]] | None
     zc = [[colour_value(v) for v in row] for row in z]
     fig.add_trace(go.Heatmap(x=xs, y=ys, z=zc, customdata=z, colorscale="Viridis",
                              colorbar=dict(title=("log10 " if log_z else "") + metric),
-                             hovertemplate=f"{x_key}=%{{x}}<br>{y_key}=%{{y}}<br>{metric}="
+                             hovertemplate=f"{x_key}=%{{x}}<br>" + (f"{y_key}=%{{y}}<br>" if y_key else "") + f"{metric}="
                                            "%{customdata:.4g}<extra></extra>", name=metric))
     if status:
         by_outcome: dict[str, tuple[list, list, list]] = {}
@@ -79,18 +82,20 @@ def heatmap_figure(grid: dict[str, list], status: list[list[dict | None]] | None
     return fig
 
 
-def grouped_figure(groups: list[dict[str, Any]], by: str, metric: str, band: str = "std",
+def grouped_figure(groups: list[dict[str, Any]], by: str | None, metric: str, band: str = "std",
                    log_y: bool = False) -> go.Figure:
     """Per group: the mean curve and a mean ± band (std or stderr) ribbon; hover gives N.
 
-    Each group is {"value", "step": [...], "mean": [...], "std": [...], "stderr": [...], "n": [...]}.
+    Each group is {"value", "step": [...], "mean": [...], "std": [...], "stderr": [...], "n": [...]};
+    `by` None: one group pooling every run of the sweep.
     """
     if band not in ("std", "stderr"):
         raise ValueError(f"band must be 'std' or 'stderr', got {band!r}")
     groups = [g for g in groups if g.get("step")]
     if not groups:
-        return empty_figure(f"no {metric} points yet", f"{metric} by {by}")
-    fig = go.Figure(layout=base_layout(title=f"{metric}: mean ± {band} by {by}", xaxis_title="step (optimizer updates)",
+        return empty_figure(f"no {metric} points yet", f"{metric} by {by or 'all runs'}")
+    over = f"by {by}" if by else "over all runs"
+    fig = go.Figure(layout=base_layout(title=f"{metric}: mean ± {band} {over}", xaxis_title="step (optimizer updates)",
                                        yaxis_title=metric))
     for gi, g in enumerate(groups):
         colour = COLORWAY[gi % len(COLORWAY)]
@@ -98,7 +103,7 @@ def grouped_figure(groups: list[dict[str, Any]], by: str, metric: str, band: str
         width = [w if w is not None else 0 for w in width]
         upper = [m + w if m is not None else None for m, w in zip(mean, width)]
         lower = [m - w if m is not None else None for m, w in zip(mean, width)]
-        label = f"{by}={g['value']} (N≤{max(n) if n else 0})"
+        label = f"{by}={g['value']} (N≤{max(n) if n else 0})" if by else f"all runs (N≤{max(n) if n else 0})"
         fig.add_trace(go.Scatter(x=list(steps) + list(steps)[::-1], y=upper + lower[::-1],
                                  mode="lines", fill="toself", fillcolor=hex_to_rgba(colour, 0.18),
                                  line=dict(width=0), hoverinfo="skip", showlegend=False,

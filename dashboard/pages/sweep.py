@@ -62,9 +62,9 @@ def load(sweep_id):  # noqa: ANN001
     keys = list(client.sweep_params(sweep_id))
     metrics = summary_keys(client.runs(sweep_id=sweep_id, limit=50)["items"])
     metric = default_metric(metrics)
-    x = keys[0] if keys else None
-    y = keys[1] if len(keys) > 1 else x
-    return (keys, x, keys, y, keys, x, metrics or ["train_loss"], metric or "train_loss",
+    x, y, by = sweeps_view.axes(keys)
+    return (keys, x, keys, y, sweeps_view.group_options(keys), by, metrics or ["train_loss"],
+            metric or "train_loss",
             f"Sweep {sweep_id}: {sweep['name']} ({sweep['n_runs']} runs)", study_box(sweep["name"]))
 
 
@@ -130,11 +130,12 @@ def draw_parallel(_n, metric, agg, sweep_id):  # noqa: ANN001
 def draw_groups(by, metric, band, log, _n, sweep_id):  # noqa: ANN001
     if not (by and metric):
         return empty_figure("nothing to group by", "groups")
+    key = None if by == sweeps_view.ALL_RUNS else by  # None: the server pools every run
     try:
-        groups = client.groups(sweep_id, by=by, metric=metric)
+        groups = client.groups(sweep_id, by=key, metric=metric)
     except client.Missing as e:
         return empty_figure(str(e), "groups")
-    return grouped_figure(groups, by, metric, band=band, log_y="log" in (log or []))
+    return grouped_figure(groups, key, metric, band=band, log_y="log" in (log or []))
 
 
 @callback(Output("sweep-action", "children"), Input("sweep-retry", "n_clicks"),

@@ -100,6 +100,20 @@ def test_heatmap_puts_z_on_category_axes_and_marks_each_cells_outcome():
     assert list(logged.data[0].customdata[2]) == [1.0, 100.0]  # hover shows the raw value
 
 
+def test_one_key_on_both_axes_is_drawn_as_one_row():
+    """A sweep over seeds alone: the grid of seed × seed is its diagonal, shown as one row."""
+    grid = {"x": [0, 1, 2], "y": [0, 1, 2],
+            "z": [[0.5, None, None], [None, 0.25, None], [None, None, 0.125]]}
+    status = [[{"succeeded": 1}, None, None], [None, {"diverged": 1}, None],
+              [None, None, {"succeeded": 1}]]
+    fig = heatmap_figure(grid, status, metric="train_loss", agg="min", x_key="model.model_seed",
+                         y_key="model.model_seed")
+    heat = fig.data[0]
+    assert [list(r) for r in heat.z] == [[0.5, 0.25, 0.125]] and list(heat.y) == ["train_loss"]
+    assert {t.name: list(t.x) for t in fig.data[1:]} == {"succeeded": ["0", "2"], "failed": ["1"]}
+    assert fig.layout.title.text == "min train_loss by model.model_seed"
+
+
 def test_grouped_band_is_mean_plus_minus_std_or_stderr_from_numpy():
     rng = np.random.default_rng(0)
     runs = rng.normal(size=(5, 4))  # 5 runs, 4 steps
@@ -116,6 +130,8 @@ def test_grouped_band_is_mean_plus_minus_std_or_stderr_from_numpy():
         assert "N≤5" in line.name
     with pytest.raises(ValueError, match="band"):
         grouped_figure([group], "k", "m", band="iqr")
+    pooled = grouped_figure([{**group, "value": None}], None, "train_loss")
+    assert pooled.data[1].name == "all runs (N≤5)" and "over all runs" in pooled.layout.title.text
 
 
 def test_parallel_coordinates_encode_categories_and_drop_runs_without_the_metric():

@@ -33,3 +33,20 @@ def test_report_links_point_into_the_served_folder(tmp_path):
     (tmp_path / "001_deep_linear").mkdir()
     (tmp_path / "001_deep_linear" / "study.md").write_text("# x")
     assert sweeps_view.report_file(tmp_path, "001_deep_linear").name == "study.md"
+
+
+def test_a_sweep_opens_on_the_keys_that_change_the_experiment_before_its_seeds():
+    assert sweeps_view.axes(["model.model_seed", "model.width"]) == (
+        "model.width", "model.model_seed", "model.width")
+    assert sweeps_view.axes(["training.lr", "model.depth"]) == ("training.lr", "model.depth", "training.lr")
+    # only seeds: the curves pool every run (mean ± band across the seeds)
+    assert sweeps_view.axes(["model.model_seed", "training.batch_seed"]) == (
+        "model.model_seed", "training.batch_seed", sweeps_view.ALL_RUNS)
+    assert sweeps_view.axes(["data.data_seed"])[2] == sweeps_view.ALL_RUNS
+    assert sweeps_view.axes([]) == (None, None, sweeps_view.ALL_RUNS)
+    assert not sweeps_view.is_seed("model.seeded") and sweeps_view.is_seed("flossing.seed")
+
+
+def test_the_pooled_group_is_offered_first():
+    options = sweeps_view.group_options(["model.width"])
+    assert [o["value"] for o in options] == [sweeps_view.ALL_RUNS, "model.width"]
