@@ -19,14 +19,6 @@ from lipcore.flossing import exponents, step_generator, walk
 from lipcore.training.stacked_rules import Params, StackedPlan, Step
 
 
-def _apply(params: Params):
-    def apply(block: list[Step], h: torch.Tensor) -> torch.Tensor:
-        for s in block:
-            h = s.fn(s.module, s.own(params), h)
-        return h
-    return apply
-
-
 def _tangents(params: Params):
     def tangents(block: list[Step], h: torch.Tensor, q: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         for s in block:
@@ -43,8 +35,8 @@ def chain(plan: StackedPlan, params: Params, x: torch.Tensor, shared: bool, n: i
     h = x.flatten(1) if shared else x.flatten(2)
     if shared:
         h = h.expand(members, *h.shape)
-    return walk(plan.blocks, _apply(params), _tangents(params), h, n, k, generator, finish,
-                qr_every, lead=1)
+    return walk(plan.blocks, lambda block, h: plan.run(block, params, h), _tangents(params), h, n, k,
+                generator, finish, qr_every, lead=1)
 
 
 def forward_and_penalty(plan: StackedPlan, params: Params, x: torch.Tensor, shared: bool,
