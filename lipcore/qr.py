@@ -10,44 +10,85 @@ dependent, and torch then returns inf/NaN. A flossing tangent block J·Q loses r
 fewer units than tangents are alive (a ReLU block of width 8 with five dead units for an
 example, and k = 4 tangents), so this is an everyday event, not a corner case.
 
-`qr` returns torch's Q and R unchanged and uses the same formula backwards, with R's
-diagonal floored at `rank_floor(R)` in magnitude (sign kept, 0 counted as +) inside R⁻ᵀ. Where
-every |R_ii| is above the floor the gradient is torch's exactly; below it the direction is
-numerically dead (its size is round-off), its Q column is arbitrary, and the floored solve
-gives a finite gradient for it instead of inf/NaN.
+`qr` returns torch's Q and R unchanged. Where every |R_ii| is above `rank_floor(R)` (round-off
+of the factorisation) its gradient is torch's exactly. A column i below it is *dead*: its
+residual after the projections is round-off, so Householder completes Q with an arbitrary
+unit vector q_i (set by that round-off) and R_ii ≈ 0. Dividing by R_ii (or by a floor of
+eps size, as this module did first) turns round-off into gradients of 1e7 (float32) to 1e14
+(float64) that a gradient clip then lets dominate the step: on a width-8 ReLU LDLT net a
+quarter of the flossing tangent columns are dead and the penalty's gradient spiked to ~1e3.
+So the backward treats the completion as a constant: A + s·q_i e_iᵀ (s the scale of R) has
+the same Q and R but R_ii = s, a well-conditioned factorisation, and the formula above runs
+on that R
+(`completed`) with no gradient through the arbitrary q_i nor through R's row i (q_iᵀ a_l).
+The dead column's own gradient is then what its entries above the diagonal (q_jᵀ a_i, j < i,
+well defined) give. For a dead last column this is exactly the gradient of the QR of the
+live columns (tests/lipcore/test_qr.py), and nothing in it depends on round-off.
 """
 from __future__ import annotations
 
 import torch
 
 
-def rank_floor(r: torch.Tensor) -> torch.Tensor:
-    """(..., 1): the size below which |R_ii| is round-off, eps · max(max_j |R_jj|, 1) per matrix.
+#: |R_ii| below ROUND_OFF · eps · scale is the round-off of a Householder QR, not a direction
+ROUND_OFF = 100.0
 
-    The 1 keeps the floor positive for an all-zero A; tangent blocks have unit-norm inputs
-    (Q's columns), so their R entries are O(1) and the floor is about the dtype's eps."""
+
+def rank_floor(r: torch.Tensor) -> torch.Tensor:
+    """(..., 1): the size below which |R_ii| is round-off, ROUND_OFF · eps · max(max_j |R_jj|, 1)
+    per matrix.
+
+    A column that lies in the span of the ones before it leaves a residual of a few eps·‖A‖
+    after Householder's projections (1.1e-15 for a float64 8 × 4 example whose largest |R_jj|
+    is 3.3: 1.5 eps·scale), so the floor sits two decades above eps. The 1 keeps it positive
+    for an all-zero A; tangent blocks have unit-norm inputs (Q's columns), so their R entries
+    are O(1) and the floor is about 100 eps (1.2e-5 in float32)."""
     diag = torch.diagonal(r, dim1=-2, dim2=-1).abs()
     scale = diag.amax(-1, keepdim=True).clamp_min(1.0)
-    return torch.finfo(r.dtype).eps * scale
+    return ROUND_OFF * torch.finfo(r.dtype).eps * scale
 
 
-def floored_diagonal(r: torch.Tensor) -> torch.Tensor:
-    """R with each |R_ii| raised to at least `rank_floor(R)` (sign kept, 0 → +floor)."""
+def dead_directions(r: torch.Tensor) -> torch.Tensor:
+    """(..., n) bool: the columns whose |R_ii| is below `rank_floor(R)`."""
+    return torch.diagonal(r, dim1=-2, dim2=-1).abs() < rank_floor(r)
+
+
+def completed(r: torch.Tensor, dead: torch.Tensor) -> torch.Tensor:
+    """R with each dead diagonal entry set to the matrix's scale (max(max_j |R_jj|, 1)): the R
+    of A with each dead column's arbitrary completion q_i added to it (module docstring)."""
+    scale = torch.diagonal(r, dim1=-2, dim2=-1).abs().amax(-1, keepdim=True).clamp_min(1.0)
     diag = torch.diagonal(r, dim1=-2, dim2=-1)
-    floor = rank_floor(r)
-    floored = torch.where(diag.abs() >= floor, diag, torch.where(diag < 0, -floor, floor))
     out = r.clone()
-    torch.diagonal(out, dim1=-2, dim2=-1).copy_(floored)
+    torch.diagonal(out, dim1=-2, dim2=-1).copy_(torch.where(dead, scale.expand_as(diag), diag))
     return out
 
 
 def _qr_backward(q: torch.Tensor, r: torch.Tensor, g_q: torch.Tensor | None,
-                 g_r: torch.Tensor | None) -> torch.Tensor | None:
-    """ḡ_A from Q, R and their gradients (None where absent), the module docstring's formula."""
+                 g_r: torch.Tensor | None, may_branch: bool = False) -> torch.Tensor | None:
+    """ḡ_A from Q, R and their gradients (None where absent): the module docstring's formula,
+    on the completed R when a column is dead. `may_branch`: look at the values first and take
+    the plain formula when no column is dead (eager autograd on the CPU, where that read
+    costs nothing; not under vmap nor on a GPU, where it would be a sync)."""
     if g_q is None and g_r is None:
         return None
-    # M = R ḡ_Rᵀ − ḡ_Qᵀ Q and b = ḡ_Q + Q·copyltu(M), a term left out where its gradient
-    # is absent (flossing's last Q has none): fewer small ops, the same values.
+    dead = dead_directions(r)  # (..., n)
+    if may_branch and not bool(dead.any()):
+        return _formula(q, r, g_q, g_r)
+    # A dead column i: q_i and R's row i are constants (no gradient); R's entries above it,
+    # q_jᵀ a_i, give a_i the gradient Σ_j q_j ḡ_R[j, i] and q_j the gradient a_i ḡ_R[j, i]
+    # (a_i = Q R[:, i]); the rest is the QR of A with its dead columns completed, held constant.
+    g_q = torch.zeros_like(q) if g_q is None else g_q.masked_fill(dead.unsqueeze(-2), 0.0)
+    g_r = torch.zeros_like(r) if g_r is None else g_r.masked_fill(dead.unsqueeze(-1), 0.0)
+    above = g_r * dead.unsqueeze(-2)  # ḡ_R's dead columns (rows j < i), others zero
+    g_q = g_q + (q @ r) @ above.mT
+    grad = _formula(q, completed(r, dead), g_q, g_r - above).masked_fill(dead.unsqueeze(-2), 0.0)
+    return grad + q @ above
+
+
+def _formula(q: torch.Tensor, r: torch.Tensor, g_q: torch.Tensor | None,
+             g_r: torch.Tensor | None) -> torch.Tensor:
+    """(ḡ_Q + Q·copyltu(M)) R⁻ᵀ with M = R ḡ_Rᵀ − ḡ_Qᵀ Q, a term left out where its gradient
+    is absent (flossing's last Q has none): fewer small ops, the same values."""
     if g_r is None:
         m = -(g_q.mT @ q)
     elif g_q is None:
@@ -57,7 +98,7 @@ def _qr_backward(q: torch.Tensor, r: torch.Tensor, g_q: torch.Tensor | None,
     copyltu = m.tril() + m.tril(-1).mT
     b = q @ copyltu if g_q is None else g_q + q @ copyltu
     # b R⁻ᵀ: solve X Rᵀ = b, Rᵀ lower triangular
-    return torch.linalg.solve_triangular(floored_diagonal(r).mT, b, upper=False, left=False)
+    return torch.linalg.solve_triangular(r.mT, b, upper=False, left=False)
 
 
 class _QR(torch.autograd.Function):
@@ -94,7 +135,8 @@ class _EagerQR(torch.autograd.Function):
 
     @staticmethod
     def backward(ctx, g_q: torch.Tensor | None, g_r: torch.Tensor | None) -> torch.Tensor | None:
-        return _qr_backward(*ctx.saved_tensors, g_q, g_r)
+        q, r = ctx.saved_tensors
+        return _qr_backward(q, r, g_q, g_r, may_branch=not r.is_cuda)
 
 
 def qr(a: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
@@ -109,6 +151,6 @@ def qr(a: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
 
 def log_abs_diagonal(r: torch.Tensor) -> torch.Tensor:
     """log max(|R_ii|, `rank_floor(R)`): (..., n). A numerically dead direction counts as a
-    contraction to round-off (log eps, ≈ −15.9 in float32) and passes no gradient."""
+    contraction to round-off (log(100 eps), ≈ −11.3 in float32) and passes no gradient."""
     diag = torch.diagonal(r, dim1=-2, dim2=-1).abs()
     return torch.log(torch.maximum(diag, rank_floor(r.detach())))
