@@ -94,7 +94,7 @@ def _stage_points(session: Session, run_id: int, points: Iterable[tuple[str, int
         new_steps, new_values, seqs = steps[cut:], finite[cut:], range(seq, seq + len(steps) - cut)
         fresh += zip(repeat(run_id), repeat(key), new_steps, new_values, seqs)
         if new_steps:
-            appended[key] = list(zip(seqs, new_steps, new_values))
+            appended[key] = (seq, new_steps, new_values)
         s = summary.setdefault(key, {"last": None, "step": -1, "min": None, "max": None, "n": 0})
         s["n"] = seq + len(new_steps)
         if steps[-1] >= s["step"]:
@@ -128,6 +128,7 @@ def _stage_points(session: Session, run_id: int, points: Iterable[tuple[str, int
         session.execute(_RENUMBER, {"run_id": run_id, "key": key, "from_step": from_step})
         if dialect == "postgresql":
             session.execute(_NESTLOOP)
+    tail = {}  # series whose new rows all come after their stored ones: folded into blocks together
     for key in by_key:  # keep the block summaries (server.blocks) current, for long series only
         if summary[key]["n"] < blocks.EAGER_ROWS:
             continue
@@ -139,8 +140,10 @@ def _stage_points(session: Session, run_id: int, points: Iterable[tuple[str, int
             last = (summary[key]["n"] - 1) // blocks.BLOCK
             blocks.recompute(session, run_id, key, rewritten[key] | set(range(first // blocks.BLOCK, last + 1)))
         else:
-            blocks.append(session, run_id, key, appended.get(key, []))
+            if key in appended:
+                tail[key] = appended[key]
             blocks.recompute(session, run_id, key, rewritten[key])
+    blocks.append_many(session, run_id, tail)
     run.summary = summary
     run.heartbeat_at = utcnow()
     return True
