@@ -97,13 +97,37 @@ def recompute(session: Session, run_id: int, key: str, blocks: Iterable[int]) ->
         i = j + 1
 
 
+# `rebuild` in one statement (PostgreSQL): arrays compare element by element, so min/max of
+# [seq, step, value] is the block's first/last row and min of [value, seq, step] its first
+# minimum (max with -seq: its first maximum), as `fold` keeps them; a 17,000-row series is not
+# read back to the client.
+_REBUILD_PG = text(f"""
+INSERT INTO metric_blocks (run_id, key, {", ".join(_COLS)})
+SELECT :run_id, :key, block, n, f[1], f[2], f[3], l[1], l[2], l[3], lo[1], lo[2], lo[3], hi[1], -hi[2], hi[3]
+FROM (SELECT seq / {BLOCK} AS block, count(*) AS n,
+             min(ARRAY[seq, step, value]) AS f, max(ARRAY[seq, step, value]) AS l,
+             min(ARRAY[value, seq, step]) FILTER (WHERE value IS NOT NULL) AS lo,
+             max(ARRAY[value, -seq, step]) FILTER (WHERE value IS NOT NULL) AS hi
+      FROM metric_points WHERE run_id = :run_id AND key = :key GROUP BY seq / {BLOCK}) AS b
+""")
+
+
 def rebuild(session: Session, run_id: int, key: str) -> None:
     """Drop and rebuild every block of one series (bulk loads that bypass write_points)."""
     session.execute(delete(MetricBlock).where(MetricBlock.run_id == run_id, MetricBlock.key == key))
+    if session.get_bind().dialect.name == "postgresql":  # summarised where the points are
+        session.execute(_REBUILD_PG, {"run_id": run_id, "key": key})
+        return
     rows = session.execute(select(MetricPoint.seq, MetricPoint.step, MetricPoint.value)
                            .where(MetricPoint.run_id == run_id, MetricPoint.key == key)
-                           .order_by(MetricPoint.seq))
-    _upsert(session, run_id, key, summarise(rows).values())
+                           .order_by(MetricPoint.seq)).all()
+    if not rows:
+        return
+    seqs, steps, values = zip(*rows)
+    if seqs[0] is not None and seqs == tuple(range(seqs[0], seqs[0] + len(seqs))):
+        append_many(session, run_id, {key: (seqs[0], list(steps), list(values))})  # numbered 0…n-1: columns
+    else:
+        _upsert(session, run_id, key, summarise(rows).values())
 
 
 def append(session: Session, run_id: int, key: str, rows: list[tuple[int, int, float | None]]) -> None:
