@@ -261,3 +261,17 @@ def test_a_value_that_is_no_number_fails_at_the_log_call_naming_its_key(claimed,
     assert all(type(v) is float for _, _, v in rep.pending())
     rep.flush()
     assert count(sessions, run_id) == 3
+
+
+@pytest.mark.parametrize("entries", [
+    [(1, {"a": 1.0, "b": 2.0}), (2, {"b": 3.0, "a": 4.0}), (2, {"a": 5.0, "b": 6.0})],  # same keys, step again
+    [(1, {"a": 1.0}), (2, {"a": 2.0, "b": 3.0}), (1, {"b": 4.0, "a": 7.0}), (3, {})],  # keys that vary
+    [],
+])
+def test_series_of_entries_matches_the_points(entries):
+    """The reporter's columnar grouping equals `server.metrics.series_of` of its points (the
+    definition: points in logging order, a later one of the same (key, step) wins)."""
+    from server.metrics import series_of as of_points
+    from worker.sink import points_of, series_of
+
+    assert series_of(entries) == dict(of_points(points_of(entries)))
