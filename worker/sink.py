@@ -66,14 +66,21 @@ def points_of(entries: Iterable[Entry]) -> list[Point]:
     return [(k, s, v) for s, values in entries for k, v in values.items()]
 
 
+def same_keys(entries: list[Entry]) -> Any:
+    """The keys every entry logged (a training loop's usual log), or None when they vary or
+    there are no entries: then the columns of a key line up with the entries."""
+    if not entries:
+        return None
+    keys = entries[0][1].keys()
+    return keys if all(values.keys() == keys for _, values in entries) else None
+
+
 def series_of(entries: list[Entry]) -> Series:
     """The logged entries as {key: {step: value}} for `write_series`: when every entry has the
     same keys (a training loop's usual log), one dict per key built from columns, not a Python
     step per point; a later entry of the same step wins, as in the store."""
-    if not entries:
-        return {}
-    keys = entries[0][1].keys()
-    if all(values.keys() == keys for _, values in entries):
+    keys = same_keys(entries)
+    if keys is not None:
         steps = [s for s, _ in entries]
         return {k: dict(zip(steps, [values[k] for _, values in entries])) for k in keys}
     out: Series = {}
@@ -265,12 +272,16 @@ class DBReporter:
             keys = dict.fromkeys(chain.from_iterable(values for _, values in entries))
             after = {k: self.published.get(k, self.skip_until) for k in keys}
             newest: dict[str, int] = {}  # key → its highest step in this event
-            for s, values in sorted(entries, key=itemgetter(0)):
-                newest.update(dict.fromkeys(values, s))
+            if same_keys(entries) is not None:
+                newest = dict.fromkeys(keys, max(s for s, _ in entries))
+            else:
+                for s, values in sorted(entries, key=itemgetter(0)):
+                    newest.update(dict.fromkeys(values, s))
             for k, s in newest.items():
                 self.published[k] = max(s, self.published.get(k, s))
-            points = [[k, s, v if math.isfinite(v) else None]
-                      for s, values in entries for k, v in values.items()]
+            points = [[k, s, v] for s, values in entries for k, v in values.items()]
+            if not math.isfinite(sum(map(itemgetter(2), points))):  # NaN or inf somewhere (or overflow)
+                points = [[k, s, v if math.isfinite(v) else None] for k, s, v in points]
             event = {"type": "metrics", "run_id": self.run_id, "after": after, "points": points}
             self.bus.publish(event, self.run_id, self.sweep_id)
 
