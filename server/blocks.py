@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from typing import Any, Iterable
 
-from sqlalchemy import delete, select, text
+from sqlalchemy import delete, select, text, tuple_
 from sqlalchemy.orm import Session
 
 from server.models import MetricBlock, MetricPoint
@@ -58,7 +58,10 @@ _COLS = ("block", "n", "first_seq", "first_step", "first_value", "last_seq", "la
 
 
 def _upsert(session: Session, run_id: int, key: str, summaries: Iterable[dict[str, Any]]) -> None:
-    rows = [{"run_id": run_id, "key": key, **{c: s[c] for c in _COLS}} for s in summaries]
+    _upsert_rows(session, [{"run_id": run_id, "key": key, **{c: s[c] for c in _COLS}} for s in summaries])
+
+
+def _upsert_rows(session: Session, rows: list[dict[str, Any]]) -> None:
     if not rows:
         return
     if session.get_bind().dialect.name == "postgresql":
@@ -94,32 +97,101 @@ def recompute(session: Session, run_id: int, key: str, blocks: Iterable[int]) ->
         i = j + 1
 
 
+# `rebuild` in one statement (PostgreSQL): arrays compare element by element, so min/max of
+# [seq, step, value] is the block's first/last row and min of [value, seq, step] its first
+# minimum (max with -seq: its first maximum), as `fold` keeps them; a 17,000-row series is not
+# read back to the client.
+_REBUILD_PG = text(f"""
+INSERT INTO metric_blocks (run_id, key, {", ".join(_COLS)})
+SELECT :run_id, :key, block, n, f[1], f[2], f[3], l[1], l[2], l[3], lo[1], lo[2], lo[3], hi[1], -hi[2], hi[3]
+FROM (SELECT seq / {BLOCK} AS block, count(*) AS n,
+             min(ARRAY[seq, step, value]) AS f, max(ARRAY[seq, step, value]) AS l,
+             min(ARRAY[value, seq, step]) FILTER (WHERE value IS NOT NULL) AS lo,
+             max(ARRAY[value, -seq, step]) FILTER (WHERE value IS NOT NULL) AS hi
+      FROM metric_points WHERE run_id = :run_id AND key = :key GROUP BY seq / {BLOCK}) AS b
+""")
+
+
 def rebuild(session: Session, run_id: int, key: str) -> None:
     """Drop and rebuild every block of one series (bulk loads that bypass write_points)."""
     session.execute(delete(MetricBlock).where(MetricBlock.run_id == run_id, MetricBlock.key == key))
+    if session.get_bind().dialect.name == "postgresql":  # summarised where the points are
+        session.execute(_REBUILD_PG, {"run_id": run_id, "key": key})
+        return
     rows = session.execute(select(MetricPoint.seq, MetricPoint.step, MetricPoint.value)
                            .where(MetricPoint.run_id == run_id, MetricPoint.key == key)
-                           .order_by(MetricPoint.seq))
-    _upsert(session, run_id, key, summarise(rows).values())
+                           .order_by(MetricPoint.seq)).all()
+    if not rows:
+        return
+    seqs, steps, values = zip(*rows)
+    if seqs[0] is not None and seqs == tuple(range(seqs[0], seqs[0] + len(seqs))):
+        append_many(session, run_id, {key: (seqs[0], list(steps), list(values))})  # numbered 0…n-1: columns
+    else:
+        _upsert(session, run_id, key, summarise(rows).values())
 
 
 def append(session: Session, run_id: int, key: str, rows: list[tuple[int, int, float | None]]) -> None:
     """Fold rows appended at the end of a series (seq above every existing row) into its blocks."""
-    if not rows:
-        return
-    first_block = rows[0][0] // BLOCK
-    last = session.scalars(select(MetricBlock).where(MetricBlock.run_id == run_id, MetricBlock.key == key,
-                                                     MetricBlock.block == first_block)).one_or_none()
-    out: dict[int, dict[str, Any]] = {}
-    if last is not None:
-        out[first_block] = {c: getattr(last, c) for c in _COLS}
-    for seq, step, value in rows:
-        b = seq // BLOCK
-        if b not in out:
-            out[b] = summarise([(seq, step, value)])[b]
-        else:
-            fold(out[b], seq, step, value)
-    _upsert(session, run_id, key, out.values())
+    if rows:
+        seqs, steps, values = zip(*rows)
+        append_many(session, run_id, {key: (seqs[0], list(steps), list(values))})
+
+
+def _chunk(seq0: int, steps: list[int], values: list[float | None]) -> dict[str, Any]:
+    """The summary of consecutive rows seq0, seq0 + 1, … (one block's share): min, max and
+    `list.index` are C loops over the column, where `fold` is a Python call per row. The first
+    of equal extremes is kept (`min`/`max` return it, `index` finds it), as `fold` does."""
+    last = len(steps) - 1
+    s = {"n": len(steps), "first_seq": seq0, "first_step": steps[0], "first_value": values[0],
+         "last_seq": seq0 + last, "last_step": steps[last], "last_value": values[last],
+         "min_value": None, "min_seq": None, "min_step": None, "max_value": None, "max_seq": None, "max_step": None}
+    kept = [v for v in values if v is not None]
+    if kept:
+        for end, pick in (("min", min), ("max", max)):
+            i = values.index(pick(kept))
+            s[f"{end}_value"], s[f"{end}_seq"], s[f"{end}_step"] = values[i], seq0 + i, steps[i]
+    return s
+
+
+def _merge(s: dict[str, Any], t: dict[str, Any]) -> None:
+    """Fold summary `t` (rows after every row of `s`, same block) into `s`: `fold` row by row."""
+    s["n"] += t["n"]
+    s["last_seq"], s["last_step"], s["last_value"] = t["last_seq"], t["last_step"], t["last_value"]
+    if t["min_value"] is not None and (s["min_value"] is None or t["min_value"] < s["min_value"]):
+        s["min_value"], s["min_seq"], s["min_step"] = t["min_value"], t["min_seq"], t["min_step"]
+    if t["max_value"] is not None and (s["max_value"] is None or t["max_value"] > s["max_value"]):
+        s["max_value"], s["max_seq"], s["max_step"] = t["max_value"], t["max_seq"], t["max_step"]
+
+
+def append_many(session: Session, run_id: int,
+                series: dict[str, tuple[int, list[int], list[float | None]]]) -> None:
+    """`append` for several series of one run, each given as columns (first seq, steps, values:
+    rows seq, seq + 1, … past every stored row): one read of the partly filled last blocks and
+    one upsert for all of them, where a per-key `append` is two round trips per key."""
+    series = {k: c for k, c in series.items() if c[1]}
+    open_ = {(k, seq0 // BLOCK) for k, (seq0, _, _) in series.items() if seq0 % BLOCK}
+    stored: dict[tuple[str, int], dict[str, Any]] = {}
+    if open_:
+        cols = [getattr(MetricBlock, c) for c in ("key", *_COLS)]
+        for row in session.execute(select(*cols).where(
+                MetricBlock.run_id == run_id, tuple_(MetricBlock.key, MetricBlock.block).in_(sorted(open_)))):
+            stored[(row[0], row[1])] = dict(zip(_COLS, row[1:]))
+    rows = []
+    for key, (seq0, steps, values) in series.items():
+        i, seq = 0, seq0
+        while i < len(steps):
+            b = seq // BLOCK
+            j = i + (b + 1) * BLOCK - seq
+            s = _chunk(seq, steps[i:j], values[i:j])
+            if (key, b) in stored:
+                head = stored[(key, b)]
+                _merge(head, s)
+                s = head
+            s["block"] = b
+            rows.append({"run_id": run_id, "key": key, **{c: s[c] for c in _COLS}})
+            seq += j - i
+            i = j
+    _upsert_rows(session, rows)
 
 
 _STATS = text(f"""

@@ -1,7 +1,7 @@
 """Metric points: idempotent writes that keep the run summary current, and downsampled reads.
 
-Workers call `write_points(session, run_id, points)` (a stable signature: the worker's DB sink
-depends on it). Reads downsample in SQL, by row rather than by step: the series' rows are cut
+Writers call `write_points(session, run_id, points)` (a stable signature); the worker's DB sink
+calls `write_series`, the same write of points it already holds grouped by key. Reads downsample in SQL, by row rather than by step: the series' rows are cut
 into equal buckets and each bucket keeps its minimum and its maximum (min-max decimation), plus
 the first and last row, so spikes survive and a 1M-point series never leaves the database whole.
 
@@ -56,11 +56,25 @@ def _existing_steps(session: Session, run_id: int, key: str, steps: list[int]) -
     return found
 
 
+Series = dict[str, dict[int, float]]  # {key: {step: value}}: one run's points, one per (key, step)
+
+
+def series_of(points: Iterable[tuple[str, int, float]]) -> Series:
+    """`(key, step, value)` points as a `Series`, converted to str, int and float; a later point
+    of the same (key, step) wins."""
+    by_key: Series = defaultdict(dict)
+    for key, step, value in points:
+        by_key[str(key)][int(step)] = float(value)
+    return by_key
+
+
 def _stage_points(session: Session, run_id: int, points: Iterable[tuple[str, int, float]]) -> bool:
     """`write_points` without the commit; False when there was nothing to write."""
-    by_key: dict[str, dict[int, float]] = defaultdict(dict)
-    for key, step, value in points:
-        by_key[str(key)][int(step)] = float(value)  # one row per (key, step) per statement
+    return _stage_series(session, run_id, series_of(points))
+
+
+def _stage_series(session: Session, run_id: int, by_key: Series) -> bool:
+    """`write_series` without the commit; False when there was nothing to write."""
     if not by_key:
         return False
     dialect = session.get_bind().dialect.name
@@ -74,7 +88,8 @@ def _stage_points(session: Session, run_id: int, points: Iterable[tuple[str, int
         session.rollback()
         raise LookupError(f"run {run_id} not found")
     summary = {k: dict(v) for k, v in (run.summary or {}).items()}
-    fresh, older_rows, renumber, appended, rewritten, n_before = [], [], [], {}, {}, {}
+    # fresh / older: (key, steps, values, seqs or None) columns past / not past the stored steps
+    fresh, older_cols, renumber, appended, rewritten, n_before = [], [], [], {}, {}, {}
     for key, pts in by_key.items():
         s = summary.get(key)
         n, top = (s["n"], s["step"]) if s else (0, None)
@@ -90,11 +105,12 @@ def _stage_points(session: Session, run_id: int, points: Iterable[tuple[str, int
         values = [pts[st] for st in steps]
         finite = [v if isfinite(v) else None for v in values]  # list comprehensions, zip: C loops
         cut = len(older)  # steps[cut:] are past the newest stored step: appended in order
-        older_rows += zip(repeat(run_id), repeat(key), older, finite[:cut], repeat(None))
+        if cut:
+            older_cols.append((key, older, finite[:cut], None))
         new_steps, new_values, seqs = steps[cut:], finite[cut:], range(seq, seq + len(steps) - cut)
-        fresh += zip(repeat(run_id), repeat(key), new_steps, new_values, seqs)
         if new_steps:
-            appended[key] = list(zip(seqs, new_steps, new_values))
+            fresh.append((key, new_steps, new_values, seqs))
+            appended[key] = (seq, new_steps, new_values)
         s = summary.setdefault(key, {"last": None, "step": -1, "min": None, "max": None, "n": 0})
         s["n"] = seq + len(new_steps)
         if steps[-1] >= s["step"]:
@@ -105,17 +121,18 @@ def _stage_points(session: Session, run_id: int, points: Iterable[tuple[str, int
             s["min"] = lo if s["min"] is None else min(s["min"], lo)
             s["max"] = hi if s["max"] is None else max(s["max"], hi)
     if dialect == "postgresql":
-        rows = older_rows
-        if len(fresh) >= COPY_MIN_ROWS:  # past the series' newest step: nothing to collide with
+        cols = older_cols
+        if _n_rows(fresh) >= COPY_MIN_ROWS:  # past the series' newest step: nothing to collide with
             _copy_append(session, run_id, fresh)
         else:
-            rows = fresh + older_rows
-        if len(rows) >= COPY_MIN_ROWS:
-            _copy_upsert(session, run_id, rows)
-        elif rows:  # one statement of five arrays, not one INSERT per point
+            cols = fresh + older_cols
+        if _n_rows(cols) >= COPY_MIN_ROWS:
+            _copy_upsert(session, run_id, cols)
+        elif cols:  # one statement of five arrays, not one INSERT per point
+            rows = _rows(run_id, cols)
             session.execute(_UNNEST, {c: [r[i] for r in rows] for i, c in enumerate(_COLUMNS)})
     else:
-        rows = fresh + older_rows
+        rows = _rows(run_id, fresh + older_cols)
         stmt = insert(MetricPoint)
         stmt = stmt.on_conflict_do_update(index_elements=["run_id", "key", "step"],
                                           set_={"value": stmt.excluded.value})  # seq stays
@@ -128,6 +145,7 @@ def _stage_points(session: Session, run_id: int, points: Iterable[tuple[str, int
         session.execute(_RENUMBER, {"run_id": run_id, "key": key, "from_step": from_step})
         if dialect == "postgresql":
             session.execute(_NESTLOOP)
+    tail = {}  # series whose new rows all come after their stored ones: folded into blocks together
     for key in by_key:  # keep the block summaries (server.blocks) current, for long series only
         if summary[key]["n"] < blocks.EAGER_ROWS:
             continue
@@ -139,8 +157,10 @@ def _stage_points(session: Session, run_id: int, points: Iterable[tuple[str, int
             last = (summary[key]["n"] - 1) // blocks.BLOCK
             blocks.recompute(session, run_id, key, rewritten[key] | set(range(first // blocks.BLOCK, last + 1)))
         else:
-            blocks.append(session, run_id, key, appended.get(key, []))
+            if key in appended:
+                tail[key] = appended[key]
             blocks.recompute(session, run_id, key, rewritten[key])
+    blocks.append_many(session, run_id, tail)
     run.summary = summary
     run.heartbeat_at = utcnow()
     return True
@@ -154,7 +174,13 @@ def write_points(session: Session, run_id: int, points: Iterable[tuple[str, int,
     `last` (value at the highest step seen), `step`, `min`, `max` and `n` (rows), so listings
     never read the history.
     """
-    if _stage_points(session, run_id, points):
+    write_series(session, run_id, series_of(points))
+
+
+def write_series(session: Session, run_id: int, series: Series) -> None:
+    """`write_points` of points already grouped by key, steps ints and values floats (the
+    worker's reporter keeps them so): no tuple per point, no conversion."""
+    if _stage_series(session, run_id, series):
         session.commit()
 
 
@@ -162,8 +188,13 @@ def write_points_many(session: Session, points: dict[int, Iterable[tuple[str, in
     """`write_points` for several runs (run id → points) in one transaction: a pack's members
     store their points together, all or none. Runs are locked in id order, so two writers of
     overlapping runs never wait on each other in a cycle."""
-    for run_id in sorted(points):
-        _stage_points(session, run_id, points[run_id])
+    write_series_many(session, {run_id: series_of(pts) for run_id, pts in points.items()})
+
+
+def write_series_many(session: Session, series: dict[int, Series]) -> None:
+    """`write_points_many` of `Series` (see `write_series`)."""
+    for run_id in sorted(series):
+        _stage_series(session, run_id, series[run_id])
     session.commit()
 
 
@@ -178,6 +209,18 @@ ON CONFLICT (run_id, key, step) DO UPDATE SET value = excluded.value
 
 
 _COLUMNS = ("run_id", "key", "step", "value", "seq")
+
+Columns = tuple[str, list[int], list["float | None"], "range | None"]  # key, steps, values, seqs
+
+
+def _n_rows(cols: list[Columns]) -> int:
+    return sum(len(c[1]) for c in cols)
+
+
+def _rows(run_id: int, cols: list[Columns]) -> list[tuple]:
+    """(run_id, key, step, value, seq) rows of some series' columns (seq None where unknown)."""
+    return [r for key, steps, values, seqs in cols
+            for r in zip(repeat(run_id), repeat(key), steps, values, repeat(None) if seqs is None else seqs)]
 
 # From this many rows a PostgreSQL batch is COPYed into a temporary table and upserted from it in
 # one statement: COPY's rows are formatted by psycopg's C code, where the arrays of `_UNNEST` are
@@ -201,30 +244,33 @@ ON CONFLICT (run_id, key, step) DO UPDATE SET value = excluded.value
 _COPY_ESCAPES = str.maketrans({"\\": "\\\\", "\t": "\\t", "\n": "\\n", "\r": "\\r"})
 
 
-def _copy_text(rows: list[tuple]) -> str:
-    """`rows` (run_id, key, step, value float or None, seq int or None) in COPY's text format, in
-    one string: formatted in bulk, where psycopg's `write_row` is a Python call per row (most of
-    a batch's client time). Floats as `repr` (the shortest string that reads back as the same
-    double), None as `\\N`, keys with COPY's backslash escapes."""
-    keys = {k: str(k).translate(_COPY_ESCAPES) for k in {r[1] for r in rows}}
-    null = "\\N"
-    return "".join([f"{run}\t{keys[k]}\t{step}\t{null if v is None else repr(v)}\t{null if q is None else q}\n"
-                    for run, k, step, v, q in rows])
+def _copy_text(run_id: int, cols: list[Columns]) -> str:
+    """One run's series columns as (run_id, key, step, value, seq) rows in COPY's text format, in
+    one string built from the columns (no tuple per row): formatted in bulk, where psycopg's
+    `write_row` is a Python call per row (most of a batch's client time). Floats as `repr` (the
+    shortest string that reads back as the same double), None as `\\N`, keys with COPY's
+    backslash escapes."""
+    null, out = "\\N", []
+    for key, steps, values, seqs in cols:
+        head = f"{run_id}\t{str(key).translate(_COPY_ESCAPES)}\t"
+        out += [f"{head}{step}\t{null if v is None else repr(v)}\t{q}\n"
+                for step, v, q in zip(steps, values, repeat(null) if seqs is None else seqs)]
+    return "".join(out)
 
 
-def _copy_upsert(session: Session, run_id: int, rows: list[tuple]) -> None:
-    """The `_UNNEST` upsert of `rows` (one run's, each (key, step) once) through COPY into the
+def _copy_upsert(session: Session, run_id: int, cols: list[Columns]) -> None:
+    """The `_UNNEST` upsert of `cols` (one run's, each (key, step) once) through COPY into the
     connection's staging table, in the session's transaction: the same idempotent write (a point
     sent again keeps one row, with the newer value), for a fraction of the client's CPU."""
     session.execute(_STAGE)
     raw = session.connection().connection.driver_connection  # psycopg 3, same transaction
     with raw.cursor() as cur, cur.copy(
             "COPY metric_points_stage (run_id, key, step, value, seq) FROM STDIN") as copy:
-        copy.write(_copy_text(rows))
+        copy.write(_copy_text(run_id, cols))
     session.execute(_FROM_STAGE, {"run_id": run_id})
 
 
-def _copy_append(session: Session, run_id: int, rows: list[tuple]) -> None:
+def _copy_append(session: Session, run_id: int, cols: list[Columns]) -> None:
     """Rows past their series' newest stored step (the summary's `step`, read under the run
     row's lock) COPYed straight into `metric_points`: no row can be there already, so the
     upsert's per-row conflict check is skipped. Should a row be there all the same (points
@@ -236,9 +282,9 @@ def _copy_append(session: Session, run_id: int, rows: list[tuple]) -> None:
     try:
         with raw.transaction(), raw.cursor() as cur, cur.copy(  # transaction(): a savepoint here
                 "COPY metric_points (run_id, key, step, value, seq) FROM STDIN") as copy:
-            copy.write(_copy_text(rows))
+            copy.write(_copy_text(run_id, cols))
     except psycopg.errors.UniqueViolation:
-        _copy_upsert(session, run_id, rows)
+        _copy_upsert(session, run_id, cols)
 
 
 # Bucket of a row from its ordinal: -1 first row, -2 last row, else equal runs of rows.

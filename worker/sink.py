@@ -38,7 +38,7 @@ from typing import Any, Callable, Iterable, TypeVar
 from sqlalchemy import exists, insert, literal, select
 from sqlalchemy.orm import Session, sessionmaker
 
-from server.metrics import write_points, write_points_many
+from server.metrics import Series, write_series, write_series_many
 from server.models import Artifact, utcnow
 from server.outage import StoreOutage, store_unavailable, wait_for_store
 from server.settings import LIVE_EVERY_S
@@ -64,6 +64,30 @@ def not_a_number(values: dict[str, Any], step: int) -> ValueError:
 def points_of(entries: Iterable[Entry]) -> list[Point]:
     """The (key, step, value) points of logged entries (values already floats), in logging order."""
     return [(k, s, v) for s, values in entries for k, v in values.items()]
+
+
+def same_keys(entries: list[Entry]) -> Any:
+    """The keys every entry logged (a training loop's usual log), or None when they vary or
+    there are no entries: then the columns of a key line up with the entries."""
+    if not entries:
+        return None
+    keys = entries[0][1].keys()
+    return keys if all(values.keys() == keys for _, values in entries) else None
+
+
+def series_of(entries: list[Entry]) -> Series:
+    """The logged entries as {key: {step: value}} for `write_series`: when every entry has the
+    same keys (a training loop's usual log), one dict per key built from columns, not a Python
+    step per point; a later entry of the same step wins, as in the store."""
+    keys = same_keys(entries)
+    if keys is not None:
+        steps = [s for s, _ in entries]
+        return {k: dict(zip(steps, [values[k] for _, values in entries])) for k in keys}
+    out: Series = {}
+    for s, values in entries:
+        for k, v in values.items():
+            out.setdefault(k, {})[s] = v
+    return out
 
 
 def n_points(entries: Iterable[Entry]) -> int:
@@ -218,19 +242,18 @@ class DBReporter:
         result = None
         if batch or files or then is not None:
             try:
-                points = points_of(batch)
                 with self.sessions() as db:
                     self._add_artifacts(db, files)
                     if then is not None:
                         result = then(db)
-                    if points:
-                        write_points(db, self.run_id, points)  # commits the rest too
+                    if batch:
+                        write_series(db, self.run_id, series_of(batch))  # commits the rest too
                     else:
                         db.commit()
             except BaseException:
                 self._restore(batch, files)
                 raise
-            self.written += len(points)
+            self.written += n_points(batch)
         self.last_flush = time.monotonic()
         self.publish()
         return result
@@ -249,12 +272,16 @@ class DBReporter:
             keys = dict.fromkeys(chain.from_iterable(values for _, values in entries))
             after = {k: self.published.get(k, self.skip_until) for k in keys}
             newest: dict[str, int] = {}  # key → its highest step in this event
-            for s, values in sorted(entries, key=itemgetter(0)):
-                newest.update(dict.fromkeys(values, s))
+            if same_keys(entries) is not None:
+                newest = dict.fromkeys(keys, max(s for s, _ in entries))
+            else:
+                for s, values in sorted(entries, key=itemgetter(0)):
+                    newest.update(dict.fromkeys(values, s))
             for k, s in newest.items():
                 self.published[k] = max(s, self.published.get(k, s))
-            points = [[k, s, v if math.isfinite(v) else None]
-                      for s, values in entries for k, v in values.items()]
+            points = [[k, s, v] for s, values in entries for k, v in values.items()]
+            if not math.isfinite(sum(map(itemgetter(2), points))):  # NaN or inf somewhere (or overflow)
+                points = [[k, s, v if math.isfinite(v) else None] for k, s, v in points]
             event = {"type": "metrics", "run_id": self.run_id, "after": after, "points": points}
             self.bus.publish(event, self.run_id, self.sweep_id)
 
@@ -299,13 +326,13 @@ def _write_together(reporters: list[DBReporter], then: Callable[[Session], T] | 
     result = None
     if then is not None or any(batch or files for _, batch, files in taken):
         try:
-            points = {r.run_id: points_of(batch) for r, batch, _ in taken if batch}
+            series = {r.run_id: series_of(batch) for r, batch, _ in taken if batch}
             with reporters[0].sessions() as db:
                 for r, _, files in taken:
                     r._add_artifacts(db, files)
                 if then is not None:
                     result = then(db)
-                write_points_many(db, points)
+                write_series_many(db, series)
                 db.commit()
         except BaseException:
             for r, batch, files in taken:

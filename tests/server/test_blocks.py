@@ -63,10 +63,12 @@ def stored_blocks_match_points(db, run_id: int, key: str) -> None:  # noqa: ANN0
         finite = [r for r in rows if vals[r] is not None]
         assert (b.n, b.first_step, b.first_value) == (len(rows), pts[rows[0]][0], vals[rows[0]])
         assert (b.last_step, b.last_value) == (pts[rows[-1]][0], vals[rows[-1]])
+        assert (b.first_seq, b.last_seq) == (rows[0], rows[-1])
         if finite:
             lo = min(finite, key=lambda r: (vals[r], r))
             hi = min(finite, key=lambda r: (-vals[r], r))
             assert (b.min_step, b.min_value, b.max_step, b.max_value) == (pts[lo][0], vals[lo], pts[hi][0], vals[hi])
+            assert (b.min_seq, b.max_seq) == (lo, hi)
         else:
             assert b.min_value is None and b.max_value is None
 
@@ -77,17 +79,22 @@ def read(client, run_id: int, max_points: int) -> dict[int, float | None]:  # no
     return dict(zip(got["step"], got["value"]))
 
 
-def test_appends_in_chunks_with_ties_spikes_and_non_finite(client, db):
-    run_id = new_run(client)
-    n = 20 * B + 37
+def tied_series(n: int) -> tuple[list[int], dict[int, float]]:
+    """Irregular steps; values rounded to 0.1 (ties), a spike, a bucket of NaN and an inf."""
     rng = np.random.default_rng(3)
-    values = np.round(rng.normal(size=n), 1)  # ties
+    values = np.round(rng.normal(size=n), 1)
     values[5 * B + 3] = 50.0
     values[9 * B: 12 * B] = np.nan  # a whole bucket of non-finite values (g = 3 at max_points 16)
     values[100] = np.inf
     values[0] = np.nan
-    steps = np.cumsum(rng.integers(1, 5, size=n)).tolist()  # irregular steps
-    series = dict(zip(steps, values.tolist()))
+    steps = np.cumsum(rng.integers(1, 5, size=n)).tolist()
+    return steps, dict(zip(steps, values.tolist()))
+
+
+def test_appends_in_chunks_with_ties_spikes_and_non_finite(client, db):
+    run_id = new_run(client)
+    n = 20 * B + 37
+    steps, series = tied_series(n)
     for i in range(0, n, 700):  # appends that straddle block boundaries
         metrics.write_points(db, run_id, [("x", s, series[s]) for s in steps[i:i + 700]])
     stored_blocks_match_points(db, run_id, "x")
@@ -147,6 +154,17 @@ def test_rebuild_matches_incremental(client, db):
     after = [(b.block, b.n, b.min_step, b.max_step, b.last_step) for b in
              db.scalars(select(MetricBlock).order_by(MetricBlock.block)).all()]
     assert before == after and len(after) == 4
+    stored_blocks_match_points(db, run_id, "x")
+
+
+def test_rebuild_keeps_first_of_ties_and_skips_non_finite(client, db):
+    """`rebuild` (one SQL statement on PostgreSQL) against the definition, on ties and NaN."""
+    run_id = new_run(client)
+    steps, series = tied_series(20 * B + 37)
+    metrics.write_points(db, run_id, [("x", s, series[s]) for s in steps])
+    db.execute(MetricBlock.__table__.delete())
+    blocks.rebuild(db, run_id, "x")
+    db.commit()
     stored_blocks_match_points(db, run_id, "x")
 
 

@@ -160,3 +160,37 @@ def test_large_batches_store_every_key_and_double_exactly(client, db):
         signed = db.get_bind().dialect.name == "postgresql"  # SQLite keeps no negative zero
         for k, s, v in sent:
             assert got[(k, s)] == v and (not signed or math.copysign(1, got[(k, s)]) == math.copysign(1, v)), (k, s)
+
+
+def test_only_points_past_the_stored_steps_take_the_straight_copy(client, db, monkeypatch):
+    """PostgreSQL: a batch's rows past each series' newest stored step are COPYed straight into
+    metric_points (no conflict check), every other row takes the staged upsert: a fresh batch
+    goes straight, a redelivered one never, a mixed one splits at the stored step."""
+    if db.get_bind().dialect.name != "postgresql":
+        pytest.skip("the COPY paths are PostgreSQL's")
+    taken: list[tuple[str, dict[str, list[int]]]] = []
+    for name in ("_copy_append", "_copy_upsert"):
+        real = getattr(metrics, name)
+
+        def spy(session, run_id, cols, real=real, name=name):  # noqa: ANN001
+            taken.append((name, {key: list(steps) for key, steps, _, _ in cols}))
+            return real(session, run_id, cols)
+        monkeypatch.setattr(metrics, name, spy)
+    n = metrics.COPY_MIN_ROWS
+    run_id = new_run(client)
+    batch = [(k, s, float(s)) for k in ("a", "b") for s in range(n)]
+    metrics.write_points(db, run_id, batch)
+    assert taken == [("_copy_append", {"a": list(range(n)), "b": list(range(n))})]
+    taken.clear()
+    metrics.write_points(db, run_id, batch)  # redelivered: every row collides
+    assert taken == [("_copy_upsert", {"a": list(range(n)), "b": list(range(n))})]
+    taken.clear()
+    metrics.write_points(db, run_id, [("a", s, 1.0) for s in range(n + n // 2)]
+                         + [("b", s, 1.0) for s in range(n, 2 * n)])
+    assert taken == [("_copy_append", {"a": list(range(n, n + n // 2)), "b": list(range(n, 2 * n))}),
+                     ("_copy_upsert", {"a": list(range(n))})]
+    from sqlalchemy import func, select
+
+    from server.models import MetricPoint
+    assert db.scalar(select(func.count()).select_from(MetricPoint).where(MetricPoint.run_id == run_id)) \
+        == n + n // 2 + 2 * n

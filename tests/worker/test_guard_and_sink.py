@@ -261,3 +261,35 @@ def test_a_value_that_is_no_number_fails_at_the_log_call_naming_its_key(claimed,
     assert all(type(v) is float for _, _, v in rep.pending())
     rep.flush()
     assert count(sessions, run_id) == 3
+
+
+@pytest.mark.parametrize("entries", [
+    [(1, {"a": 1.0, "b": 2.0}), (2, {"b": 3.0, "a": 4.0}), (2, {"a": 5.0, "b": 6.0})],  # same keys, step again
+    [(1, {"a": 1.0}), (2, {"a": 2.0, "b": 3.0}), (1, {"b": 4.0, "a": 7.0}), (3, {})],  # keys that vary
+    [],
+])
+def test_series_of_entries_matches_the_points(entries):
+    """The reporter's columnar grouping equals `server.metrics.series_of` of its points (the
+    definition: points in logging order, a later one of the same (key, step) wins)."""
+    from server.metrics import series_of as of_points
+    from worker.sink import points_of, series_of
+
+    assert series_of(entries) == dict(of_points(points_of(entries)))
+
+
+@pytest.mark.parametrize("keys_vary", [False, True])
+def test_live_events_mark_non_finite_values_and_follow_the_newest_step(claimed, keys_vary):
+    """A live event's non-finite values are None (JSON has no NaN), and its `after` is, per
+    key, the highest step an earlier event sent, even when steps came out of order."""
+    sessions, run_id = claimed
+    bus = ListBus()
+    rep = DBReporter(sessions, run_id, bus=bus, max_wait_s=float("inf"), live_every_s=60)
+    rep.log({"a": 1.0, "b": float("nan")}, 3)
+    rep.log({"a": 2.0, "b": float("inf")} if not keys_vary else {"a": 2.0}, 1)
+    rep.publish()
+    rep.log({"a": 0.0, "b": 0.0}, 4)
+    rep.publish()
+    first, second = (e for e, _, _ in bus.events)
+    assert first["points"] == [["a", 3, 1.0], ["b", 3, None]] + (
+        [["a", 1, 2.0], ["b", 1, None]] if not keys_vary else [["a", 1, 2.0]])
+    assert first["after"] == {"a": -1, "b": -1} and second["after"] == {"a": 3, "b": 3}

@@ -52,10 +52,10 @@ def test_final_flush_and_status_are_one_transaction(sessions, monkeypatch):
     rep.log({"loss": 1.0}, 1)
     rep.artifact("checkpoint", "/x/step_1.pt", "checkpoint")
 
-    def broken(db, run_id, points):
+    def broken(db, run_id, series):
         raise ConnectionError("store went away mid-write")
 
-    monkeypatch.setattr(sink, "write_points", broken)
+    monkeypatch.setattr(sink, "write_series", broken)
     settle = lambda db: lifecycle.mark_finished(db, run_id=run_id, worker="me", status="succeeded")  # noqa: E731
     with pytest.raises(ConnectionError):
         rep.flush(settle)
