@@ -65,9 +65,9 @@ def _scale(module, params, h, q):
 
 
 def _ldlt_affine(module, params, h):
-    """(√2·s·W R⁻¹ h + b (*L, B, n_k), L or None, the factor g)."""
+    """(√2·s·W R⁻¹ h + b (*L, B, n_k), L or None)."""
     g, lower = ldlt_factors(params["weight"], params["log_alpha"], module.scale, module.hidden)
-    return torch.matmul(h, g.mT) + params["bias"].unsqueeze(-2), lower, g
+    return torch.matmul(h, g.mT) + params["bias"].unsqueeze(-2), lower
 
 
 def _ldlt_solve(module, params, lower: torch.Tensor, z: torch.Tensor) -> torch.Tensor:
@@ -78,19 +78,24 @@ def _ldlt_solve(module, params, lower: torch.Tensor, z: torch.Tensor) -> torch.T
 
 @rule(LDLTLayer)
 def _ldlt_forward(module, params, h):
-    z, lower, _ = _ldlt_affine(module, params, h)
+    z, lower = _ldlt_affine(module, params, h)
     return z if lower is None else _ldlt_solve(module, params, lower, F.relu(z))
 
 
 @tangent_rule(LDLTLayer)
 def _ldlt(module, params, h, q):
-    # as `lipcore.tangents`' rule: the factors once, one triangular solve for the rows and tangents
-    z, lower, g = _ldlt_affine(module, params, h)
-    t = torch.matmul(q, g.mT.unsqueeze(-3))
+    # as `lipcore.tangents`' rule: the factors once; the rows and the tangents through one
+    # product with the factor and one triangular solve, split (not sliced: a slice's backward
+    # zero-fills the whole (*L, B + k·n, M) once per part)
+    g, lower = ldlt_factors(params["weight"], params["log_alpha"], module.scale, module.hidden)
+    sizes = [h.shape[-2], q.shape[-3] * q.shape[-2]]  # B rows, k·n tangent rows
+    z, t = torch.matmul(torch.cat([h, q.flatten(-3, -2)], -2), g.mT).split(sizes, -2)
+    z = z + params["bias"].unsqueeze(-2)
+    t = t.unflatten(-2, q.shape[-3:-1])
     if lower is None:
         return z, t
     z = F.relu(z)
     t = torch.ops.aten.threshold_backward(t, rows(z, q), 0)
-    b = z.shape[-2]
     solved = _ldlt_solve(module, params, lower, torch.cat([z, t.flatten(-3, -2)], -2))
-    return solved[..., :b, :], solved[..., b:, :].unflatten(-2, t.shape[-3:-1])
+    z, t = solved.split(sizes, -2)
+    return z, t.unflatten(-2, q.shape[-3:-1])
