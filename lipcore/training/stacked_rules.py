@@ -196,7 +196,6 @@ def _register() -> None:
     from lipcore.training.losses import SequenceCrossEntropy
 
     chain_model(MLP, DeepLinear, LipschitzNet)
-    import lipcore.training.stacked_tangents  # noqa: F401 - registers the LDLT and tangent rules
 
     @loss_rule(SequenceCrossEntropy)
     def _cross_entropy(loss_fn, out, y, lead):
