@@ -130,13 +130,6 @@ def rebuild(session: Session, run_id: int, key: str) -> None:
         _upsert(session, run_id, key, summarise(rows).values())
 
 
-def append(session: Session, run_id: int, key: str, rows: list[tuple[int, int, float | None]]) -> None:
-    """Fold rows appended at the end of a series (seq above every existing row) into its blocks."""
-    if rows:
-        seqs, steps, values = zip(*rows)
-        append_many(session, run_id, {key: (seqs[0], list(steps), list(values))})
-
-
 def _chunk(seq0: int, steps: list[int], values: list[float | None]) -> dict[str, Any]:
     """The summary of consecutive rows seq0, seq0 + 1, … (one block's share): min, max and
     `list.index` are C loops over the column, where `fold` is a Python call per row. The first
@@ -165,9 +158,9 @@ def _merge(s: dict[str, Any], t: dict[str, Any]) -> None:
 
 def append_many(session: Session, run_id: int,
                 series: dict[str, tuple[int, list[int], list[float | None]]]) -> None:
-    """`append` for several series of one run, each given as columns (first seq, steps, values:
-    rows seq, seq + 1, … past every stored row): one read of the partly filled last blocks and
-    one upsert for all of them, where a per-key `append` is two round trips per key."""
+    """Fold rows appended at the end of several series of one run into their blocks, each series
+    given as columns (first seq, steps, values: rows seq, seq + 1, … past every stored row): one
+    read of the partly filled last blocks and one upsert for all of them."""
     series = {k: c for k, c in series.items() if c[1]}
     open_ = {(k, seq0 // BLOCK) for k, (seq0, _, _) in series.items() if seq0 % BLOCK}
     stored: dict[tuple[str, int], dict[str, Any]] = {}

@@ -68,11 +68,6 @@ def series_of(points: Iterable[tuple[str, int, float]]) -> Series:
     return by_key
 
 
-def _stage_points(session: Session, run_id: int, points: Iterable[tuple[str, int, float]]) -> bool:
-    """`write_points` without the commit; False when there was nothing to write."""
-    return _stage_series(session, run_id, series_of(points))
-
-
 def _stage_series(session: Session, run_id: int, by_key: Series) -> bool:
     """`write_series` without the commit; False when there was nothing to write."""
     if not by_key:

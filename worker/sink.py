@@ -38,6 +38,7 @@ from typing import Any, Callable, Iterable, TypeVar
 from sqlalchemy import exists, insert, literal, select
 from sqlalchemy.orm import Session, sessionmaker
 
+from server import metrics
 from server.metrics import Series, write_series, write_series_many
 from server.models import Artifact, utcnow
 from server.outage import StoreOutage, store_unavailable, wait_for_store
@@ -80,14 +81,10 @@ def series_of(entries: list[Entry]) -> Series:
     same keys (a training loop's usual log), one dict per key built from columns, not a Python
     step per point; a later entry of the same step wins, as in the store."""
     keys = same_keys(entries)
-    if keys is not None:
-        steps = [s for s, _ in entries]
-        return {k: dict(zip(steps, [values[k] for _, values in entries])) for k in keys}
-    out: Series = {}
-    for s, values in entries:
-        for k, v in values.items():
-            out.setdefault(k, {})[s] = v
-    return out
+    if keys is None:
+        return metrics.series_of(points_of(entries))
+    steps = [s for s, _ in entries]
+    return {k: dict(zip(steps, [values[k] for _, values in entries])) for k in keys}
 
 
 def n_points(entries: Iterable[Entry]) -> int:

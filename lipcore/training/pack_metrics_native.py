@@ -26,7 +26,6 @@ from torch import nn
 from lipcore.registry import Registry
 from lipcore.training.metrics import MAX_EXAMPLES
 from lipcore.training.pack_metrics import rows_of
-from lipcore.training import stacked_tangents  # noqa: F401 - the LDLT and tangent rules join the registry
 from lipcore.training.stacked_jets import JetPlan, jet_plan
 from lipcore.training.stacked_rules import StackedPlan, find_loss_rule
 

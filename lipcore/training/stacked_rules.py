@@ -33,49 +33,9 @@ import torch.nn.functional as F
 from torch import nn
 
 from lipcore.training import linear_prefix
-
-Params = dict[str, torch.Tensor]
-Rule = Callable[[nn.Module, Params, torch.Tensor], torch.Tensor]
-LossRule = Callable[[nn.Module, torch.Tensor, torch.Tensor, int], torch.Tensor]
-
-RULES: dict[type, tuple[Callable, Rule]] = {}  # class → (the forward it was written for, rule)
-TANGENT_RULES: dict[type, tuple[Callable, Callable]] = {}  # the same for `stacked_tangents`
-CHAINS: dict[type, Callable] = {}  # chain models → their forward when registered
-LOSS_RULES: dict[type, tuple[Callable, LossRule]] = {}
-
-
-def _forward_of(cls: type) -> Callable:
-    return getattr(cls, "forward")
-
-
-def registrar(table: dict[type, tuple[Callable, Callable]]) -> Callable:
-    """`@decorator(*classes)` that files a rule in `table` for `classes` with the forward it
-    was written for."""
-    def decorator(*classes: type) -> Callable[[Callable], Callable]:
-        def register(fn: Callable) -> Callable:
-            for cls in classes:
-                table[cls] = (_forward_of(cls), fn)
-            return fn
-        return register
-    return decorator
-
-
-#: `@rule(cls)` registers `fn(module, params, h) → out` for cls (and subclasses keeping its forward)
-rule = registrar(RULES)
-#: `@loss_rule(cls)` registers `fn(loss_module, out, y, lead) → (*L,)` per-copy mean loss;
-#: out (*L, B, …), y (B, …) shared or (*L, B, …); `lead` = len(L)
-loss_rule = registrar(LOSS_RULES)
-#: `@tangent_rule(cls)` registers `fn(module, params, h, q) → (out, jq)` (`stacked_tangents`)
-tangent_rule = registrar(TANGENT_RULES)
-
-
-def lookup(table: dict[type, tuple[Callable, Callable]], module: object) -> Callable | None:
-    cls = type(module)
-    for base in cls.__mro__:
-        if base in table:
-            forward, fn = table[base]
-            return fn if _forward_of(cls) is forward else None
-    return None
+from lipcore.training.stacked_registry import (  # noqa: F401 - the registrars, re-exported
+    CHAINS, LOSS_RULES, RULES, TANGENT_RULES, LossRule, Params, Rule, forward_of, loss_rule, lookup,
+    registrar, rule, tangent_rule)
 
 
 def find_rule(module: nn.Module) -> Rule | None:
@@ -85,7 +45,7 @@ def find_rule(module: nn.Module) -> Rule | None:
 def chain_model(*classes: type) -> None:
     """Declare models whose forward is `x.flatten(1)` then `.blocks` in order."""
     for cls in classes:
-        CHAINS[cls] = _forward_of(cls)
+        CHAINS[cls] = forward_of(cls)
 
 
 def find_loss_rule(loss_fn: object) -> LossRule | None:
@@ -157,7 +117,7 @@ def _steps(module: nn.Module, prefix: str) -> list[Step] | None:
 def plan(model: nn.Module) -> StackedPlan | None:
     """The stacked plan of `model`, or None when some part of it has no rule."""
     forward = CHAINS.get(type(model))
-    if forward is None or _forward_of(type(model)) is not forward:
+    if forward is None or forward_of(type(model)) is not forward:
         return None
     blocks: list[list[Step]] = []
     for i, block in enumerate(model.blocks):
@@ -196,6 +156,7 @@ def _register() -> None:
     from lipcore.training.losses import SequenceCrossEntropy
 
     chain_model(MLP, DeepLinear, LipschitzNet)
+    import lipcore.training.stacked_tangents  # noqa: F401 - the LDLT and tangent rules
 
     @loss_rule(SequenceCrossEntropy)
     def _cross_entropy(loss_fn, out, y, lead):

@@ -21,7 +21,7 @@ from torch import nn
 
 from lipcore.models.ldlt import LDLTLayer, ldlt_alpha, ldlt_factors
 from lipcore.models.lipschitz import Scale
-from lipcore.training.stacked_rules import rule, tangent_rule
+from lipcore.training.stacked_registry import rule, tangent_rule
 
 
 def rows(t: torch.Tensor, q: torch.Tensor) -> torch.Tensor:

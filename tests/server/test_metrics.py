@@ -162,12 +162,13 @@ def test_large_batches_store_every_key_and_double_exactly(client, db):
             assert got[(k, s)] == v and (not signed or math.copysign(1, got[(k, s)]) == math.copysign(1, v)), (k, s)
 
 
+@pytest.mark.postgres
+@pytest.mark.parametrize("store_url", ["postgres"], indirect=True)
 def test_only_points_past_the_stored_steps_take_the_straight_copy(client, db, monkeypatch):
     """PostgreSQL: a batch's rows past each series' newest stored step are COPYed straight into
     metric_points (no conflict check), every other row takes the staged upsert: a fresh batch
     goes straight, a redelivered one never, a mixed one splits at the stored step."""
-    if db.get_bind().dialect.name != "postgresql":
-        pytest.skip("the COPY paths are PostgreSQL's")
+    assert db.get_bind().dialect.name == "postgresql"
     taken: list[tuple[str, dict[str, list[int]]]] = []
     for name in ("_copy_append", "_copy_upsert"):
         real = getattr(metrics, name)

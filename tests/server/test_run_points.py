@@ -61,7 +61,7 @@ def test_a_run_deleted_while_its_points_are_written_leaves_none(client, app, db)
     """The writer holds the run row; the delete waits for it, then takes the points it wrote.
     A writer that comes after the delete finds no run."""
     run_id = client.post("/runs", json={"config": QUICK}).json()["id"]
-    metrics._stage_points(db, run_id, series(600))  # locked, written, not committed
+    metrics._stage_series(db, run_id, metrics.series_of(series(600)))  # locked, written, not committed
     deleted = threading.Event()
 
     def remove() -> None:

@@ -9,7 +9,7 @@ from torch import nn
 
 from lipcore.models.deep_linear import DeepLinear
 from lipcore.models.mlp import MLP
-from lipcore.training import linear_prefix, stacked_jets, stacked_rules
+from lipcore.training import stacked_jets, stacked_rules
 from lipcore.training.linear_prefix import reassociated
 from lipcore.training.stacked_jets import jet_plan
 from tests.lipcore.training.test_pack import float64  # noqa: F401 - autouse
@@ -91,4 +91,3 @@ def test_the_prefix_ends_where_a_later_step_needs_the_rows(monkeypatch):
     x = torch.randn(100, 6)
     out = plan.forward(params, x, 1, True)
     torch.testing.assert_close(out, torch.stack([m(x) for m in models]), rtol=1e-12, atol=1e-12)
-    assert linear_prefix.LINEAR_MAPS  # the registry the decision reads
