@@ -67,13 +67,27 @@ def _qr_backward(q: torch.Tensor, r: torch.Tensor, g_q: torch.Tensor | None,
                  g_r: torch.Tensor | None, may_branch: bool = False) -> torch.Tensor | None:
     """ḡ_A from Q, R and their gradients (None where absent): the module docstring's formula,
     on the completed R when a column is dead. `may_branch`: look at the values first and take
-    the plain formula when no column is dead (eager autograd on the CPU, where that read
-    costs nothing; not under vmap nor on a GPU, where it would be a sync)."""
+    the plain formula when no column is dead, and the masked one only on the matrices of a
+    batch that have a dead column (eager autograd on the CPU, where that read costs nothing;
+    not under vmap nor on a GPU, where it would be a sync)."""
     if g_q is None and g_r is None:
         return None
     dead = dead_directions(r)  # (..., n)
-    if may_branch and not bool(dead.any()):
-        return _formula(q, r, g_q, g_r)
+    if may_branch:
+        hit = dead.any(-1)  # (...): the matrices with a dead column
+        if not bool(hit.any()):
+            return _formula(q, r, g_q, g_r)
+        if hit.dim() > 0 and not bool(hit.all()):  # the masked formula on those alone
+            grad = _formula(q, r, g_q, g_r)  # non-finite on the hit ones, overwritten
+            grad[hit] = _masked(q[hit], r[hit], None if g_q is None else g_q[hit],
+                                None if g_r is None else g_r[hit], dead[hit])
+            return grad
+    return _masked(q, r, g_q, g_r, dead)
+
+
+def _masked(q: torch.Tensor, r: torch.Tensor, g_q: torch.Tensor | None, g_r: torch.Tensor | None,
+            dead: torch.Tensor) -> torch.Tensor:
+    """ḡ_A with the `dead` (..., n) columns' completions held constant (module docstring)."""
     # A dead column i: q_i and R's row i are constants (no gradient); R's entries above it,
     # q_jᵀ a_i, give a_i the gradient Σ_j q_j ḡ_R[j, i] and q_j the gradient a_i ḡ_R[j, i]
     # (a_i = Q R[:, i]); the rest is the QR of A with its dead columns completed, held constant.

@@ -58,11 +58,16 @@ def test_wide_input_is_refused():
 
 
 def dependent_last_column(dtype=torch.float64) -> torch.Tensor:
-    """8 × 4 whose last column is a combination of the others: its residual after Householder's
-    projections is round-off a little above eps (the case an eps-sized floor missed)."""
-    a = torch.randn(8, 4, dtype=dtype, generator=torch.Generator().manual_seed(0))
-    a[:, 3] = a[:, 0] + 2 * a[:, 1]
-    return a
+    """8 × 4 whose last column is a combination of the others plus a residual of 1e-14 (≈ 14
+    eps·‖A‖, the case an eps-sized floor missed) orthogonal to them: round-off alone leaves a
+    residual anywhere from below eps to a few eps, by the machine's BLAS."""
+    g = torch.Generator().manual_seed(0)
+    a = torch.randn(8, 4, dtype=torch.float64, generator=g)
+    q, _ = torch.linalg.qr(a[:, :3])
+    v = torch.randn(8, dtype=torch.float64, generator=g)
+    v = v - q @ (q.T @ v)
+    a[:, 3] = a[:, 0] + 2 * a[:, 1] + 1e-14 * v / v.norm()
+    return a.to(dtype)
 
 
 def test_a_dead_last_column_gets_the_gradient_of_the_live_columns_qr():
@@ -109,3 +114,20 @@ def test_vmapped_and_eager_backwards_agree_on_dead_and_live_columns():
         leaf = x.clone().requires_grad_()
         each.append(torch.autograd.grad(loss(leaf, gq, gr), leaf)[0])
     assert torch.allclose(batched, torch.stack(each), rtol=1e-10, atol=1e-10)
+
+
+def test_a_batch_takes_the_masked_formula_only_where_a_matrix_has_a_dead_column():
+    """A packed pack's QR is one batch; eager autograd gives each matrix the gradient it has
+    alone, dead column or not (oracle: the same matrices one by one)."""
+    g = torch.Generator().manual_seed(6)
+    live = [torch.randn(8, 4, dtype=torch.float64, generator=g) for _ in range(3)]
+    a = torch.stack([live[0], dependent_last_column(), live[1], live[2]])
+    g_q, g_r = torch.randn(4, 8, 4, dtype=torch.float64, generator=g), torch.randn(4, 4, 4, dtype=torch.float64, generator=g)
+    leaf = a.clone().requires_grad_()
+    together = torch.autograd.grad(_loss(qr, leaf, g_q, g_r), leaf)[0]
+    each = []
+    for x, gq, gr in zip(a, g_q, g_r):
+        one = x.clone().requires_grad_()
+        each.append(torch.autograd.grad(_loss(qr, one, gq, gr), one)[0])
+    assert torch.isfinite(together).all()
+    assert torch.allclose(together, torch.stack(each), rtol=1e-10, atol=1e-10)
