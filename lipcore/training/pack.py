@@ -168,8 +168,8 @@ class PackTrainer:
         self.flush_many([e.reporter for e in self.engines])
         self.flushed_at = time.monotonic()
         deferred, self.deferred = self.deferred, {}
-        for e, payload in deferred.values():  # each member's own tensors, not the stacks
-            checkpoints.save(e.checkpoint_dir, payload["step"], checkpoints.compact(payload))
+        for e, payload in deferred.values():  # save copies each member's slices of the stacks
+            checkpoints.save(e.checkpoint_dir, payload["step"], payload)
 
     # --- one step ------------------------------------------------------------------------
     def _batches(self) -> tuple[list[torch.Tensor], list[torch.Tensor]]:
