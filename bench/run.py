@@ -38,6 +38,7 @@ FAMILIES = {
     "queries": ("api.py", "none (aims)", False),
     "dispatch": ("worker.py", "none (aims)", False),
     "dashboard": ("dashboard.py", "none (aims)", False),
+    "packing": ("packing.py", "one run per job (the same sweep unpacked)", True),
 }
 TIMEOUT_S = {"full": 5400, "quick": 240, "smoke": 240}
 CPU_BEGIN, CPU_END = "<!-- make bench: begin -->", "<!-- make bench: end -->"
