@@ -68,8 +68,9 @@ def series_of(points: Iterable[tuple[str, int, float]]) -> Series:
     return by_key
 
 
-def _stage_series(session: Session, run_id: int, by_key: Series) -> bool:
-    """`write_series` without the commit; False when there was nothing to write."""
+def _stage_series(session: Session, run_id: int, by_key: Series, run: Run | None = None) -> bool:
+    """`write_series` without the commit; False when there was nothing to write. `run`: its row,
+    already loaded (and locked, on PostgreSQL) by the caller."""
     if not by_key:
         return False
     dialect = session.get_bind().dialect.name
@@ -78,7 +79,8 @@ def _stage_series(session: Session, run_id: int, by_key: Series) -> bool:
     else:
         from sqlalchemy.dialects.sqlite import insert
     # Lock the run row first (PostgreSQL): concurrent writers of one run fold summaries in turn.
-    run = session.get(Run, run_id, with_for_update=dialect == "postgresql")
+    if run is None:
+        run = session.get(Run, run_id, with_for_update=dialect == "postgresql")
     if run is None:
         session.rollback()
         raise LookupError(f"run {run_id} not found")
@@ -128,7 +130,7 @@ def _stage_series(session: Session, run_id: int, by_key: Series) -> bool:
             session.execute(_UNNEST, {c: [r[i] for r in rows] for i, c in enumerate(_COLUMNS)})
     else:
         rows = _rows(run_id, fresh + older_cols)
-        stmt = insert(MetricPoint)
+        stmt = insert(MetricPoint.__table__)  # Core: the ORM's bulk path costs ~0.3 ms a call
         stmt = stmt.on_conflict_do_update(index_elements=["run_id", "key", "step"],
                                           set_={"value": stmt.excluded.value})  # seq stays
         for i in range(0, len(rows), CHUNK):  # executemany: compiled once
@@ -187,9 +189,17 @@ def write_points_many(session: Session, points: dict[int, Iterable[tuple[str, in
 
 
 def write_series_many(session: Session, series: dict[int, Series]) -> None:
-    """`write_points_many` of `Series` (see `write_series`)."""
-    for run_id in sorted(series):
-        _stage_series(session, run_id, series[run_id])
+    """`write_points_many` of `Series` (see `write_series`): the runs' rows read (and locked, on
+    PostgreSQL, in id order) in one statement, their summaries written together at the commit,
+    not one SELECT and one UPDATE a run (a 100-member pack's flush paid ~2 ms a member)."""
+    ids = sorted(run_id for run_id, by_key in series.items() if by_key)
+    query = select(Run).where(Run.id.in_(ids)).order_by(Run.id)
+    if session.get_bind().dialect.name == "postgresql":
+        query = query.with_for_update()
+    runs = {run.id: run for run in session.scalars(query)} if ids else {}
+    with session.no_autoflush:
+        for run_id in ids:
+            _stage_series(session, run_id, series[run_id], runs.get(run_id))
     session.commit()
 
 

@@ -96,3 +96,31 @@ def _write_into(app, run_id: int, failed: list) -> None:  # noqa: ANN001
             metrics.write_points(s, run_id, series(3))
     except BaseException as exc:  # noqa: BLE001 - handed to the test
         failed.append(exc)
+
+
+def test_a_packs_points_are_stored_in_one_read_of_its_runs_and_all_or_none(client, db):
+    """write_points_many for 20 runs: every run's points and summary as write_points gives them
+    alone (the oracle: a run written alone), with one SELECT of the runs, not one a run; a
+    missing run among them stores nothing for any."""
+    from sqlalchemy import event
+
+    ids = [client.post("/runs", json={"config": QUICK}).json()["id"] for _ in range(21)]
+    alone, members = ids[0], ids[1:]
+    metrics.write_points(db, alone, series(40))
+    selects = []
+    engine = db.get_bind()
+    listen = lambda conn, cursor, statement, *a: selects.append(statement) \
+        if statement.lstrip().upper().startswith("SELECT") and "FROM runs" in statement else None  # noqa: E731
+    event.listen(engine, "before_cursor_execute", listen)
+    try:
+        metrics.write_points_many(db, {run_id: series(40) for run_id in members})
+    finally:
+        event.remove(engine, "before_cursor_execute", listen)
+    assert len(selects) == 1, selects
+    db.expire_all()
+    expected = db.get(Run, alone).summary
+    assert all(db.get(Run, m).summary == expected and points(db, m) == 80 for m in members)
+    with pytest.raises(LookupError, match="run 10000 not found"):
+        metrics.write_points_many(db, {members[0]: series(60), 10_000: series(3)})
+    db.expire_all()
+    assert points(db, members[0]) == 80 and db.get(Run, members[0]).summary == expected
