@@ -37,24 +37,35 @@ def submit(config_path: str, overrides: list[str], *, api_url: str | None = None
     return 0
 
 
+def epochs_done(run: dict) -> float:
+    """The share of its epochs a running run has evaluated, below 1 (its last `epoch` point over
+    `training.epochs`); 0 before its first evaluation."""
+    epochs = ((run.get("config") or {}).get("training") or {}).get("epochs")
+    last = ((run.get("summary") or {}).get("epoch") or {}).get("last")
+    return min(max(last / epochs, 0.0), 0.99) if epochs and last is not None else 0.0
+
+
 def progress_bar(total: int, metric: str = "train_loss", higher_is_better: bool = False
                  ) -> tuple[Callable[[list[dict]], None], Any]:
-    """A `Client.wait` progress callback drawing finished runs (failed and diverged counted
-    apart) and the best `metric` so far (summary min, or max when `higher_is_better`), and the
-    tqdm bar to close."""
+    """A `Client.wait` progress callback drawing finished runs plus the share of their epochs
+    that running runs have done (a pack's members all finish together: counting finished runs
+    alone would sit at 0 until its end), failed and diverged counted apart, and the best
+    `metric` so far (summary min, or max when `higher_is_better`); and the tqdm bar to close."""
     from tqdm.auto import tqdm
 
-    bar = tqdm(total=total, unit="run")
+    bar = tqdm(total=total, unit="run", bar_format="{l_bar}{bar}| {n:.1f}/{total} [{elapsed}<{remaining}{postfix}]")
     pick = max if higher_is_better else min
 
     def update(runs: list[dict]) -> None:
         done = [r for r in runs if r["status"] in FINISHED]
+        running = [r for r in runs if r["status"] == "running"]
         values = [(r["summary"].get(metric) or {}).get("max" if higher_is_better else "min")
                   for r in done]
         values = [v for v in values if v is not None]
         statuses = [r["status"] for r in done]
-        bar.update(len(done) - bar.n)
-        bar.set_postfix({"failed": statuses.count("failed"), "diverged": statuses.count("diverged"),
+        bar.update(len(done) + sum(map(epochs_done, running)) - bar.n)
+        bar.set_postfix({"running": len(running), "failed": statuses.count("failed"),
+                         "diverged": statuses.count("diverged"),
                          f"best_{metric}": pick(values) if values else None})
 
     return update, bar
