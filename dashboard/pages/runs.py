@@ -54,7 +54,10 @@ def layout(**query) -> html.Div:
             sort_action="custom", sort_mode="single",
             sort_by=[{"column_id": sort.lstrip("-"), "direction": "desc" if sort.startswith("-") else "asc"}]
             if sort else [],
-            page_action="custom", page_current=view["page"], page_size=runs_view.PAGE_SIZE, page_count=1,
+            page_action="custom", page_current=view["page"], page_size=runs_view.PAGE_SIZE,
+            # at least the page asked for: a table drawn before the first answer would take
+            # page_current ≥ page_count for an overflow and go back to page 0
+            page_count=view["page"] + 1,
             markdown_options={"link_target": "_self"}, style_table={"overflowX": "auto"},
             style_cell={"fontSize": 13, "maxWidth": 260, "overflow": "hidden", "textOverflow": "ellipsis"},
             tooltip_duration=None),
