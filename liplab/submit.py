@@ -53,7 +53,7 @@ def progress_bar(total: int, metric: str = "train_loss", higher_is_better: bool 
     `metric` so far (summary min, or max when `higher_is_better`); and the tqdm bar to close."""
     from tqdm.auto import tqdm
 
-    bar = tqdm(total=total, unit="run", bar_format="{l_bar}{bar}| {n:.1f}/{total} [{elapsed}<{remaining}{postfix}]")
+    bar = tqdm(total=total, unit="run", bar_format="{l_bar}{bar}| {n:.5g}/{total} [{elapsed}<{remaining}{postfix}]")
     pick = max if higher_is_better else min
 
     def update(runs: list[dict]) -> None:
