@@ -16,7 +16,8 @@ import json
 from functools import lru_cache
 from typing import Any, Sequence
 
-from sqlalchemy import Text, cast
+from sqlalchemy import Select, Text, cast, select
+from sqlalchemy.sql.util import ClauseAdapter
 
 from server.models import Run
 from server.schemas import RunPublic
@@ -24,12 +25,22 @@ from server.schemas import RunPublic
 JSON_FIELDS = frozenset({"config", "overrides", "summary", "tags"})
 #: RunPublic's fields in its order, each read from the run's column of that name.
 FIELDS = tuple(RunPublic.model_fields)
-#: The listing's SELECT list: one column per field, JSON ones as text (no decoding per fetch).
-COLUMNS = tuple(cast(getattr(Run, f), Text).label(f) if f in JSON_FIELDS else getattr(Run, f)
-                for f in FIELDS)
+#: The listing's columns, one per field: filtered, ordered and cut into a page as they are.
+COLUMNS = tuple(getattr(Run, f) for f in FIELDS)
 #: Runs memoised per API process: ~5 KB each (key + bytes) for a full config, so ≲ 20 MB, and
 #: enough for the first pages of every view the dashboards in use keep polling.
 MEMO_RUNS = 4096
+
+
+def page_select(ordered: Select, limit: int, offset: int) -> Select:
+    """The page of `ordered` (a select of COLUMNS, filtered and ordered) with its JSON columns
+    as text (no decoding per fetch), converted once the page is cut: a cast in `ordered` itself
+    runs below its sort, for every matching run (10,000 configs to text for a page of 50:
+    `order_by=training.lr` 15 → 78 ms)."""
+    page = ordered.limit(limit).offset(offset).subquery("page")
+    adapt = ClauseAdapter(page).traverse
+    return select(*(cast(page.c[f], Text).label(f) if f in JSON_FIELDS else page.c[f] for f in FIELDS)
+                  ).order_by(*(adapt(c) for c in ordered._order_by_clauses))
 
 
 @lru_cache(maxsize=MEMO_RUNS)
