@@ -16,10 +16,11 @@ import json
 from functools import lru_cache
 from typing import Any, Sequence
 
-from sqlalchemy import Select, Text, cast, select
+from sqlalchemy import Select, Text, bindparam, cast, select
 from sqlalchemy.sql.util import ClauseAdapter
 
 from server.models import Run
+from server.run_filters import apply_run_order
 from server.schemas import RunPublic
 
 JSON_FIELDS = frozenset({"config", "overrides", "summary", "tags"})
@@ -32,7 +33,7 @@ COLUMNS = tuple(getattr(Run, f) for f in FIELDS)
 MEMO_RUNS = 4096
 
 
-def page_select(ordered: Select, limit: int, offset: int) -> Select:
+def page_select(ordered: Select, limit: Any, offset: Any) -> Select:
     """The page of `ordered` (a select of COLUMNS, filtered and ordered) with its JSON columns
     as text (no decoding per fetch), converted once the page is cut: a cast in `ordered` itself
     runs below its sort, for every matching run (10,000 configs to text for a page of 50:
@@ -41,6 +42,19 @@ def page_select(ordered: Select, limit: int, offset: int) -> Select:
     adapt = ClauseAdapter(page).traverse
     return select(*(cast(page.c[f], Text).label(f) if f in JSON_FIELDS else page.c[f] for f in FIELDS)
                   ).order_by(*(adapt(c) for c in ordered._order_by_clauses))
+
+
+@lru_cache(maxsize=64)
+def plain_page_select(order_by: str, order_stat: str, dialect: str, by_sweep: bool, by_status: bool) -> Select:
+    """page_select of a listing filtered at most by sweep and status, built once per ordering:
+    building it (the subquery's columns) takes ~0.4 ms of CPU, a sixth of a listing. The
+    values are bound when it runs: `sweep_id`, `status`, `limit`, `offset`."""
+    q = select(*COLUMNS)
+    if by_sweep:
+        q = q.where(Run.sweep_id == bindparam("sweep_id"))
+    if by_status:
+        q = q.where(Run.status == bindparam("status"))
+    return page_select(apply_run_order(q, order_by, order_stat, dialect), bindparam("limit"), bindparam("offset"))
 
 
 @lru_cache(maxsize=MEMO_RUNS)

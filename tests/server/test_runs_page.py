@@ -75,9 +75,10 @@ def test_filtered_and_ordered_pages_match_the_oracle(client, db):
                     summary={"train_loss": {"last": lr * 10}}) for i, lr in enumerate([3e-3, 1e-4, 1e-2])])
     db.commit()
     db.expire_all()
-    for order_by, where, expected in [("training.lr", [], [2, 4, 3, 5, 1]), ("-train_loss", [], [2, 5, 3, 4, 1]),
-                                      ("name", ["status==succeeded"], [3, 4, 5])]:
-        r = client.get("/runs", params={"order_by": order_by, "where": where, "limit": 50})
+    for order_by, params, expected in [("training.lr", {}, [2, 4, 3, 5, 1]), ("-train_loss", {}, [2, 5, 3, 4, 1]),
+                                       ("name", {"where": ["status==succeeded"]}, [3, 4, 5]),
+                                       ("-id", {"sweep_id": 7}, [2]), ("name", {"status": "succeeded"}, [3, 4, 5])]:
+        r = client.get("/runs", params={"order_by": order_by, "limit": 50, **params})
         runs = [db.get(Run, i) for i in expected]
         assert r.content == RunsPublic(items=[RunPublic.model_validate(x) for x in runs],
                                        total=len(runs)).model_dump_json().encode(), order_by

@@ -72,7 +72,13 @@ def list_runs(request: Request, sweep_id: int | None = Query(None, ge=0, le=MAX_
     # No session: the route's one worker-thread hop does the whole read (a session dependency
     # takes two more), on a connection without a transaction to begin and roll back.
     with read_connection(engine) as conn:
-        rows = conn.execute(runs_page.page_select(ordered, limit, offset)).all()
+        if where:
+            rows = conn.execute(runs_page.page_select(ordered, limit, offset)).all()
+        else:
+            values = {"sweep_id": sweep_id, "status": status, "limit": limit, "offset": offset}
+            rows = conn.execute(runs_page.plain_page_select(order_by, order_stat, dialect, sweep_id is not None,
+                                                            status is not None),
+                                {k: v for k, v in values.items() if v is not None or k in ("limit", "offset")}).all()
         if 0 < len(rows) < limit or (not rows and offset == 0):  # the last page: the total is known
             total, estimated = offset + len(rows), False
         else:
