@@ -6,8 +6,8 @@ its own: on the 2-core box that also runs the server and PostgreSQL, that is a s
 third of the CPU a listing costs, taken by the client measuring it (wrk, a C client, served
 1.7–2.3× the requests/s of httpx at 10 connections). This client writes the request bytes and
 reads the status line, the headers and exactly Content-Length bytes of body, 0.1–0.15 ms of CPU
-per request: every answer is read whole, nothing is cached or skipped. Answers without a Content-Length (chunked) are refused, the
-API's JSON answers always carry one.
+per request: every answer is read whole, nothing is cached or skipped. Answers without a
+Content-Length (chunked) are refused, the API's JSON answers always carry one.
 """
 from __future__ import annotations
 
