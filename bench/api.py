@@ -4,7 +4,8 @@
                         [--clients 50] [--requests 2000] [--workers 2]
 
 Builds the store by bulk load (PostgreSQL COPY, SQLite executemany) into a throwaway database,
-serves it with uvicorn in a subprocess, and measures with concurrent httpx clients:
+serves it with uvicorn in a subprocess, and measures with concurrent keep-alive clients
+(bench/http_load.py, light enough not to take the CPU it measures):
   * GET /runs?limit=50 (newest first, with total, exact up to 10,000 matches) at --clients concurrent clients;
   * GET /runs/1/metrics?max_points=1000 on a --points series (min-max by row from per-block summaries);
   * GET /sweeps/2/grid over a --grid-runs sweep;
@@ -32,6 +33,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from lipcore.config import validate  # noqa: E402
+from bench.http_load import load  # noqa: E402
 from server.migrate import upgrade  # noqa: E402
 
 # The dashboard's runs table: a page of a view filtered and sorted on a metric, a config key,
@@ -143,23 +145,6 @@ def serve(url: str, workers: int):
         proc.wait(20)
 
 
-async def hammer(base: str, path: str, clients: int, requests: int) -> list[float]:
-    """Per-request latencies (s) of `requests` GETs spread over `clients` concurrent clients."""
-    latencies: list[float] = []
-    limits = httpx.Limits(max_connections=clients, max_keepalive_connections=clients)
-    async with httpx.AsyncClient(base_url=base, timeout=60, limits=limits) as client:
-        async def one_client(n: int) -> None:
-            for _ in range(n):
-                t = time.perf_counter()
-                r = await client.get(path)
-                latencies.append(time.perf_counter() - t)
-                r.raise_for_status()
-
-        per = [requests // clients + (i < requests % clients) for i in range(clients)]
-        await asyncio.gather(*(one_client(n) for n in per))
-    return latencies
-
-
 def pct(xs: list[float], q: float) -> float:
     return float(np.percentile(np.array(xs) * 1000, q))
 
@@ -205,9 +190,9 @@ def main() -> None:
                  "/sweeps/2/grid?x=model.width&y=training.lr&metric=train_loss&agg=mean", 1, few),
             ]
             for label, path, clients, n in cases:
-                asyncio.run(hammer(base, path, min(clients, 4), min(n, 8)))  # warm-up
+                asyncio.run(load(base + path, min(clients, 4), min(n, 8)))  # warm-up
                 t = time.perf_counter()
-                lat = asyncio.run(hammer(base, path, clients, n))
+                lat = asyncio.run(load(base + path, clients, n))
                 wall = time.perf_counter() - t
                 rows.append((label, clients, n, pct(lat, 50), pct(lat, 99), n / wall))
     table = Table("queries", f"API queries ({a.db}, {a.runs:,} runs, a {a.points:,}-point series, a "

@@ -41,13 +41,15 @@ def _check_token(settings: Settings, creds: HTTPAuthorizationCredentials | None)
                             headers={"WWW-Authenticate": "Bearer"})
 
 
-def require_write(request: Request,
-                  creds: Annotated[HTTPAuthorizationCredentials | None, Depends(_write_bearer)]) -> None:
+# async: a check without I/O, run on the event loop rather than as a hop to a worker thread
+# (a sync dependency is one, per request).
+async def require_write(request: Request,
+                        creds: Annotated[HTTPAuthorizationCredentials | None, Depends(_write_bearer)]) -> None:
     _check_token(request.app.state.settings, creds)
 
 
-def require_read(request: Request,
-                 creds: Annotated[HTTPAuthorizationCredentials | None, Depends(_read_bearer)]) -> None:
+async def require_read(request: Request,
+                       creds: Annotated[HTTPAuthorizationCredentials | None, Depends(_read_bearer)]) -> None:
     if request.app.state.settings.reads_need_token:
         _check_token(request.app.state.settings, creds)
 

@@ -3,15 +3,16 @@ from __future__ import annotations
 
 from typing import Literal
 
-from fastapi import APIRouter, HTTPException, Query
+from fastapi import APIRouter, HTTPException, Query, Request
 from fastapi.responses import JSONResponse, Response
 from sqlalchemy import func, select, text
 
 from lipcore.config import ConfigError
-from server import crud, metrics
+from server import crud, metrics, runs_page
 from server.api.deps import MAX_ID, IdPath, QueueDep, ReadAuth, SessionDep, SettingsDep, WriteAuth
 from server.api.openapi import CONFLICT
 from server.api.params import ORDER_BY, WHERE, Where
+from server.db import read_connection
 from server.errors import config_422, query_422
 from server.models import FINISHED, STATUSES, Run
 from server.paths import allowed_roots
@@ -43,7 +44,7 @@ def submit_run(body: RunCreate, db: SessionDep, queue: QueueDep, settings: Setti
 
 
 @router.get("", response_model=RunsPublic, dependencies=[ReadAuth])
-def list_runs(db: SessionDep, sweep_id: int | None = Query(None, ge=0, le=MAX_ID),
+def list_runs(request: Request, sweep_id: int | None = Query(None, ge=0, le=MAX_ID),
               status: Status | None = None,
               where: list[str] = Where,
               order_by: str = Query("-id", pattern=ORDER_BY,
@@ -51,12 +52,13 @@ def list_runs(db: SessionDep, sweep_id: int | None = Query(None, ge=0, le=MAX_ID
               order_stat: Literal["last", "min", "max"] = "last",
               limit: int = Query(50, ge=1, le=1000), offset: int = Query(0, ge=0, le=10**9)) -> RunsPublic:
     """Runs filtered by sweep, status and config values, ordered by a column or a metric, paged."""
-    q = select(Run)
+    q = select(*runs_page.COLUMNS)
     if sweep_id is not None:
         q = q.where(Run.sweep_id == sweep_id)
     if status is not None:
         q = q.where(Run.status == status)
-    dialect = db.get_bind().dialect.name
+    engine = request.app.state.engine
+    dialect = engine.dialect.name
     try:
         for w in where:
             q = q.where(parse_run_filter(w, dialect))
@@ -67,31 +69,40 @@ def list_runs(db: SessionDep, sweep_id: int | None = Query(None, ge=0, le=MAX_ID
         ordered = apply_run_order(q, order_by, order_stat, dialect)
     except QueryError as e:
         raise query_422(e) from None
-    rows = db.scalars(ordered.limit(limit).offset(offset)).all()
-    if 0 < len(rows) < limit or (not rows and offset == 0):  # the last page: the total is known
-        total, estimated = offset + len(rows), False
-    else:
-        total, estimated = count_runs(db, q, unfiltered=sweep_id is None and status is None and not where,
-                                      upto=max(EXACT_TOTAL, offset + limit))
-    page = RunsPublic(items=[RunPublic.model_validate(r) for r in rows], total=total, estimated=estimated)
-    # Serialised once, in pydantic's Rust core: FastAPI would dump, re-validate and dump it again.
-    return Response(page.model_dump_json(), media_type="application/json")  # type: ignore[return-value]
+    # No session: the route's one worker-thread hop does the whole read (a session dependency
+    # takes two more), on a connection without a transaction to begin and roll back.
+    with read_connection(engine) as conn:
+        if where:
+            rows = conn.execute(runs_page.page_select(ordered, limit, offset)).all()
+        else:
+            values = {"sweep_id": sweep_id, "status": status, "limit": limit, "offset": offset}
+            rows = conn.execute(runs_page.plain_page_select(order_by, order_stat, dialect, sweep_id is not None,
+                                                            status is not None),
+                                {k: v for k, v in values.items() if v is not None or k in ("limit", "offset")}).all()
+        if 0 < len(rows) < limit or (not rows and offset == 0):  # the last page: the total is known
+            total, estimated = offset + len(rows), False
+        else:
+            total, estimated = count_runs(conn, q, unfiltered=sweep_id is None and status is None and not where,
+                                          upto=max(EXACT_TOTAL, offset + limit))
+    # Written once from the rows (server.runs_page): FastAPI would dump, re-validate and dump it again.
+    return Response(runs_page.page_json(rows, total, estimated),  # type: ignore[return-value]
+                    media_type="application/json")
 
 
 EXACT_TOTAL = 10_000  # a listing counts exactly up to this many matches (or offset + limit)
 
 
-def count_runs(db, q, *, unfiltered: bool, upto: int) -> tuple[int, bool]:  # noqa: ANN001
+def count_runs(conn, q, *, unfiltered: bool, upto: int) -> tuple[int, bool]:  # noqa: ANN001
     """(total, estimated): an exact count while at most `upto` runs match, read through a LIMIT so
     it never scans a 100k-run table per page; past it PostgreSQL's row estimate of the table
     (unfiltered) or the lower bound `upto + 1`, flagged as estimated."""
-    capped = db.scalar(select(func.count()).select_from(  # by id: an index-only scan when unfiltered
+    capped = conn.scalar(select(func.count()).select_from(  # by id: an index-only scan when unfiltered
         q.with_only_columns(Run.id).order_by(Run.id).limit(upto + 1).subquery())) or 0
     if capped <= upto:
         return capped, False
     estimate = 0
-    if unfiltered and db.get_bind().dialect.name == "postgresql":
-        estimate = int(db.scalar(text("SELECT reltuples FROM pg_class WHERE oid = 'runs'::regclass")) or 0)
+    if unfiltered and conn.dialect.name == "postgresql":
+        estimate = int(conn.scalar(text("SELECT reltuples FROM pg_class WHERE oid = 'runs'::regclass")) or 0)
     return max(estimate, upto + 1), True
 
 
