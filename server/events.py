@@ -2,8 +2,12 @@
 
 Channels: `liplab:run:<id>` and `liplab:sweep:<id>`. Each message is JSON:
 `{"type": "metrics", "run_id": 1, "after": {key: step}, "points": [[key, step, value], ...]}`
-(`after`: per key, the step published just before these points) or
-`{"type": "status", "run_id": 1, "status": "succeeded", "error": null}`.
+(`after`: per key, the step published just before these points), or the same points as
+columns, `"steps": [s, ...], "values": {key: [v, ...]}` instead of `"points"` (what a
+reporter publishes when every step logged the same keys: no list per point for it to encode),
+or `{"type": "status", "run_id": 1, "status": "succeeded", "error": null}`. Non-finite
+values are null. `event_points` reads a metrics message of either form as points; the SSE
+routes send clients points only.
 With a Redis broker events go over Redis pub/sub; in the embedded mode (no Redis) `publish` is
 a no-op and the SSE routes poll the database instead.
 """
@@ -13,6 +17,23 @@ import json
 from typing import Any
 
 from server.settings import Settings
+
+
+def column_points(event: dict[str, Any]) -> list[list]:
+    """The points of a columns message, step by step, each step's keys in the message's order
+    (the order the reporter logged them in)."""
+    values = event.get("values") or {}
+    keys = list(values)
+    return [[k, s, v] for s, *vs in zip(event["steps"], *values.values()) for k, v in zip(keys, vs)]
+
+
+POINT_FORMS = {"steps": column_points, "points": lambda event: event["points"]}  # field → reader
+POINT_FIELDS = ("steps", "values", "points")  # what carries a message's points, in either form
+
+
+def event_points(event: dict[str, Any]) -> list[list]:
+    """A metrics message's [key, step, value] points, whichever form it came in."""
+    return next((read(event) for field, read in POINT_FORMS.items() if field in event), [])
 
 
 def run_channel(run_id: int) -> str:

@@ -87,6 +87,27 @@ def series_of(entries: list[Entry]) -> Series:
     return {k: dict(zip(steps, [values[k] for _, values in entries])) for k in keys}
 
 
+def finite_or_none(values: list[float]) -> list[float | None]:
+    """JSON has no NaN or infinity: those values go out as null (one `sum` finds there are none)."""
+    if math.isfinite(sum(values)):  # NaN or inf somewhere, or an overflow of the sum
+        return values
+    return [v if math.isfinite(v) else None for v in values]
+
+
+def live_points(entries: list[Entry], keys: Any) -> dict[str, Any]:
+    """The points of a live event: as columns when every entry logged the same keys (a training
+    loop's usual log: `steps` [n] and `values` {key: [n]}, one list per key, no list per point,
+    so the flusher's JSON is about a third shorter), else `points` [[key, step, value], ...];
+    `server.events.event_points` reads either back as points. `keys`: `same_keys(entries)`."""
+    if keys is None:
+        points = [[k, s, v] for s, values in entries for k, v in values.items()]
+        if not math.isfinite(sum(map(itemgetter(2), points))):
+            points = [[k, s, v if math.isfinite(v) else None] for k, s, v in points]
+        return {"points": points}
+    return {"steps": [s for s, _ in entries],
+            "values": {k: finite_or_none([values[k] for _, values in entries]) for k in keys}}
+
+
 def n_points(entries: Iterable[Entry]) -> int:
     return sum(len(values) for _, values in entries)
 
@@ -269,17 +290,16 @@ class DBReporter:
             keys = dict.fromkeys(chain.from_iterable(values for _, values in entries))
             after = {k: self.published.get(k, self.skip_until) for k in keys}
             newest: dict[str, int] = {}  # key → its highest step in this event
-            if same_keys(entries) is not None:
+            same = same_keys(entries)
+            if same is not None:
                 newest = dict.fromkeys(keys, max(s for s, _ in entries))
             else:
                 for s, values in sorted(entries, key=itemgetter(0)):
                     newest.update(dict.fromkeys(values, s))
             for k, s in newest.items():
                 self.published[k] = max(s, self.published.get(k, s))
-            points = [[k, s, v] for s, values in entries for k, v in values.items()]
-            if not math.isfinite(sum(map(itemgetter(2), points))):  # NaN or inf somewhere (or overflow)
-                points = [[k, s, v if math.isfinite(v) else None] for k, s, v in points]
-            event = {"type": "metrics", "run_id": self.run_id, "after": after, "points": points}
+            event = {"type": "metrics", "run_id": self.run_id, "after": after,
+                     **live_points(entries, same)}
             self.bus.publish(event, self.run_id, self.sweep_id)
 
     def artifact(self, name: str, path: str, kind: str = "file") -> None:
