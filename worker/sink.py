@@ -39,6 +39,7 @@ from sqlalchemy import exists, insert, literal, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from server import metrics
+from server.events import pack_doubles
 from server.metrics import Series, write_series, write_series_many
 from server.models import Artifact, utcnow
 from server.outage import StoreOutage, store_unavailable, wait_for_store
@@ -87,25 +88,20 @@ def series_of(entries: list[Entry]) -> Series:
     return {k: dict(zip(steps, [values[k] for _, values in entries])) for k in keys}
 
 
-def finite_or_none(values: list[float]) -> list[float | None]:
-    """JSON has no NaN or infinity: those values go out as null (one `sum` finds there are none)."""
-    if math.isfinite(sum(values)):  # NaN or inf somewhere, or an overflow of the sum
-        return values
-    return [v if math.isfinite(v) else None for v in values]
-
-
 def live_points(entries: list[Entry], keys: Any) -> dict[str, Any]:
     """The points of a live event: as columns when every entry logged the same keys (a training
-    loop's usual log: `steps` [n] and `values` {key: [n]}, one list per key, no list per point,
-    so the flusher's JSON is about a third shorter), else `points` [[key, step, value], ...];
-    `server.events.event_points` reads either back as points. `keys`: `same_keys(entries)`."""
+    loop's usual log): `steps` [n] and `values` {key: its n doubles packed}
+    (`server.events.pack_doubles`: no float formatted in Python, where a float's JSON `repr`
+    was most of a publish's CPU); else `points` [[key, step, value], ...], non-finite values
+    null (JSON has none). `server.events.event_points` reads either back as points. `keys`:
+    `same_keys(entries)`."""
     if keys is None:
         points = [[k, s, v] for s, values in entries for k, v in values.items()]
-        if not math.isfinite(sum(map(itemgetter(2), points))):
+        if not math.isfinite(sum(map(itemgetter(2), points))):  # NaN or inf somewhere (or overflow)
             points = [[k, s, v if math.isfinite(v) else None] for k, s, v in points]
         return {"points": points}
     return {"steps": [s for s, _ in entries],
-            "values": {k: finite_or_none([values[k] for _, values in entries]) for k in keys}}
+            "values": {k: pack_doubles([values[k] for _, values in entries]) for k in keys}}
 
 
 def n_points(entries: Iterable[Entry]) -> int:
