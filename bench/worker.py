@@ -92,7 +92,7 @@ def bench_live(system, url: str, broker: str, n: int) -> dict:
     import httpx
 
     from server.db import make_engine, make_sessionmaker
-    from server.events import EventBus, run_channel
+    from server.events import EventBus, event_points, run_channel
     from server.settings import Settings
     from worker.sink import DBReporter
 
@@ -105,7 +105,7 @@ def bench_live(system, url: str, broker: str, n: int) -> dict:
 
     def on_event(data: dict) -> None:
         if data.get("type") == "metrics":
-            for _key, step, _value in data["points"]:
+            for _key, step, _value in event_points(data):
                 received.setdefault(step, time.time())
 
     def sse() -> None:

@@ -21,7 +21,7 @@ from typing import Iterable
 from sqlalchemy import bindparam, func, select, text
 from sqlalchemy.orm import Session
 
-from server import blocks
+from server import blocks, copy_binary
 from server.models import MetricBlock, MetricPoint, Run, utcnow
 
 CHUNK = 1000  # rows per executemany batch
@@ -228,8 +228,8 @@ def _rows(run_id: int, cols: list[Columns]) -> list[tuple]:
             for r in zip(repeat(run_id), repeat(key), steps, values, repeat(None) if seqs is None else seqs)]
 
 # From this many rows a PostgreSQL batch is COPYed into a temporary table and upserted from it in
-# one statement: COPY's rows are formatted by psycopg's C code, where the arrays of `_UNNEST` are
-# dumped element by element in Python (about half of the client's time per point). Below it the
+# one statement: COPY's rows are built by column (`server.copy_binary`), where the arrays of
+# `_UNNEST` are dumped element by element in Python (about half of the client's time per point). Below it the
 # temporary table's extra statements cost more than they save (a tiny run's few points).
 COPY_MIN_ROWS = 500
 
@@ -246,21 +246,12 @@ ON CONFLICT (run_id, key, step) DO UPDATE SET value = excluded.value
 """)
 
 
-_COPY_ESCAPES = str.maketrans({"\\": "\\\\", "\t": "\\t", "\n": "\\n", "\r": "\\r"})
-
-
-def _copy_text(run_id: int, cols: list[Columns]) -> str:
-    """One run's series columns as (run_id, key, step, value, seq) rows in COPY's text format, in
-    one string built from the columns (no tuple per row): formatted in bulk, where psycopg's
-    `write_row` is a Python call per row (most of a batch's client time). Floats as `repr` (the
-    shortest string that reads back as the same double), None as `\\N`, keys with COPY's
-    backslash escapes."""
-    null, out = "\\N", []
-    for key, steps, values, seqs in cols:
-        head = f"{run_id}\t{str(key).translate(_COPY_ESCAPES)}\t"
-        out += [f"{head}{step}\t{null if v is None else repr(v)}\t{q}\n"
-                for step, v, q in zip(steps, values, repeat(null) if seqs is None else seqs)]
-    return "".join(out)
+def _copy(raw, table: str, run_id: int, cols: list[Columns]) -> None:  # noqa: ANN001
+    """COPY one run's columns into `table` in binary (`server.copy_binary`: built by column with
+    numpy, where the text format formatted every double in Python)."""
+    with raw.cursor() as cur, cur.copy(
+            f"COPY {table} (run_id, key, step, value, seq) FROM STDIN (FORMAT BINARY)") as copy:
+        copy.write(copy_binary.copy_data(run_id, cols, raw.info.encoding))
 
 
 def _copy_upsert(session: Session, run_id: int, cols: list[Columns]) -> None:
@@ -269,9 +260,7 @@ def _copy_upsert(session: Session, run_id: int, cols: list[Columns]) -> None:
     sent again keeps one row, with the newer value), for a fraction of the client's CPU."""
     session.execute(_STAGE)
     raw = session.connection().connection.driver_connection  # psycopg 3, same transaction
-    with raw.cursor() as cur, cur.copy(
-            "COPY metric_points_stage (run_id, key, step, value, seq) FROM STDIN") as copy:
-        copy.write(_copy_text(run_id, cols))
+    _copy(raw, "metric_points_stage", run_id, cols)
     session.execute(_FROM_STAGE, {"run_id": run_id})
 
 
@@ -285,9 +274,8 @@ def _copy_append(session: Session, run_id: int, cols: list[Columns]) -> None:
 
     raw = session.connection().connection.driver_connection  # psycopg 3, same transaction
     try:
-        with raw.transaction(), raw.cursor() as cur, cur.copy(  # transaction(): a savepoint here
-                "COPY metric_points (run_id, key, step, value, seq) FROM STDIN") as copy:
-            copy.write(_copy_text(run_id, cols))
+        with raw.transaction():  # a savepoint here
+            _copy(raw, "metric_points", run_id, cols)
     except psycopg.errors.UniqueViolation:
         _copy_upsert(session, run_id, cols)
 

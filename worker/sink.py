@@ -39,6 +39,7 @@ from sqlalchemy import exists, insert, literal, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from server import metrics
+from server.events import pack_doubles
 from server.metrics import Series, write_series, write_series_many
 from server.models import Artifact, utcnow
 from server.outage import StoreOutage, store_unavailable, wait_for_store
@@ -85,6 +86,22 @@ def series_of(entries: list[Entry]) -> Series:
         return metrics.series_of(points_of(entries))
     steps = [s for s, _ in entries]
     return {k: dict(zip(steps, [values[k] for _, values in entries])) for k in keys}
+
+
+def live_points(entries: list[Entry], keys: Any) -> dict[str, Any]:
+    """The points of a live event: as columns when every entry logged the same keys (a training
+    loop's usual log): `steps` [n] and `values` {key: its n doubles packed}
+    (`server.events.pack_doubles`: no float formatted in Python, where a float's JSON `repr`
+    was most of a publish's CPU); else `points` [[key, step, value], ...], non-finite values
+    null (JSON has none). `server.events.event_points` reads either back as points. `keys`:
+    `same_keys(entries)`."""
+    if keys is None:
+        points = [[k, s, v] for s, values in entries for k, v in values.items()]
+        if not math.isfinite(sum(map(itemgetter(2), points))):  # NaN or inf somewhere (or overflow)
+            points = [[k, s, v if math.isfinite(v) else None] for k, s, v in points]
+        return {"points": points}
+    return {"steps": [s for s, _ in entries],
+            "values": {k: pack_doubles([values[k] for _, values in entries]) for k in keys}}
 
 
 def n_points(entries: Iterable[Entry]) -> int:
@@ -269,17 +286,16 @@ class DBReporter:
             keys = dict.fromkeys(chain.from_iterable(values for _, values in entries))
             after = {k: self.published.get(k, self.skip_until) for k in keys}
             newest: dict[str, int] = {}  # key → its highest step in this event
-            if same_keys(entries) is not None:
+            same = same_keys(entries)
+            if same is not None:
                 newest = dict.fromkeys(keys, max(s for s, _ in entries))
             else:
                 for s, values in sorted(entries, key=itemgetter(0)):
                     newest.update(dict.fromkeys(values, s))
             for k, s in newest.items():
                 self.published[k] = max(s, self.published.get(k, s))
-            points = [[k, s, v] for s, values in entries for k, v in values.items()]
-            if not math.isfinite(sum(map(itemgetter(2), points))):  # NaN or inf somewhere (or overflow)
-                points = [[k, s, v if math.isfinite(v) else None] for k, s, v in points]
-            event = {"type": "metrics", "run_id": self.run_id, "after": after, "points": points}
+            event = {"type": "metrics", "run_id": self.run_id, "after": after,
+                     **live_points(entries, same)}
             self.bus.publish(event, self.run_id, self.sweep_id)
 
     def artifact(self, name: str, path: str, kind: str = "file") -> None:

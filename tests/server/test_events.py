@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+import math
 import threading
 import time
 
@@ -9,6 +10,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from server import lifecycle, metrics
+from server.events import pack_doubles
 from server.main import create_app
 from tests.server.conftest import make_settings
 from tests.server.helpers import QUICK, finish
@@ -106,6 +108,57 @@ def test_the_first_points_of_a_fresh_series_are_relayed_at_once(app, client):
     assert poller.fresh(later) is None and poller.behind
 
 
+COLUMNS = {"type": "metrics", "run_id": 1, "after": {"loss": -1, "acc": -1}, "steps": [0, 1, 3],
+           "values": {"loss": pack_doubles([2.0, 1.5, math.nan]), "acc": pack_doubles([0.1, 0.2, 0.3])}}
+ODD = [0.1, -0.0, 0.0, -1.5, 5e-324, -1.7976931348623157e308, 2.0**-1022, 1e300, -123456.789]
+
+
+def test_packed_doubles_are_the_float64s_bit_for_bit():
+    """Against numpy's reading of the bytes; non-finite values come back None."""
+    import base64
+
+    import numpy as np
+
+    from server.events import unpack_doubles
+
+    values = ODD + [math.nan, math.inf, -math.inf]
+    packed = pack_doubles(values)
+    assert np.frombuffer(base64.b64decode(packed), "<f8").tobytes() == np.asarray(values, "<f8").tobytes()
+    back = unpack_doubles(packed)
+    assert back[-3:] == [None] * 3
+    assert [(v, math.copysign(1, v)) for v in back[:-3]] == [(v, math.copysign(1, v)) for v in ODD]
+    assert unpack_doubles(pack_doubles(ODD)) == ODD and unpack_doubles(pack_doubles([])) == []
+
+
+def test_event_points_reads_columns_as_the_points_step_by_step():
+    from server.events import event_points
+
+    by_step = [["loss", 0, 2.0], ["acc", 0, 0.1], ["loss", 1, 1.5], ["acc", 1, 0.2],
+               ["loss", 3, None], ["acc", 3, 0.3]]
+    assert event_points(COLUMNS) == by_step
+    points = {k: v for k, v in COLUMNS.items() if k not in ("steps", "values")} | {"points": by_step}
+    assert event_points(points) == by_step
+    assert event_points({"type": "metrics", "steps": [], "values": {}}) == []
+
+
+def test_relayed_columns_go_to_the_client_as_points(app, client):
+    """The relay sends clients the `points` form whichever form the reporter published: the
+    same event as for the points form, less the columns."""
+    from server.api.routes.events import RunPoller
+    from server.events import event_points
+
+    run_id = client.post("/runs", json={"config": QUICK}).json()["id"]
+    sent = []
+    for form in (COLUMNS, {**{k: v for k, v in COLUMNS.items() if k not in ("steps", "values")},
+                           "points": event_points(COLUMNS)}):
+        poller = RunPoller(app.state.sessionmaker, run_id)
+        poller.poll()
+        sent.append(poller.fresh({**form, "run_id": run_id}))
+    assert sent[0] == sent[1] and set(sent[0]) == {"type", "run_id", "after", "points"}
+    assert [p[:2] for p in sent[0]["points"]] == [["loss", 0], ["acc", 0], ["loss", 1], ["acc", 1],
+                                                  ["loss", 3], ["acc", 3]]
+
+
 def test_sweep_events_stream_status_changes(client, db):
     body = client.post("/sweeps", json={"config": QUICK, "params": {"training.lr": "0.1,0.01"}}).json()
     a, b = body["run_ids"]
@@ -131,7 +184,10 @@ def test_sweep_events_stream_status_changes(client, db):
 
 @pytest.mark.redis
 @pytest.mark.postgres
-def test_lab_events_come_from_redis_pubsub(pg_migrated, tmp_path, queue, redis_url):
+@pytest.mark.parametrize("published", [{"points": [["lr", 0, 0.1]]},  # as before
+                                       {"steps": [0], "values": {"lr": pack_doubles([0.1])}}])  # columns
+def test_lab_events_come_from_redis_pubsub(pg_migrated, tmp_path, queue, redis_url, published):
+    """Points published over Redis in either form reach the SSE client as points."""
     from sqlalchemy import create_engine, text
 
     from server.events import EventBus
@@ -151,7 +207,7 @@ def test_lab_events_come_from_redis_pubsub(pg_migrated, tmp_path, queue, redis_u
 
         def publisher() -> None:  # until the stream has subscribed, messages may be lost
             while not stop.is_set():
-                bus.publish({"type": "metrics", "run_id": run_id, "points": [["lr", 0, 0.1]]}, run_id)
+                bus.publish({"type": "metrics", "run_id": run_id, **published}, run_id)
                 time.sleep(0.05)
             finish(db, run_id, "succeeded", worker="w")
             bus.publish({"type": "status", "run_id": run_id, "status": "succeeded", "error": None}, run_id)

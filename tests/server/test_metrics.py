@@ -140,9 +140,10 @@ def test_large_batches_stay_idempotent(client, db):
 
 
 def test_large_batches_store_every_key_and_double_exactly(client, db):
-    """COPY's rows are formatted as text in bulk (PostgreSQL): keys holding COPY's own separators
-    and escapes, and doubles at the edges of the format, read back as written, whether a batch
-    takes the straight COPY or the staged upsert (its steps rewritten)."""
+    """COPY's rows are built in bulk (PostgreSQL: its binary format, `server.copy_binary`): keys
+    holding COPY's text separators and escapes or non-ASCII characters, and doubles at the
+    edges of the format, read back as written, whether a batch takes the straight COPY or the
+    staged upsert (its steps rewritten)."""
     from sqlalchemy import select
 
     from server.models import MetricPoint

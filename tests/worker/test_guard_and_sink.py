@@ -1,6 +1,7 @@
 """The run guard (heartbeat, cancel, hard stop, lost ownership) and the batching DB reporter."""
 from __future__ import annotations
 
+import json
 import threading
 import time
 
@@ -8,6 +9,7 @@ import pytest
 from sqlalchemy import func, select
 
 from server import lifecycle
+from server.events import event_points, unpack_doubles
 from server.models import Artifact, MetricPoint, Run
 from worker.guard import HardCancel, RunGuard
 from worker.resume import last_stored_step
@@ -105,7 +107,7 @@ def test_reporter_batches_by_count_and_by_time_and_publishes(claimed):
     time.sleep(0.25)
     rep.log({"a": 4.0}, 4)  # the time limit has passed: flushed
     assert count(sessions, run_id) == 6
-    points = [p for e, _, _ in bus.events for p in e["points"]]
+    points = [p for e, _, _ in bus.events for p in event_points(e)]
     assert ["b", 2, None] in points and len(points) == 6
     with sessions() as db:
         assert db.get(Run, run_id).summary["a"]["last"] == 4.0
@@ -211,7 +213,7 @@ def test_background_reporter_writes_and_publishes_off_the_training_thread(claime
     assert rep.written == 80 and writes[-1] == threading.current_thread().name
     with sessions() as db:
         assert db.scalar(select(func.count()).select_from(MetricPoint).where(MetricPoint.run_id == run_id)) == 80
-    sent = sorted({s for e in bus.events for _, s, _ in e["points"]})
+    sent = sorted({s for e in bus.events for _, s, _ in event_points(e)})
     assert sent == list(range(40)) and f"liplab-reporter-{run_id}" in bus.threads
 
 
@@ -242,7 +244,7 @@ def test_log_keeps_the_values_as_they_were_when_logged(claimed):
         rows = db.execute(select(MetricPoint.key, MetricPoint.step, MetricPoint.value)
                           .where(MetricPoint.run_id == run_id).order_by(MetricPoint.step, MetricPoint.key)).all()
     assert [tuple(r) for r in rows] == [("loss", 1, 1.0), ("acc", 2, 0.5), ("loss", 2, 2.0)]
-    assert [p for e, _, _ in bus.events for p in e["points"]] == [["loss", 1, 1.0], ["loss", 2, 2.0], ["acc", 2, 0.5]]
+    assert [p for e, _, _ in bus.events for p in event_points(e)] == [["loss", 1, 1.0], ["loss", 2, 2.0], ["acc", 2, 0.5]]
 
 
 @pytest.mark.parametrize("background", [False, True])
@@ -290,6 +292,28 @@ def test_live_events_mark_non_finite_values_and_follow_the_newest_step(claimed, 
     rep.log({"a": 0.0, "b": 0.0}, 4)
     rep.publish()
     first, second = (e for e, _, _ in bus.events)
-    assert first["points"] == [["a", 3, 1.0], ["b", 3, None]] + (
+    assert event_points(first) == [["a", 3, 1.0], ["b", 3, None]] + (
         [["a", 1, 2.0], ["b", 1, None]] if not keys_vary else [["a", 1, 2.0]])
     assert first["after"] == {"a": -1, "b": -1} and second["after"] == {"a": 3, "b": 3}
+    json.dumps(first, allow_nan=False)  # valid JSON: no NaN or Infinity token
+
+
+@pytest.mark.parametrize("keys_vary", [False, True])
+def test_live_events_are_columns_when_every_step_logged_the_same_keys(claimed, keys_vary):
+    """A training loop's usual log (the same keys every step) goes out as columns, one list per
+    key; steps with varying keys as points; both read back as the points in logging order."""
+    sessions, run_id = claimed
+    bus = ListBus()
+    rep = DBReporter(sessions, run_id, bus=bus, max_wait_s=float("inf"), live_every_s=60)
+    logged = [(s, {"loss": 1.0 / (s + 1), "acc": -0.5 * s, "lr": 1e-3}) for s in range(5)]
+    if keys_vary:
+        logged[2] = (2, {"lr": 2e-3, "loss": 0.25})
+    for step, values in logged:
+        rep.log(values, step)
+    rep.publish()
+    (event, _, _), = bus.events
+    assert ("points" in event) == keys_vary and ("steps" in event) != keys_vary
+    if not keys_vary:
+        assert event["steps"] == [0, 1, 2, 3, 4]
+        assert unpack_doubles(event["values"]["acc"]) == [0.0, -0.5, -1.0, -1.5, -2.0]
+    assert event_points(json.loads(json.dumps(event))) == [[k, s, v] for s, values in logged for k, v in values.items()]

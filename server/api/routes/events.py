@@ -26,7 +26,7 @@ from sqlalchemy import select
 from starlette.concurrency import run_in_threadpool
 
 from server.api.deps import IdPath, ReadAuth
-from server.events import run_channel, sweep_channel
+from server.events import POINT_FIELDS, event_points, run_channel, sweep_channel
 from server.models import FINISHED, MetricPoint, Run, Sweep
 from server.query import METRIC_NAME
 
@@ -78,13 +78,15 @@ class RunPoller:
         return cursor_text(self.last)
 
     def fresh(self, event: dict[str, Any]) -> dict[str, Any] | None:
-        """An event relayed from Redis, less the points the client already has; points of a key
-        the client would get with a gap before them (the event's `after[key]`, the step just
-        before its first point, is past what the client has) are held until the next poll has
-        read the steps between from the store. None if nothing is left to send now."""
+        """An event relayed from Redis (either form of `server.events`, sent on as `points`), less
+        the points the client already has; points of a key the client would get with a gap
+        before them (the event's `after[key]`, the step just before its first point, is past
+        what the client has) are held until the next poll has read the steps between from the
+        store. None if nothing is left to send now."""
         if event.get("type") == "metrics":
-            points = self._sendable(event.get("after") or {}, event.get("points", []))
-            return {**event, "points": points} if points else None
+            points = self._sendable(event.get("after") or {}, event_points(event))
+            rest = {k: v for k, v in event.items() if k not in POINT_FIELDS}
+            return {**rest, "points": points} if points else None
         if event.get("type") == "status":
             self.status = event.get("status")
         return event
