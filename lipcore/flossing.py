@@ -29,6 +29,7 @@ import torch
 import torch.autograd.forward_ad as fwAD
 from torch import nn
 
+from lipcore import tangent_chain
 from lipcore.qr import log_abs_diagonal, qr
 from lipcore.tangents import propagate
 
@@ -61,15 +62,16 @@ def _with_rest(module: nn.Module, h: torch.Tensor, head: torch.Tensor) -> torch.
     return head if n == h.shape[0] else torch.cat([head, module(h[n:])])
 
 
-def _block_tangents(block: nn.Module, h: torch.Tensor, q: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+def rule_tangents(block: nn.Module, h: torch.Tensor, q: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
     """(block(h), J q) for h: (B, N) and tangents q: (k, B, N) → (B, M), (k, B, M): the
-    explicit rules of `lipcore.tangents`, dual numbers for modules without one."""
+    explicit rules of `lipcore.tangents`, dual numbers for modules without one, each op on
+    autograd's tape (the default before `lipcore.tangent_chain`; what it falls back to)."""
     return propagate(block, h, q, dual_tangents)
 
 
 def jvp_block_tangents(block: nn.Module, h: torch.Tensor,
                        q: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-    """As `_block_tangents` with `torch.func.jvp` for modules without a rule, so it composes
+    """As `rule_tangents` with `torch.func.jvp` for modules without a rule, so it composes
     with `vmap`: packed training takes this one."""
     return propagate(block, h, q, func_jvp_tangents)
 
@@ -78,9 +80,10 @@ Tangents = Callable[[nn.Module, torch.Tensor, torch.Tensor], tuple[torch.Tensor,
 
 
 def _chain(model: nn.Module, x: torch.Tensor, n: int, k: int, generator: torch.Generator | None,
-           tangents: Tangents, finish: bool, qr_every: int = 1) -> tuple[torch.Tensor, torch.Tensor]:
+           tangents: Tangents | None, finish: bool, qr_every: int = 1) -> tuple[torch.Tensor, torch.Tensor]:
     """Run x (B, ...) through model.blocks with k tangents on its first n rows, re-orthonormalised
-    by a QR after every `qr_every`-th block of the chain and after its last.
+    by a QR after every `qr_every`-th block of the chain and after its last. `tangents` None:
+    fused runs (`lipcore.tangent_chain`) where the blocks allow, `rule_tangents` elsewhere.
 
     Returns (h, log_r): h the last block output reached (B, ...) — the model's output when
     `finish`, which runs the blocks after the chain too — and log_r (n, k) = Σ log|R_ii| / T
@@ -89,21 +92,27 @@ def _chain(model: nn.Module, x: torch.Tensor, n: int, k: int, generator: torch.G
     if blocks is None or len(blocks) == 0:
         raise ValueError("lyapunov_exponents: the model has no .blocks")
     h = x.flatten(1) if x.dim() > 2 else x
-    return walk(blocks, lambda block, h: block(h), tangents, h, n, k, generator, finish, qr_every)
+    return walk(blocks, lambda block, h: block(h), tangents or rule_tangents, h, n, k, generator, finish,
+                qr_every, fuse=tangents is None)
 
 
 def walk(blocks: Sequence, apply: Callable, tangents: Callable, h: torch.Tensor, n: int, k: int,
          generator: torch.Generator | None, finish: bool, qr_every: int = 1,
-         lead: int = 0) -> tuple[torch.Tensor, torch.Tensor]:
+         lead: int = 0, fuse: bool = False) -> tuple[torch.Tensor, torch.Tensor]:
     """`_chain` over any sequence of blocks: `apply(block, h)` → out, `tangents(block, h, q)` →
     (out, J q). With `lead` leading member dims (a pack's stacked members, each its own
     parameters): h (*L, B, …), tangents (*L, k, n, …), log_r (*L, n, k); every member starts
-    from the same Q₀."""
+    from the same Q₀. `fuse` (no lead dims): consecutive blocks whose modules all have a fused
+    rule run with their QRs as one autograd node (`lipcore.tangent_chain`), the others by
+    `tangents`."""
     if qr_every < 1:
         raise ValueError(f"flossing: qr_every must be >= 1, got {qr_every}")
     features = lead + 1
     q = None
     rs = []  # the R (*L, n, k, k) of each QR; their log-diagonals are taken at once at the end
+    fused_logs = []  # (n, k) Σ log-diagonals of each fused run
+    plan = []  # fused steps not yet run
+    plan_width = 0  # features after them
     length = pending = 0  # blocks in the chain; of them, blocks since the last QR
     done = False
 
@@ -111,6 +120,13 @@ def walk(blocks: Sequence, apply: Callable, tangents: Callable, h: torch.Tensor,
         qm, r = qr(jq.movedim(lead, -1))  # (*L, n, M, k): columns are the tangents; finite
         rs.append(r)                       # gradients when dead units leave them rank-deficient
         return qm.movedim(-1, lead)
+
+    def flush() -> None:
+        nonlocal h, q
+        if plan:
+            h, q, log_sum = tangent_chain.run(plan, h, q)
+            fused_logs.append(log_sum)
+            plan.clear()
 
     for block in blocks:
         if done or q is None and h.shape[features] < k:
@@ -120,6 +136,27 @@ def walk(blocks: Sequence, apply: Callable, tangents: Callable, h: torch.Tensor,
             g = generator or torch.Generator().manual_seed(0)
             q0, _ = torch.linalg.qr(torch.randn(h.shape[features], k, generator=g, dtype=h.dtype))
             q = q0.T.to(h.device)[:, None, :].expand(*h.shape[:lead], k, n, h.shape[features])
+        steps = tangent_chain.leaves(block) if fuse else None
+        if steps is not None:
+            width = h.shape[features] if not plan else plan_width
+            for rule, module in steps:
+                width = rule.width(module, width)
+            if width < k:  # the chain ends before this block: no tangents through it
+                if pending:
+                    plan.append(tangent_chain.QR)
+                    pending = 0
+                flush()
+                if not finish:
+                    break
+                h, done = apply(block, h), True
+                continue
+            plan += steps
+            plan_width, length, pending = width, length + 1, pending + 1
+            if pending == qr_every:
+                plan.append(tangent_chain.QR)
+                pending = 0
+            continue
+        flush()
         out, jq = tangents(block, h, q)
         h = out
         if out.shape[features] < k:  # e.g. a regression head: the chain ends before it
@@ -130,11 +167,15 @@ def walk(blocks: Sequence, apply: Callable, tangents: Callable, h: torch.Tensor,
         q, length, pending = jq, length + 1, pending + 1
         if pending == qr_every:
             q, pending = orthonormalise(q), 0
-    if pending:
+    if pending and plan:
+        plan.append(tangent_chain.QR)
+    elif pending:
         orthonormalise(q)
-    if not rs:
+    flush()
+    if not rs and not fused_logs:
         raise ValueError(f"lyapunov_exponents: no block keeps at least k={k} features")
-    return h, log_abs_diagonal(torch.stack(rs)).sum(0) / length
+    total = sum(fused_logs) + (log_abs_diagonal(torch.stack(rs)).sum(0) if rs else 0)
+    return h, total / length
 
 
 def step_generator(floss: dict, step: int) -> torch.Generator:
@@ -149,12 +190,13 @@ def exponents(log_r: torch.Tensor) -> torch.Tensor:
 
 def lyapunov_exponents(model: nn.Module, x: torch.Tensor, k: int,
                        generator: torch.Generator | None = None,
-                       tangents: Tangents = _block_tangents, qr_every: int = 1) -> torch.Tensor:
+                       tangents: Tangents | None = None, qr_every: int = 1) -> torch.Tensor:
     """The k largest finite-time Lyapunov exponents (descending), averaged over the batch x.
 
     x: (B, in_features); returns a (k,) tensor with gradients to the model's parameters.
-    `tangents(block, h, q)` gives (block(h), J q): explicit rules (`lipcore.tangents`) with
-    forward-mode dual numbers for modules without one, unless told otherwise. `qr_every`: the
+    `tangents(block, h, q)` gives (block(h), J q); None (the default): fused runs of blocks
+    and QRs (`lipcore.tangent_chain`) where every module has a fused rule, `rule_tangents`
+    (explicit rules of `lipcore.tangents`, dual numbers for modules without one) elsewhere. `qr_every`: the
     re-orthonormalisation interval in blocks (module docstring).
     """
     return exponents(_chain(model, x, len(x), k, generator, tangents, finish=False, qr_every=qr_every)[1])
@@ -162,7 +204,7 @@ def lyapunov_exponents(model: nn.Module, x: torch.Tensor, k: int,
 
 def flossing_loss(model: nn.Module, x: torch.Tensor, k: int,
                   generator: torch.Generator | None = None,
-                  tangents: Tangents = _block_tangents, qr_every: int = 1) -> tuple[torch.Tensor, torch.Tensor]:
+                  tangents: Tangents | None = None, qr_every: int = 1) -> tuple[torch.Tensor, torch.Tensor]:
     """(mean(λ²), λ): the penalty that drives the k exponents towards 0."""
     lam = lyapunov_exponents(model, x, k, generator, tangents, qr_every)
     return (lam ** 2).mean(), lam
@@ -170,7 +212,7 @@ def flossing_loss(model: nn.Module, x: torch.Tensor, k: int,
 
 def forward_and_flossing_loss(model: nn.Module, x: torch.Tensor, n: int, k: int,
                               generator: torch.Generator | None = None,
-                              tangents: Tangents = _block_tangents, qr_every: int = 1
+                              tangents: Tangents | None = None, qr_every: int = 1
                               ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     """(model(x), *flossing_loss(model, x[:n], k)) in one pass where the model allows it.
 

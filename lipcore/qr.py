@@ -43,9 +43,12 @@ def rank_floor(r: torch.Tensor) -> torch.Tensor:
     is 3.3: 1.5 eps·scale), so the floor sits two decades above eps. The 1 keeps it positive
     for an all-zero A; tangent blocks have unit-norm inputs (Q's columns), so their R entries
     are O(1) and the floor is about 100 eps (1.2e-5 in float32)."""
-    diag = torch.diagonal(r, dim1=-2, dim2=-1).abs()
-    scale = diag.amax(-1, keepdim=True).clamp_min(1.0)
-    return ROUND_OFF * torch.finfo(r.dtype).eps * scale
+    return floor_of(torch.diagonal(r, dim1=-2, dim2=-1).abs())
+
+
+def floor_of(diag: torch.Tensor) -> torch.Tensor:
+    """`rank_floor` from |diag(R)| (..., n), for a caller that has it already."""
+    return ROUND_OFF * torch.finfo(diag.dtype).eps * diag.amax(-1, keepdim=True).clamp_min(1.0)
 
 
 def dead_directions(r: torch.Tensor) -> torch.Tensor:
@@ -64,15 +67,18 @@ def completed(r: torch.Tensor, dead: torch.Tensor) -> torch.Tensor:
 
 
 def _qr_backward(q: torch.Tensor, r: torch.Tensor, g_q: torch.Tensor | None,
-                 g_r: torch.Tensor | None, may_branch: bool = False) -> torch.Tensor | None:
+                 g_r: torch.Tensor | None, may_branch: bool = False,
+                 dead: torch.Tensor | None = None) -> torch.Tensor | None:
     """ḡ_A from Q, R and their gradients (None where absent): the module docstring's formula,
     on the completed R when a column is dead. `may_branch`: look at the values first and take
     the plain formula when no column is dead, and the masked one only on the matrices of a
     batch that have a dead column (eager autograd on the CPU, where that read costs nothing;
-    not under vmap nor on a GPU, where it would be a sync)."""
+    not under vmap nor on a GPU, where it would be a sync). `dead`: `dead_directions(r)` when
+    the caller has it."""
     if g_q is None and g_r is None:
         return None
-    dead = dead_directions(r)  # (..., n)
+    if dead is None:
+        dead = dead_directions(r)  # (..., n)
     if may_branch:
         hit = dead.any(-1)  # (...): the matrices with a dead column
         if not bool(hit.any()):

@@ -45,11 +45,16 @@ def rule(*classes: type) -> Callable[[Rule], Rule]:
     return register
 
 
-def find_rule(module: nn.Module) -> Rule | None:
+def by_mro(registry: dict, module: nn.Module):
+    """registry's entry for the nearest class along type(module)'s MRO, or None."""
     for cls in type(module).__mro__:
-        if cls in RULES:
-            return RULES[cls]
+        if cls in registry:
+            return registry[cls]
     return None
+
+
+def find_rule(module: nn.Module) -> Rule | None:
+    return by_mro(RULES, module)
 
 
 def propagate(module: nn.Module, h: torch.Tensor, q: torch.Tensor, fallback: Fallback) -> Propagation:

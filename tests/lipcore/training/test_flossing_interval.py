@@ -82,6 +82,7 @@ def test_loop_takes_the_interval_from_the_config(monkeypatch):
     # m = 3; the `lyapunov` metric at evaluations (32 test rows) stays a per-block measurement.
     # The losses agree to rounding either way.
     import lipcore.flossing as flossing
+    from lipcore import tangent_chain
 
     calls = []
 
@@ -89,8 +90,13 @@ def test_loop_takes_the_interval_from_the_config(monkeypatch):
         calls.append(a.shape[0])
         return qr(a)
 
-    qr = flossing.qr
+    def counting_run(plan, h, q):  # the fused path's QRs (lipcore.tangent_chain)
+        calls.extend([q.shape[1]] * plan.count(tangent_chain.QR))
+        return run(plan, h, q)
+
+    qr, run = flossing.qr, tangent_chain.run
     monkeypatch.setattr(flossing, "qr", counting_qr)
+    monkeypatch.setattr(tangent_chain, "run", counting_run)
     losses, counts = {}, {}
     for m in (1, 3):
         calls.clear()

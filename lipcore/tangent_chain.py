@@ -1,0 +1,314 @@
+"""Fused tangent chains: a run of flossing blocks and their QRs as one autograd node.
+
+The per-module path (`lipcore.tangents.propagate`, then `lipcore.qr.qr` after every
+`qr_every` blocks) records ~10 autograd nodes per block (two linear maps, the activation and
+its tangent product, the QR, the log-diagonal) and on the CPU each small op costs more in
+dispatch and graph bookkeeping than in arithmetic (width 32, k = 4: docs/training.md, "Gradient
+flossing", for the breakdown). A run of consecutive chain blocks whose leaf modules all have a
+fused rule is instead one `torch.autograd.Function`: its forward computes the primal, the
+tangents and the QRs block by block with explicit products and no graph, keeping only what the
+backward needs; its backward applies the hand-written vector-Jacobian products in reverse.
+
+Layout inside a run: the batch p (B, N) and the tangents t (n, k, N), the k tangents of each
+of the first n examples as rows, so a linear map is one matmul for all n·k of them, and t.mT
+(n, N, k) is the column-major matrix LAPACK's QR takes (and Q.mT comes back contiguous). At a
+QR t is replaced by Q and log max(|R_ii|, floor) (n, k) is summed into the run's output; its
+backward is `lipcore.qr`'s (dead columns included, their mask kept from the forward, so no
+host sync on a GPU).
+
+A rule is registered for a module class with `@fused(cls)` and found along the MRO; a block
+(an `nn.Sequential` is flattened) with a leaf that has none takes the per-module path.
+Second derivatives through a run are refused (`once_differentiable`).
+"""
+from __future__ import annotations
+
+from typing import Sequence
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+from torch.autograd.function import once_differentiable
+
+from lipcore.qr import _formula, _qr_backward, floor_of
+from lipcore.tangents import by_mro
+
+Plan = Sequence  # of (FusedRule, module) pairs and QR
+
+
+class FusedRule:
+    """How one module type maps (p, t) forward and their gradients back: p (B, N) the batch,
+    t (n, k, N) the k tangents of each of its first n rows (module docstring)."""
+
+    def supports(self, module: nn.Module) -> bool:
+        """Whether this instance's settings are covered (else the per-module path)."""
+        return True
+
+    def params(self, module: nn.Module) -> tuple[torch.Tensor | None, ...]:
+        """The tensors the map reads and may pass gradients to (None for an absent bias)."""
+        return ()
+
+    def width(self, module: nn.Module, n_in: int) -> int:
+        """Output features for n_in input features."""
+        return n_in
+
+    def forward(self, module, params, p: torch.Tensor, t: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, tuple]:
+        """(p_out (B, M), t_out (n, k, M), saved for `backward`)."""
+        raise NotImplementedError
+
+    def backward(self, module, params, saved: tuple, gp: torch.Tensor,
+                 gt: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, tuple]:
+        """(ḡ_p, ḡ_t, ḡ of each of `params`) from the output gradients."""
+        raise NotImplementedError
+
+
+FUSED: dict[type, FusedRule] = {}
+
+
+def fused(*classes: type):
+    """Register a `FusedRule` subclass (instantiated once) for `classes` and their subclasses."""
+    def register(cls: type[FusedRule]) -> type[FusedRule]:
+        for c in classes:
+            FUSED[c] = cls()
+        return cls
+    return register
+
+
+def find_fused(module: nn.Module) -> FusedRule | None:
+    return by_mro(FUSED, module)
+
+
+def leaves(block: nn.Module) -> list[tuple[FusedRule, nn.Module]] | None:
+    """The block's leaf modules in order with their rules; None when one has no rule."""
+    if isinstance(block, nn.Sequential):
+        out = []
+        for child in block:
+            part = leaves(child)
+            if part is None:
+                return None
+            out += part
+        return out
+    rule = find_fused(block)
+    return None if rule is None or not rule.supports(block) else [(rule, block)]
+
+
+def per_example(o: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
+    """o's first n rows (n, 1, M), to broadcast over the k tangents of t (n, k, M)."""
+    return o[: t.shape[0]].unsqueeze(1)
+
+
+class Linear(FusedRule):
+    """p Wᵀ + b and t Wᵀ (tangents carry no bias); ḡ_W = ḡ_pᵀ p + Σ ḡ_tᵀ t, one matmul each."""
+
+    def params(self, module):
+        return module.weight, module.bias
+
+    def width(self, module, n_in):
+        return module.out_features
+
+    def forward(self, module, params, p, t):
+        w, b = params
+        return F.linear(p, w, b), F.linear(t, w), (p, t)
+
+    def backward(self, module, params, saved, gp, gt):
+        (p, t), (w, b) = saved, params
+        gt2 = gt.reshape(-1, gt.shape[-1])
+        gw = torch.addmm(gp.t() @ p, gt2.t(), t.reshape(-1, t.shape[-1]))
+        return gp @ w, (gt2 @ w).view(*gt.shape[:-1], w.shape[1]), (gw, None if b is None else gp.sum(0))
+
+
+fused(nn.Linear)(Linear)
+
+
+@fused(nn.Identity)
+class Identity(FusedRule):
+    def forward(self, module, params, p, t):
+        return p, t, ()
+
+    def backward(self, module, params, saved, gp, gt):
+        return gp, gt, ()
+
+
+@fused(nn.Tanh)
+class Tanh(FusedRule):
+    """o = tanh(p); tangents s·(1 − o²) with o the example's output. The tangent factor depends
+    on p too: ḡ_p[:n] gains Σ_i ḡ_t_i s_i · (−2 o (1 − o²))."""
+
+    def forward(self, module, params, p, t):
+        o = torch.tanh(p)
+        on = per_example(o, t)
+        return o, torch.ops.aten.tanh_backward(t, on), (o, on, t)
+
+    def backward(self, module, params, saved, gp, gt):
+        o, on, s = saved
+        g = torch.ops.aten.tanh_backward(gp, o)
+        g[: s.shape[0]].addcmul_((gt * s).sum(1), torch.ops.aten.tanh_backward(on, on).squeeze(1), value=-2.0)
+        return g, torch.ops.aten.tanh_backward(gt, on), ()
+
+
+@fused(nn.ReLU)
+class ReLU(FusedRule):
+    """relu(p); tangents s where the example's unit is alive (as forward mode)."""
+
+    def forward(self, module, params, p, t):
+        o = F.relu(p)
+        on = per_example(o, t)
+        return o, torch.ops.aten.threshold_backward(t, on, 0), (o, on)
+
+    def backward(self, module, params, saved, gp, gt):
+        o, on = saved
+        return (torch.ops.aten.threshold_backward(gp, o, 0),
+                torch.ops.aten.threshold_backward(gt, on, 0), ())
+
+
+def _register_layers() -> None:
+    from lipcore.layers.activations import MaxMin
+    from lipcore.layers.base import AffineLinear
+    from lipcore.models.lipschitz import Scale
+
+    @fused(AffineLinear)
+    class Affine(Linear):
+        """The constrained weight (AOL's rescaled W, …) is computed once outside the run, by
+        autograd, and enters it as a plain matrix."""
+
+        def params(self, module):
+            return module.applied_weight(), module.bias
+
+    @fused(Scale)
+    class ScaleRule(FusedRule):
+        def forward(self, module, params, p, t):
+            return p * module.factor, t * module.factor, ()
+
+        def backward(self, module, params, saved, gp, gt):
+            return gp * module.factor, gt * module.factor, ()
+
+    def pair(x: torch.Tensor, w: torch.Tensor) -> torch.Tensor:
+        """(b + w·(a − b), a − w·(a − b), rest) of x's halves a, b along its last dim."""
+        half = w.shape[-1]
+        a, b, rest = x[..., :half], x[..., half: 2 * half], x[..., 2 * half:]
+        diff = a - b
+        return torch.cat([torch.addcmul(b, w, diff), torch.addcmul(a, w, diff, value=-1.0), rest], -1)
+
+    def unpair(g: torch.Tensor, w: torch.Tensor) -> torch.Tensor:
+        """`pair`'s vector-Jacobian product at fixed w."""
+        half = w.shape[-1]
+        gu, gl, rest = g[..., :half], g[..., half: 2 * half], g[..., 2 * half:]
+        ga = torch.addcmul(gl, w, gu - gl)
+        return torch.cat([ga, gu + gl - ga, rest], -1)
+
+    @fused(MaxMin)
+    class MaxMinRule(FusedRule):
+        """Features i and i + C/2 → (max, min) = (b + w·(a − b), a − w·(a − b)) with
+        w = [a > b] + ½[a = b] from the batch (a tie passes the mean, as torch's forward mode
+        and `maximum`'s gradient), constant almost everywhere; an odd last feature passes."""
+
+        def supports(self, module):
+            return module.dim in (1, -1)  # p is (B, features)
+
+        def forward(self, module, params, p, t):
+            half = p.shape[1] // 2
+            a, b = p[:, :half], p[:, half: 2 * half]
+            w = (a > b).to(p.dtype) + 0.5 * (a == b).to(p.dtype)
+            wn = per_example(w, t)
+            return pair(p, w), pair(t, wn), (w, wn)
+
+        def backward(self, module, params, saved, gp, gt):
+            w, wn = saved
+            return unpair(gp, w), unpair(gt, wn), ()
+
+
+_register_layers()
+
+
+class QRStep:
+    """A re-orthonormalisation inside a run (its position in the plan)."""
+
+
+QR = QRStep()
+
+
+def log_diagonals(rs: list[torch.Tensor]) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """(diag (T, n, k), dead (T, n, k), Σ_T log max(|R_ii|, floor) (n, k)) of a run's T factors
+    R (n, k, k), taken at once after the run rather than per QR (fewer small ops)."""
+    diag = torch.diagonal(torch.stack(rs), dim1=-2, dim2=-1)
+    size = diag.abs()
+    floor = floor_of(size)
+    return diag, size < floor, torch.log(torch.maximum(size, floor)).sum(0)
+
+
+def qr_backward(q: torch.Tensor, r: torch.Tensor, gt: torch.Tensor | None, g_r: torch.Tensor,
+                dead: torch.Tensor, any_dead: bool) -> torch.Tensor:
+    """ḡ_t (n, k, M) before a QR from ḡ of its Q as tangents (None: unused) and ḡ_R (n, k, k):
+    `lipcore.qr`'s gradient, its plain formula when the forward saw no dead column."""
+    g_q = None if gt is None else gt.mT
+    if any_dead:
+        return _qr_backward(q, r, g_q, g_r, may_branch=not r.is_cuda, dead=dead).mT
+    return _formula(q, r, g_q, g_r).mT
+
+
+class _Run(torch.autograd.Function):
+    """(h, q, *params) → (h_out, q_out, Σ log-diagonals (n, k)) for a plan of steps."""
+
+    @staticmethod
+    def forward(ctx, plan, counts, h, q, *params):
+        p, t = h, q.transpose(0, 1).contiguous()
+        saved, rs, offset = [], [], 0
+        for step, count in zip(plan, counts):
+            if step is QR:  # t.mT (n, M, k) is column-major, as LAPACK takes it and gives Q back
+                qm, r = torch.linalg.qr(t.mT)
+                t, keep = qm.mT, (qm, r, len(rs))
+                rs.append(r)
+            else:
+                rule, module = step
+                p, t, keep = rule.forward(module, params[offset: offset + count], p, t)
+                offset += count
+            saved.append(keep)
+        ctx.plan, ctx.counts, ctx.saved = plan, counts, saved
+        ctx.presence = [x is not None for x in params]
+        ctx.save_for_backward(*[x for x in params if x is not None])
+        ctx.set_materialize_grads(False)
+        ctx.shapes, ctx.like = (p.shape, t.shape), {"dtype": t.dtype, "device": t.device}
+        if not rs:
+            return p, t.transpose(0, 1), torch.zeros(t.shape[:2], **ctx.like)
+        ctx.diag, ctx.dead, log_sum = log_diagonals(rs)
+        # which QRs saw a dead column: one read for the run on the CPU; on a GPU (no sync) all
+        ctx.any_dead = ctx.dead.flatten(1).any(1).tolist() if t.device.type == "cpu" else [True] * len(rs)
+        return p, t.transpose(0, 1), log_sum
+
+    @staticmethod
+    @once_differentiable
+    def backward(ctx, g_h, g_q, g_log):
+        plan, counts = ctx.plan, ctx.counts
+        kept = iter(ctx.saved_tensors)
+        params = [next(kept) if has else None for has in ctx.presence]
+        p_shape, t_shape = ctx.shapes
+        gp = torch.zeros(p_shape, **ctx.like) if g_h is None else g_h
+        gt = None if g_q is None else g_q.transpose(0, 1)
+        if gt is None and plan[-1] is not QR:
+            gt = torch.zeros(t_shape, **ctx.like)
+        if g_log is None:
+            g_log = torch.zeros(t_shape[:2], **ctx.like)
+        if hasattr(ctx, "diag"):  # ḡ_R: diagonal, g_log / R_ii where alive (T, n, k, k)
+            g_rs = torch.diag_embed(torch.where(ctx.dead, 0.0, g_log / ctx.diag))
+        grads: list = [None] * len(params)
+        offset = len(params)
+        for step, count, keep in zip(reversed(plan), reversed(counts), reversed(ctx.saved)):
+            if step is QR:
+                qm, r, i = keep
+                gt = qr_backward(qm, r, gt, g_rs[i], ctx.dead[i], ctx.any_dead[i])
+            else:
+                rule, module = step
+                offset -= count
+                gp, gt, grads[offset: offset + count] = rule.backward(
+                    module, params[offset: offset + count], keep, gp, gt)
+        return (None, None, gp, gt.transpose(0, 1), *grads)
+
+
+def run(plan: Plan, h: torch.Tensor, q: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """Apply `plan` (fused steps and QRs) to h (B, N) and its first n rows' tangents q (k, n, N):
+    (h_out (B, M), q_out (k, n, M), Σ over the plan's QRs of log max(|R_ii|, floor) (n, k))."""
+    params, counts = [], []
+    for step in plan:
+        got = () if step is QR else step[0].params(step[1])
+        params += got
+        counts.append(len(got))
+    return _Run.apply(tuple(plan), counts, h, q, *params)
