@@ -98,3 +98,20 @@ def test_hessian_probe_returns_json_with_documented_keys(tiny_mlp):
     assert len(out["eigenvalues"]) == 2 and out["n_params"] == 6 * 3 + 5 * 7 + 3 * 6
     assert set(out["density"]) >= {"grid", "density", "nodes", "weights"}
     assert out["metrics"]["hessian/top_eigenvalue"] == out["eigenvalues"][0]
+
+
+def test_hvp_of_a_least_squares_linear_model_is_the_analytic_hessian_even_built_under_no_grad():
+    """Oracle: L = mean (Xθ − y)² has H = 2XᵀX/N; a loss linear in θ has H = 0."""
+    from lipcore.probes.hessian import make_hvp
+
+    g = torch.Generator().manual_seed(0)
+    x, y = torch.randn(8, 3, generator=g, dtype=torch.float64), torch.randn(8, 1, generator=g, dtype=torch.float64)
+    model = torch.nn.Linear(3, 1, bias=False).double()
+    h = 2 * x.T @ x / 8
+    with torch.no_grad():
+        hvp, dim = make_hvp(model, torch.nn.MSELoss(), (x, y))
+    assert dim == 3
+    for i in range(3):
+        assert torch.allclose(hvp(torch.eye(3, dtype=torch.float64)[i]), h[i], rtol=1e-12, atol=1e-12)
+    hvp, _ = make_hvp(model, lambda out, target: out.sum(), (x, y))
+    assert torch.equal(hvp(torch.ones(3, dtype=torch.float64)), torch.zeros(3, dtype=torch.float64))
