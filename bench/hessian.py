@@ -3,7 +3,7 @@
     OMP_NUM_THREADS=1 python bench/hessian.py [--repeats 3] [--quick] [--json PATH]
     make bench  # runs it in the peers' venv (.venv-bench), where PyHessian is installed
 
-For each MLP size: the time of `top_eigenvalues` (torch.func forward-over-reverse HVPs, power
+For each MLP size: the time of `top_eigenvalues` (double-backward HVPs, power
 iteration with deflation) and of PyHessian's `hessian(...).eigenvalues()` on the same model and
 batch in the same process, both at PyHessian's defaults (100 iterations, tol 1e-3), the median
 of `--repeats`, each repeat from its own random start for both (seed = repeat); then both at a tight tolerance (1e-7, 2000 iterations) for the values, and the
