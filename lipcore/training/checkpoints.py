@@ -15,10 +15,11 @@ that flat. Files written before the flat form (no "flat" key) load as they are.
 from __future__ import annotations
 
 import io
+import math
 import pickle
 import re
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 import torch
 
@@ -59,25 +60,38 @@ def save(directory: str | Path, step: int, payload: dict[str, Any]) -> Path:
     return path
 
 
-def compact(tree: Any, copies: dict[tuple, torch.Tensor] | None = None) -> Any:
+def _map_leaves(tree: Any, fn: Callable[[Any], Any], is_leaf: Callable[[Any], bool] = torch.is_tensor) -> Any:
+    """`tree` (dicts, lists, tuples) with `fn` applied to every leaf that `is_leaf` picks."""
+    if is_leaf(tree):
+        return fn(tree)
+    if isinstance(tree, dict):
+        return {k: _map_leaves(v, fn, is_leaf) for k, v in tree.items()}
+    if isinstance(tree, (list, tuple)):
+        return type(tree)(_map_leaves(v, fn, is_leaf) for v in tree)
+    return tree
+
+
+def _view_key(t: torch.Tensor) -> tuple:
+    """What makes two tensors the same view of the same storage (seen through two state dicts)."""
+    return t.untyped_storage().data_ptr(), t.storage_offset(), t.shape, t.stride(), t.dtype
+
+
+def compact(tree: Any) -> Any:
     """`tree` with every tensor that is a view into a larger storage copied out (once, so
     tensors shared within the tree stay shared): torch.save writes a tensor's whole storage,
-    so a packed member's parameters and optimizer state (slices of the (P, …) stacks) would
-    otherwise write all P members' into every checkpoint."""
-    copies = {} if copies is None else copies
-    if torch.is_tensor(tree):
-        if tree.untyped_storage().nbytes() <= tree.nbytes:
-            return tree
-        key = (tree.untyped_storage().data_ptr(), tree.storage_offset(), tree.shape,
-               tree.stride(), tree.dtype)  # the same slice seen through several tensors
+    so a packed member's parameters (slices of the (P, …) stacks) would otherwise write all P
+    members' into every checkpoint."""
+    copies: dict[tuple, torch.Tensor] = {}
+
+    def own(t: torch.Tensor) -> torch.Tensor:
+        if t.untyped_storage().nbytes() <= t.nbytes:
+            return t
+        key = _view_key(t)
         if key not in copies:
-            copies[key] = tree.clone()
+            copies[key] = t.clone()
         return copies[key]
-    if isinstance(tree, dict):
-        return {k: compact(v, copies) for k, v in tree.items()}
-    if isinstance(tree, list):
-        return [compact(v, copies) for v in tree]
-    return tree
+
+    return _map_leaves(tree, own)
 
 
 FLAT_TENSOR = "\0tensor"
@@ -93,22 +107,16 @@ def flatten(tree: Any) -> dict[str, Any]:
     sizes: dict[str, int] = {}
     seen: dict[tuple, tuple] = {}
 
-    def walk(t: Any) -> Any:
-        if torch.is_tensor(t):
-            key = (t.untyped_storage().data_ptr(), t.storage_offset(), t.shape, t.stride(), t.dtype)
-            if key not in seen:
-                name = f"{t.device}/{str(t.dtype).removeprefix('torch.')}"
-                parts.setdefault(name, []).append(t.detach().reshape(-1))
-                seen[key] = (FLAT_TENSOR, name, sizes.get(name, 0), tuple(t.shape))
-                sizes[name] = sizes.get(name, 0) + t.numel()
-            return seen[key]
-        if isinstance(t, dict):
-            return {k: walk(v) for k, v in t.items()}
-        if isinstance(t, (list, tuple)):
-            return type(t)(walk(v) for v in t)
-        return t
+    def place(t: torch.Tensor) -> tuple:
+        key = _view_key(t)
+        if key not in seen:
+            name = f"{t.device}/{str(t.dtype).removeprefix('torch.')}"
+            parts.setdefault(name, []).append(t.detach().reshape(-1))
+            seen[key] = (FLAT_TENSOR, name, sizes.get(name, 0), tuple(t.shape))
+            sizes[name] = sizes.get(name, 0) + t.numel()
+        return seen[key]
 
-    flat_tree = pickle.dumps(walk(tree), protocol=pickle.HIGHEST_PROTOCOL)
+    flat_tree = pickle.dumps(_map_leaves(tree, place), protocol=pickle.HIGHEST_PROTOCOL)
     return {"tree": flat_tree, "buffers": {k: torch.cat(v) for k, v in parts.items()}}
 
 
@@ -120,26 +128,21 @@ class _PlainUnpickler(pickle.Unpickler):
         raise pickle.UnpicklingError(f"a checkpoint's tree names {module}.{name}")
 
 
+def _is_placeholder(t: Any) -> bool:
+    return isinstance(t, tuple) and len(t) == 4 and t[0] == FLAT_TENSOR
+
+
 def unflatten(flat: dict[str, Any]) -> Any:
     """The tree `flatten` took apart, each tensor its own copy (shared ones shared again)."""
     buffers, made = flat["buffers"], {}
 
-    def walk(t: Any) -> Any:
-        if isinstance(t, tuple) and len(t) == 4 and t[0] == FLAT_TENSOR:
-            if t[1:3] not in made:
-                _, name, offset, shape = t
-                numel = 1
-                for n in shape:
-                    numel *= n
-                made[t[1:3]] = buffers[name][offset:offset + numel].view(shape).clone()
-            return made[t[1:3]]
-        if isinstance(t, dict):
-            return {k: walk(v) for k, v in t.items()}
-        if isinstance(t, (list, tuple)):
-            return type(t)(walk(v) for v in t)
-        return t
+    def rebuild(t: tuple) -> torch.Tensor:
+        _, name, offset, shape = t
+        if (name, offset) not in made:
+            made[name, offset] = buffers[name][offset:offset + math.prod(shape)].view(shape).clone()
+        return made[name, offset]
 
-    return walk(_PlainUnpickler(io.BytesIO(flat["tree"])).load())
+    return _map_leaves(_PlainUnpickler(io.BytesIO(flat["tree"])).load(), rebuild, _is_placeholder)
 
 
 def listing(directory: str | Path) -> list[tuple[int, Path]]:
