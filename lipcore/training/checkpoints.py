@@ -10,7 +10,8 @@ its tensors concatenated into one buffer per (device, dtype) and the tree that h
 each tensor replaced by a `(FLAT_TENSOR, buffer, offset, shape)` tuple. torch.save pickles a
 dozen objects per tensor (≈ 12 µs each), and a run's optimizer state is a hundred small
 tensors: a packed member's checkpoint took ≈ 2 ms to write as nested tensors, a third of
-that flat. Files written before the flat form (no "flat" key) load as they are.
+that flat. "models"[0], a run's first model again, is stored once: `MODEL_AGAIN` holds its
+slot. Files written before the flat form (no "flat" key) load as they are.
 """
 from __future__ import annotations
 
@@ -49,7 +50,11 @@ def save(directory: str | Path, step: int, payload: dict[str, Any]) -> Path:
     rest.pop("step", None)
     plain = {"step": step}
     if "model" in rest:
-        plain["model"] = compact(rest.pop("model"))
+        model = rest.pop("model")
+        plain["model"] = compact(model)
+        models = rest.get("models")
+        if isinstance(models, list) and models and models[0] is model:
+            rest["models"] = [MODEL_AGAIN, *models[1:]]
     try:  # through a Python file, so a full disk surfaces as the OSError that says so
         with open(tmp, "wb") as f:
             torch.save({**plain, "flat": flatten(rest)}, f)
@@ -95,6 +100,8 @@ def compact(tree: Any) -> Any:
 
 
 FLAT_TENSOR = "\0tensor"
+#: "models"[0] when it is the state dict stored under "model" (a run's first model): stored once
+MODEL_AGAIN = "\0model"
 
 
 def flatten(tree: Any) -> dict[str, Any]:
@@ -106,18 +113,24 @@ def flatten(tree: Any) -> dict[str, Any]:
     parts: dict[str, list[torch.Tensor]] = {}
     sizes: dict[str, int] = {}
     seen: dict[tuple, tuple] = {}
+    names: dict[tuple, str] = {}
 
     def place(t: torch.Tensor) -> tuple:
         key = _view_key(t)
         if key not in seen:
-            name = f"{t.device}/{str(t.dtype).removeprefix('torch.')}"
-            parts.setdefault(name, []).append(t.detach().reshape(-1))
+            kind = (t.device, t.dtype)
+            if kind not in names:
+                names[kind] = f"{t.device}/{str(t.dtype).removeprefix('torch.')}"
+            name = names[kind]
+            parts.setdefault(name, []).append(t)
             seen[key] = (FLAT_TENSOR, name, sizes.get(name, 0), tuple(t.shape))
             sizes[name] = sizes.get(name, 0) + t.numel()
         return seen[key]
 
     flat_tree = pickle.dumps(_map_leaves(tree, place), protocol=pickle.HIGHEST_PROTOCOL)
-    return {"tree": flat_tree, "buffers": {k: torch.cat(v) for k, v in parts.items()}}
+    with torch.no_grad():  # one copy into each buffer, in C++ (no per-tensor reshape + cat)
+        buffers = {k: torch._utils._flatten_dense_tensors(v) for k, v in parts.items()}
+    return {"tree": flat_tree, "buffers": buffers}
 
 
 class _PlainUnpickler(pickle.Unpickler):
@@ -176,6 +189,9 @@ def load(path: str | Path) -> dict[str, Any]:
             raise ValueError(f"{p}: not a plain checkpoint (only tensors, numbers, strings, lists "
                              f"and dicts are read): {e}") from None
         stored = {**{k: v for k, v in stored.items() if k != "flat"}, **rest}
+        models = stored.get("models")
+        if isinstance(models, list) and models and models[0] == MODEL_AGAIN:
+            stored["models"] = [stored["model"], *models[1:]]
     return stored
 
 

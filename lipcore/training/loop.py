@@ -245,8 +245,8 @@ class Engine:
                           self.control.batch_size, MappingProxyType(self._watched(self.last)))
 
     def _payload(self) -> dict[str, Any]:
-        return {"model": self.members[0].model.state_dict(),
-                "models": [m.model.state_dict() for m in self.members],
+        models = [m.model.state_dict() for m in self.members]
+        return {"model": models[0], "models": models,  # one dict: the file holds it once
                 "optimizers": [m.optimizer.state_dict() for m in self.members],
                 "control": self.control.state_dict(), "sampler": self.sampler.state_dict(),
                 "stoppers": [s.state_dict() for s in self.stoppers],

@@ -72,3 +72,14 @@ def test_a_flat_tree_that_names_a_class_is_refused_and_runs_nothing(tmp_path):
     with pytest.raises(ValueError, match="not a plain checkpoint"):
         checkpoints.load(tmp_path)
     assert not (tmp_path / "owned").exists()
+
+
+def test_a_runs_first_model_is_stored_once_and_comes_back_under_both_keys(tmp_path):
+    model = {"w": torch.arange(6, dtype=torch.float32), "b": torch.zeros(2)}
+    other = {"w": torch.full((6,), 2.0), "b": torch.ones(2)}
+    path = checkpoints.save(tmp_path, 4, {"model": model, "models": [model, other]})
+    raw = torch.load(path, weights_only=True)
+    assert raw["flat"]["buffers"]["cpu/float32"].numel() == 8  # the second model only
+    back = checkpoints.load(path)
+    assert back["models"][0] is back["model"]
+    assert _same(back["models"], [model, other])
