@@ -117,7 +117,7 @@ def top_eigenpairs(hvp: HVP, dim: int, k: int, max_iter: int = 200, tol: float =
 
     Band Lanczos from `block` random start vectors (default k: an eigenvalue repeated up to k
     times is found with its multiplicity), stopped when each of the k pairs has residual
-    ‖Hy − θy‖ ≤ tol·|θ|, after at most max(max_iter, block) products, or when the Krylov space
+    ‖Hy − θy‖ ≤ tol·|θ|, after at most max(max_iter, k) products, or when the Krylov space
     is invariant (then the pairs are exact). A space exhausted before k Ritz pairs exist
     (a start block in a small invariant subspace) restarts from a random vector orthogonal to
     it. Memory: the basis, (products + block) × dim.
@@ -127,12 +127,14 @@ def top_eigenpairs(hvp: HVP, dim: int, k: int, max_iter: int = 200, tol: float =
     block = min(block or k, dim)
     g = torch.Generator().manual_seed(seed)
     draw = lambda n: torch.randn(n, dim, generator=g, dtype=dtype).to(device)  # noqa: E731
-    budget = max(max_iter, block)
+    budget = max(max_iter, k)
     space = Krylov(hvp, draw(block), budget + block)
     while True:
         if space.exhausted and space.applied < k and space.n < dim:
             space.extend(draw(1)[0])
         space.step()
+        if space.applied < k and not space.exhausted:
+            continue
         theta, s, residual = space.ritz()
         top = theta.abs().argsort(descending=True)[:k]
         converged = len(top) == k and bool((residual[top] <= tol * theta[top].abs()).all())

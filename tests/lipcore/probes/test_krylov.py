@@ -86,6 +86,8 @@ def test_k_above_dimension_is_refused_and_max_iter_caps_the_products():
     hvp = counted(a)
     out = top_eigenpairs(hvp, 60, k=3, max_iter=5, tol=1e-14, dtype=torch.float64)
     assert not out.converged and out.products == hvp.calls[0] == 5 and len(out.values) == 3
+    few = top_eigenpairs(lambda v: a @ v, 60, k=3, max_iter=1, dtype=torch.float64, block=1)
+    assert few.products == 3 and len(few.values) == 3
 
 
 def test_fewer_products_than_power_iteration_on_a_clustered_spectrum():
