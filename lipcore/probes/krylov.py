@@ -52,14 +52,15 @@ class Krylov:
             coef = coef + c
         return w, coef
 
-    def extend(self, v: torch.Tensor, scale: float | None = None) -> float:
-        """Appends v orthonormalised against the basis unless negligible (≤ deflation × scale,
-        scale default ‖v‖); returns the norm of the part appended (0.0 if none)."""
-        if self.n >= self.capacity:
-            return 0.0
-        w, _ = self._project(v)
+    def extend(self, v: torch.Tensor) -> float:
+        """Appends v orthonormalised against the basis unless negligible (≤ deflation × ‖v‖);
+        returns the norm of the part appended (0.0 if none)."""
+        return self._append(self._project(v)[0], float(v.norm()))
+
+    def _append(self, w: torch.Tensor, scale: float) -> float:
+        """Appends w (already orthogonal to the basis) normalised, unless ≤ deflation × scale."""
         size = float(w.norm())
-        if size <= self.deflation * (float(v.norm()) if scale is None else scale):
+        if self.n >= self.capacity or size <= self.deflation * scale:
             return 0.0
         if self.n == self.q.shape[0]:
             grown = self.q.new_empty(min(2 * self.n, self.capacity), self.dim)
@@ -82,7 +83,7 @@ class Krylov:
         self.t[: self.n, j] = col
         self.t[j, : self.n] = col
         self.norm = max(self.norm, float(hq.norm()))
-        size = self.extend(rest, scale=self.norm)
+        size = self._append(rest, self.norm)
         if size:
             self.t[self.n - 1, j] = self.t[j, self.n - 1] = size
         self.applied += 1
