@@ -3,12 +3,16 @@
     OMP_NUM_THREADS=1 python bench/hessian.py [--repeats 3] [--quick] [--json PATH]
     make bench  # runs it in the peers' venv (.venv-bench), where PyHessian is installed
 
-For each MLP size: the time of `top_eigenvalues` (double-backward HVPs, power
-iteration with deflation) and of PyHessian's `hessian(...).eigenvalues()` on the same model and
-batch in the same process, both at PyHessian's defaults (100 iterations, tol 1e-3), the median
-of `--repeats`, each repeat from its own random start for both (seed = repeat); then both at a tight tolerance (1e-7, 2000 iterations) for the values, and the
-dense float64 `torch.autograd.functional.hessian` where the model is small enough. PyHessian
-(`pip install -e '.[bench]'`) is optional: without it only lipcore and the dense oracle run.
+For each MLP size: the time of `top_eigenvalues` (double-backward HVPs, band Lanczos from k
+start vectors, stopped on the relative residual ‖Hv − λv‖ ≤ tol·|λ|) and of PyHessian's
+`hessian(...).eigenvalues()` (power iteration with deflation, stopped on the relative change of
+each eigenvalue) on the same model and batch in the same process, both called with PyHessian's
+defaults (100 iterations, tol 1e-3; lipcore's 100 caps all products, PyHessian's each
+eigenvalue's; the residual is the stricter test), the median of `--repeats`, each repeat from
+its own random start for both (seed = repeat); then both at a tight tolerance (1e-7, 2000
+iterations) for the values, and the dense float64 `torch.autograd.functional.hessian` where
+the model is small enough. PyHessian (`pip install -e '.[bench]'`) is optional: without it
+only lipcore and the dense oracle run.
 Prints a Markdown table (docs/benchmarks.md "## Hessian" records one).
 """
 from __future__ import annotations
@@ -92,7 +96,7 @@ def main() -> None:
         n_params = sum(p.numel() for p in model.parameters())
         ours_t, theirs_t = [], []
         for rep in range(repeats):  # alternate, so a burst of load hits both; each repeat its
-            # own random start for both (power iteration's count of products is the start's luck)
+            # own random start for both (the count of products depends on the start)
             ours_t.append(timed(lambda: top_eigenvalues(model, loss_fn, (x, y), k, 100, 1e-3, seed=rep), 1)[0])
             if PyHessian is not None:
                 torch.manual_seed(rep)

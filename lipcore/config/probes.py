@@ -45,7 +45,10 @@ PROBE_PARAMS: dict[str, dict[str, Field]] = {
     },
     "hessian": {
         "k": Field(int, 5, min=1, help="top eigenvalues (largest magnitude)"),
-        "max_iter": Field(int, 200, min=1), "tol": Field(float, 1e-5, min=0.0),
+        "max_iter": Field(int, 200, min=1,
+                          help="at most this many Hessian-vector products (at least k)"),
+        "tol": Field(float, 1e-5, min=0.0,
+                     help="stop when each pair's residual ‖Hv − λv‖ ≤ tol·|λ|"),
         "trace_samples": Field(int, 50, min=1, help="Hutchinson probe vectors"),
         "density_vectors": Field(int, 2, min=0, help="SLQ runs (0: no density)"),
         "lanczos_steps": Field(int, 40, min=2), "density_points": Field(int, 200, min=10),

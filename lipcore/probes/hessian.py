@@ -1,8 +1,11 @@
 """Hessian of the loss in the parameters, through Hessian-vector products only (torch.func).
 
-- `top_eigenvalues`: power iteration with deflation (each new vector is kept orthogonal to the
-  eigenvectors already found), the largest-*magnitude* eigenvalues as PyHessian reports them,
-  so a negative eigenvalue can appear.
+- `top_eigenvalues`: the largest-*magnitude* eigenvalues as PyHessian reports them (so a
+  negative eigenvalue can appear), by band Lanczos from k random start vectors with full
+  re-orthogonalisation (`lipcore.probes.krylov`), stopped on each Ritz pair's residual.
+  `power_iteration` (with deflation, PyHessian's method) is kept: on the benchmark MLPs at
+  tol 1e-3 it takes about twice the products for a thousandfold larger error
+  (docs/benchmarks.md "Hessian").
 - `trace`: Hutchinson's estimator E[vᵀHv] with Rademacher v; `trace_estimate` adds its standard
   error (sample std / √n).
 - `spectral_density`: stochastic Lanczos quadrature (Ghorbani et al.): per random start vector,
@@ -22,9 +25,8 @@ import torch
 from torch import nn
 
 from lipcore.probes.base import PROBES, ProbeContext
+from lipcore.probes.krylov import HVP, Krylov, top_eigenpairs
 from lipcore.probes.params import as_batches, flatten, floats, get_params, loss_at, unflatten
-
-HVP = Callable[[torch.Tensor], torch.Tensor]
 
 
 def make_hvp(model: nn.Module, loss_fn: Callable, data: Any) -> tuple[HVP, int]:
@@ -104,11 +106,12 @@ def power_iteration(hvp: HVP, dim: int, k: int, max_iter: int = 200, tol: float 
 
 def top_eigenvalues(model: nn.Module, loss_fn: Callable, data: Any, k: int,
                     max_iter: int = 200, tol: float = 1e-6, seed: int = 0) -> list[float]:
-    """The k largest-magnitude Hessian eigenvalues, by power iteration with deflation;
+    """The k largest-magnitude Hessian eigenvalues, largest first, by band Lanczos
+    (`top_eigenpairs`: residual ‖Hv − λv‖ ≤ tol·|λ|, at most max_iter products);
     data: (x, y) or a list of (x, y) batches."""
     hvp, dim = make_hvp(model, loss_fn, data)
     p = next(model.parameters())
-    return power_iteration(hvp, dim, k, max_iter, tol, seed, p.dtype, p.device)[0]
+    return top_eigenpairs(hvp, dim, k, max_iter, tol, seed, p.dtype, p.device).values
 
 
 def hutchinson(hvp: HVP, dim: int, n_samples: int, seed: int = 0, dtype=torch.float32,
@@ -138,27 +141,13 @@ def trace(model: nn.Module, loss_fn: Callable, data: Any, n_samples: int, seed: 
 
 
 def lanczos(hvp: HVP, v0: torch.Tensor, steps: int) -> tuple[torch.Tensor, torch.Tensor]:
-    """Ritz values (m,) and quadrature weights (m,) of `steps` Lanczos steps from v0."""
-    basis = [v0 / v0.norm()]
-    alphas, betas = [], []
-    for j in range(steps):
-        w = hvp(basis[j])
-        a = torch.dot(w, basis[j])
-        w = w - a * basis[j] - (betas[-1] * basis[j - 1] if j > 0 else 0)
-        for _ in range(2):  # full re-orthogonalisation, twice is enough
-            w = _orthogonalise(w, basis)
-        alphas.append(a)
-        b = w.norm()
-        if j == steps - 1 or b <= 1e-10 * (abs(float(a)) + 1):
-            break
-        betas.append(b)
-        basis.append(w / b)
-    m = len(alphas)
-    t = torch.diag(torch.stack(alphas).double())
-    if m > 1:
-        off = torch.stack(betas[: m - 1]).double()
-        t = t + torch.diag(off, 1) + torch.diag(off, -1)
-    nodes, vecs = torch.linalg.eigh(t)
+    """Ritz values (m,) and quadrature weights (m,) of `steps` Lanczos steps from v0 (P,)
+    (fewer if the Krylov space is invariant): the weights are the squared first components
+    of T's eigenvectors."""
+    space = Krylov(hvp, v0[None], steps + 1)
+    while space.applied < steps and not space.exhausted:
+        space.step()
+    nodes, vecs, _ = space.ritz()
     return nodes, vecs[0] ** 2
 
 
@@ -200,10 +189,11 @@ def hessian_probe(ctx: ProbeContext, *, k, max_iter, tol, trace_samples, density
     data = ctx.train_xy(n_examples)
     hvp, dim = make_hvp(model, ctx.loss_fn, data)
     p = next(model.parameters())
-    values, _, iters = power_iteration(hvp, dim, min(k, dim), max_iter, tol, seed, p.dtype,
-                                       p.device)
+    top = top_eigenpairs(hvp, dim, min(k, dim), max_iter, tol, seed, p.dtype, p.device)
+    values = top.values
     tr, tr_se, _ = hutchinson(hvp, dim, trace_samples, seed, p.dtype, p.device)
-    out = {"eigenvalues": values, "iterations": iters, "trace": tr, "trace_stderr": tr_se,
+    out = {"eigenvalues": values, "residuals": top.residuals, "converged": top.converged,
+           "products": top.products, "trace": tr, "trace_stderr": tr_se,
            "trace_samples": trace_samples, "n_params": dim, "n_examples": int(data[0].shape[0]),
            "metrics": {"hessian/top_eigenvalue": values[0], "hessian/trace": tr}}
     if density_vectors:

@@ -98,6 +98,9 @@ def test_hessian_probe_returns_json_with_documented_keys(tiny_mlp):
     assert len(out["eigenvalues"]) == 2 and out["n_params"] == 6 * 3 + 5 * 7 + 3 * 6
     assert set(out["density"]) >= {"grid", "density", "nodes", "weights"}
     assert out["metrics"]["hessian/top_eigenvalue"] == out["eigenvalues"][0]
+    assert out["converged"] and 2 <= out["products"] < out["n_params"]
+    assert len(out["residuals"]) == 2
+    assert all(r <= 1e-5 * abs(v) for r, v in zip(out["residuals"], out["eigenvalues"]))
 
 
 def test_hvp_of_a_least_squares_linear_model_is_the_analytic_hessian_even_built_under_no_grad():
