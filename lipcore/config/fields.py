@@ -69,7 +69,8 @@ class Field:
                 return value
             raise ValueError(f"must be true or false, got {value!r}")
         if t is int:
-            if isinstance(value, bool) or not isinstance(value, (int, float)) or value != int(value):
+            if (isinstance(value, bool) or not isinstance(value, (int, float))
+                    or (isinstance(value, float) and not math.isfinite(value)) or value != int(value)):
                 raise ValueError(f"must be an integer, got {value!r}")
             return int(value)
         if t is float:

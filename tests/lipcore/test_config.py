@@ -91,3 +91,10 @@ def test_device_names():
     assert _issue_keys({"training": {"device": "tpu"}}) == ["training.device"]
     for name in ("auto", "cpu", "cuda", "cuda:1"):
         validate({"training": {"device": name}})
+
+
+@pytest.mark.parametrize("value", [float("inf"), float("-inf"), float("nan")])
+def test_an_integer_key_given_a_non_finite_number_is_a_config_error_naming_it(value):
+    with pytest.raises(ConfigError) as e:
+        validate({"training": {"epochs": value}})
+    assert "training.epochs" in str(e.value) and "integer" in str(e.value)
