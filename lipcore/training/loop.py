@@ -93,6 +93,7 @@ class Engine:
         self.floss = config.get("flossing") or {"enabled": False}
         self.reporter = reporter or NullReporter()
         self.progress, self.checkpoint_dir = progress, checkpoint_dir
+        self.saved_step: int | None = None  # the step of the last checkpoint this engine wrote
         self.device = device or torch.device("cpu")
         self.data_dev = _to_device(data, self.device)
         self.sampler = BatchSampler(self.data_dev, self.cfg["batch_size"], self.cfg["batch_seed"],
@@ -265,6 +266,7 @@ class Engine:
         flush = getattr(self.reporter, "flush", None)
         if callable(flush):
             flush()
+        self.saved_step = self.step
         return checkpoints.save(self.checkpoint_dir, self.step, self._payload())
 
     def restore(self, ckpt: dict[str, Any]) -> None:
@@ -358,8 +360,9 @@ class Engine:
             if not self.snapshots or self.snapshots[-1][0] != self.step:
                 self.save_checkpoint()
             return
-        path = checkpoints.latest(self.checkpoint_dir)
-        if path != Path(self.checkpoint_dir) / f"step_{self.step:08d}.pt":
+        path = Path(self.checkpoint_dir) / f"step_{self.step:08d}.pt"
+        # (a pack's file may still be on its way to disk: `saved_step` knows it was asked for)
+        if self.saved_step != self.step and not path.is_file():
             path = self.save_checkpoint()
         self.reporter.artifact("checkpoint", str(path), "checkpoint")
 

@@ -47,6 +47,7 @@ import torch
 from torch import nn
 
 from lipcore.training import checkpoints, pack_metrics_native, pack_objective, stacked_rules
+from lipcore.training.forked_writes import ForkedWrites
 from lipcore.training.pack_objective import MemberObjective, flossing_due
 from lipcore.training.loop import Engine, TrainResult
 from lipcore.training.members import DivergedError, finite_metrics
@@ -87,6 +88,7 @@ class PackTrainer:
         self.engines = engines
         self.flush_many = flush_many or flush_each
         self.deferred: dict[int, tuple[Engine, dict[str, Any]]] = {}  # member → its payload
+        self.writes = ForkedWrites()
         self.flushed_at = time.monotonic()
         for i, e in enumerate(engines):
             e.save_checkpoint = lambda i=i: self._defer_checkpoint(i)
@@ -158,6 +160,7 @@ class PackTrainer:
         if e.checkpoint_dir is None:
             return Engine.save_checkpoint(e)
         self.deferred[i] = (e, {"step": e.step, "rng": checkpoints.rng_state(), **e._payload()})
+        e.saved_step = e.step
         return Path(e.checkpoint_dir) / f"step_{e.step:08d}.pt"
 
     def _store(self) -> None:
@@ -168,8 +171,9 @@ class PackTrainer:
         self.flush_many([e.reporter for e in self.engines])
         self.flushed_at = time.monotonic()
         deferred, self.deferred = self.deferred, {}
-        for e, payload in deferred.values():  # save copies each member's slices of the stacks
-            checkpoints.save(e.checkpoint_dir, payload["step"], payload)
+        # written by a forked child from the tensors as they are now (`forked_writes`)
+        self.writes.submit([(e.checkpoint_dir, payload["step"], payload)
+                            for e, payload in deferred.values()])
 
     # --- one step ------------------------------------------------------------------------
     def _batches(self) -> tuple[list[torch.Tensor], list[torch.Tensor]]:
@@ -293,6 +297,7 @@ class PackTrainer:
         finally:
             for e in self.engines:
                 del e.save_checkpoint  # the engine's own again (probes may checkpoint after)
+            self.writes.wait()  # every file on disk before the pack's results are read
         return [self.results[i] for i in range(len(self.engines))]
 
     def _pre_floss(self, fresh: list[int]) -> None:
