@@ -61,12 +61,25 @@ class Settings(BaseSettings):
     # memory when the pack starts (several workers on one GPU each take a share of what is
     # left). No effect on the CPU.
     pack_memory_fraction: float = 0.8
+    # torch's intra-op threads in each worker (torch.set_num_threads at worker start); 0 leaves
+    # torch's default, one per core. The models liplab trains are small: a tiny op split over
+    # threads costs more in hand-offs than it gains, and threads that spin while another process
+    # holds a core stall (a sine LDLT run alone on a 2-core box under load: 8.4 s with 2
+    # threads, 1.0 s with 1). A lab worker on a many-core box with large CPU models raises it.
+    torch_threads: int = 1
 
     @field_validator("max_runs_per_sweep")
     @classmethod
     def _positive(cls, v: int) -> int:
         if v < 1:
             raise ValueError("must be at least 1")
+        return v
+
+    @field_validator("torch_threads")
+    @classmethod
+    def _threads(cls, v: int) -> int:
+        if v < 0:
+            raise ValueError("must be 0 (torch's default) or a number of threads")
         return v
 
     @field_validator("live_every_s")

@@ -13,6 +13,7 @@ import warnings
 
 from celery import Celery
 from celery.exceptions import CPendingDeprecationWarning
+from celery.signals import worker_init
 from kombu import Exchange, Queue
 
 from server.settings import get_settings
@@ -41,6 +42,17 @@ def make_celery() -> Celery:
         worker_hijack_root_logger=False,
     )
     return app
+
+
+@worker_init.connect
+def set_torch_threads(**_: object) -> None:
+    """Settings.torch_threads intra-op threads for the runs this worker trains (0: torch's own
+    default)."""
+    threads = get_settings().torch_threads
+    if threads:
+        import torch
+
+        torch.set_num_threads(threads)
 
 
 app = make_celery()
