@@ -13,7 +13,7 @@ none, and a resume picks the newest checkpoint every member has, as before.
 At most one child runs: `submit` and `wait` first reap the previous one and raise its error
 in the parent (an `OSError` with the child's errno, so a full disk reads as a full disk; any
 other failure as a `RuntimeError` with the child's traceback). Writes stay in the calling
-process (`checkpoints.save` directly) where forking is unsafe or impossible: no `os.fork`,
+process (`checkpoints.save` directly) where forking is unsafe or impossible: not Linux,
 CUDA initialised (a CUDA context does not survive a fork), or `LIPLAB_FORKED_CHECKPOINTS=0`.
 """
 from __future__ import annotations
@@ -21,6 +21,7 @@ from __future__ import annotations
 import os
 import pickle
 import signal
+import sys
 import traceback
 from pathlib import Path
 from typing import Any, Sequence
@@ -33,10 +34,11 @@ Job = tuple[str | Path, int, dict[str, Any]]  # (folder, step, payload) as `chec
 
 
 def forking_allowed() -> bool:
-    """Whether a child may write: a POSIX fork, no CUDA context, not switched off."""
+    """Whether a child may write: Linux (macOS forbids much of its system libraries after a
+    fork), no CUDA context, not switched off."""
     if os.environ.get("LIPLAB_FORKED_CHECKPOINTS", "1").strip().lower() in {"0", "false", "no", "off"}:
         return False
-    return hasattr(os, "fork") and not torch.cuda.is_initialized()
+    return sys.platform.startswith("linux") and not torch.cuda.is_initialized()
 
 
 def _failure(exc: BaseException) -> dict[str, Any]:

@@ -10,7 +10,7 @@ import torch
 from lipcore.training import checkpoints, forked_writes
 from lipcore.training.forked_writes import ForkedWrites
 
-pytestmark = pytest.mark.skipif(not forked_writes.forking_allowed(), reason="no os.fork here")
+pytestmark = pytest.mark.skipif(not forked_writes.forking_allowed(), reason="forked writes are Linux-only")
 
 
 def _payload(w: torch.Tensor) -> dict:
