@@ -30,7 +30,7 @@ import torch.autograd.forward_ad as fwAD
 from torch import nn
 
 from lipcore import tangent_chain
-from lipcore.qr import log_abs_diagonal, qr
+from lipcore.qr import qr_log_diagonal
 from lipcore.tangents import propagate
 
 
@@ -109,7 +109,7 @@ def walk(blocks: Sequence, apply: Callable, tangents: Callable, h: torch.Tensor,
         raise ValueError(f"flossing: qr_every must be >= 1, got {qr_every}")
     features = lead + 1
     q = None
-    rs = []  # the R (*L, n, k, k) of each QR; their log-diagonals are taken at once at the end
+    logs = []  # the log-diagonal (*L, n, k) of each QR's R
     fused_logs = []  # (n, k) Σ log-diagonals of each fused run
     plan = []  # fused steps not yet run
     plan_width = 0  # features after them
@@ -117,8 +117,8 @@ def walk(blocks: Sequence, apply: Callable, tangents: Callable, h: torch.Tensor,
     done = False
 
     def orthonormalise(jq: torch.Tensor) -> torch.Tensor:
-        qm, r = qr(jq.movedim(lead, -1))  # (*L, n, M, k): columns are the tangents; finite
-        rs.append(r)                       # gradients when dead units leave them rank-deficient
+        qm, log_r = qr_log_diagonal(jq.movedim(lead, -1))  # (*L, n, M, k): columns are the
+        logs.append(log_r)  # tangents; finite gradients when dead units leave them rank-deficient
         return qm.movedim(-1, lead)
 
     def flush() -> None:
@@ -172,9 +172,9 @@ def walk(blocks: Sequence, apply: Callable, tangents: Callable, h: torch.Tensor,
     elif pending:
         orthonormalise(q)
     flush()
-    if not rs and not fused_logs:
+    if not logs and not fused_logs:
         raise ValueError(f"lyapunov_exponents: no block keeps at least k={k} features")
-    total = sum(fused_logs) + (log_abs_diagonal(torch.stack(rs)).sum(0) if rs else 0)
+    total = sum(fused_logs) + (torch.stack(logs).sum(0) if logs else 0)
     return h, total / length
 
 

@@ -174,3 +174,59 @@ def log_abs_diagonal(r: torch.Tensor) -> torch.Tensor:
     contraction to round-off (log(100 eps), ≈ −11.3 in float32) and passes no gradient."""
     diag = torch.diagonal(r, dim1=-2, dim2=-1).abs()
     return torch.log(torch.maximum(diag, rank_floor(r.detach())))
+
+
+def _log_diagonal_formula(q: torch.Tensor, r: torch.Tensor, g_q: torch.Tensor | None,
+                          g: torch.Tensor) -> torch.Tensor:
+    """ḡ_A for A = QR (no dead column) when R reaches the loss only through Σ_i g_i log|R_ii|:
+    q (..., m, n), r (..., n, n), g_q (..., m, n) or None, g (..., n).
+
+    `_formula` with ḡ_R = diag(g_i / R_ii): R ḡ_Rᵀ is upper triangular with diagonal g, so
+    copyltu(M) = −copyltu(ḡ_Qᵀ Q − diag g) and ḡ_A = (ḡ_Q − Q copyltu(ḡ_Qᵀ Q − diag g)) R⁻ᵀ:
+    two products, one `where` and the solve, where the general formula takes eleven small ops
+    (each costs more to dispatch than to compute at the flossing chain's sizes)."""
+    if g_q is None:
+        b = q * g.unsqueeze(-2)
+    else:
+        n = g_q.mT @ q - torch.diag_embed(g)
+        lower = torch.ones(n.shape[-1], n.shape[-1], dtype=torch.bool, device=n.device).tril()
+        b = g_q - q @ torch.where(lower, n, n.mT)
+    return torch.linalg.solve_triangular(r.mT, b, upper=False, left=False)
+
+
+class _QRLogDiagonal(torch.autograd.Function):
+    """(Q, log max(|R_ii|, floor)) with the backward above; the general one where a column is
+    dead (eager autograd only: the branch reads values)."""
+
+    @staticmethod
+    def forward(ctx, a: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        q, r = torch.linalg.qr(a)
+        diag = torch.diagonal(r, dim1=-2, dim2=-1)
+        floor = floor_of(diag.abs())
+        dead = diag.abs() < floor
+        ctx.save_for_backward(q, r, dead)
+        ctx.set_materialize_grads(False)
+        return q, torch.log(torch.maximum(diag.abs(), floor))
+
+    @staticmethod
+    def backward(ctx, g_q: torch.Tensor | None, g_log: torch.Tensor | None) -> torch.Tensor | None:
+        q, r, dead = ctx.saved_tensors
+        if g_log is None:
+            return _qr_backward(q, r, g_q, None, may_branch=not r.is_cuda, dead=dead)
+        g = g_log.masked_fill(dead, 0.0)  # d log|R_ii| / dR_ii = 1 / R_ii where alive
+        if not r.is_cuda and not bool(dead.any()):
+            return _log_diagonal_formula(q, r, g_q, g)
+        g_r = torch.diag_embed(g / torch.diagonal(r, dim1=-2, dim2=-1).masked_fill(dead, 1.0))
+        return _qr_backward(q, r, g_q, g_r, may_branch=not r.is_cuda, dead=dead)
+
+
+def qr_log_diagonal(a: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """(Q (..., m, n), `log_abs_diagonal(R)` (..., n)) of a (..., m, n): what flossing keeps of
+    each QR, with a backward that knows R reaches the loss only through its log-diagonal (the
+    same gradient as `qr` followed by `log_abs_diagonal`, in fewer ops)."""
+    if torch._C._functorch.peek_interpreter_stack() is not None:  # under vmap/grad/jvp
+        q, r = qr(a)
+        return q, log_abs_diagonal(r)
+    if a.shape[-2] < a.shape[-1]:
+        raise ValueError(f"qr: needs at least as many rows as columns, got {tuple(a.shape[-2:])}")
+    return _QRLogDiagonal.apply(a)
