@@ -8,7 +8,7 @@ maximum row, of equal values the one at the smallest step, so a spike is never a
 a bucket without a stored value (all NULL: non-finite when written) keeps its first row, as
 None. Values order as PostgreSQL's float8 does (NaN above every number and equal to itself, -0
 equal to 0), so this is exactly what its grouped SQL over the points gave (a scan's hash
-aggregate of per-row arrays, which cost about as much as fetching the columns and doing this).
+aggregate of per-row arrays, which cost more than fetching the columns and doing this).
 """
 from __future__ import annotations
 

@@ -7,8 +7,8 @@ bucketed by whole blocks from its block summaries, never reading its points. The
 read from the points, each store its cheapest way (`_FROM_POINTS`):
 
 - PostgreSQL: one scan hands every series' columns over as packed arrays
-  (server.series_columns) and numpy buckets them (server.downsample); its grouped SQL of per-row
-  arrays cost twice that, after two more scans to count the rows;
+  (server.series_columns) and numpy buckets them (server.downsample): half of what its grouped
+  SQL of per-row arrays cost with the two scans that counted the rows first;
 - SQLite: SQL, one grouped scan per extreme (a bare column next to a single min() or max() comes
   from the row holding it), as fetching its rows into Python costs more than both scans.
 """
