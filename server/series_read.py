@@ -63,7 +63,7 @@ def _stats(session: Session, run_id: int, keys: list[str] | None, after: int) ->
          .where(MetricPoint.run_id == run_id, MetricPoint.step > after).group_by(MetricPoint.key))
     if keys is not None:
         q = q.where(MetricPoint.key.in_(keys))
-    return {key: tuple(rest) for key, *rest in session.execute(q)}
+    return {key: tuple(counts) for key, *counts in session.execute(q)}
 
 
 def _sql_minmax(session: Session, run_id: int, key: str, max_points: int, after: int,

@@ -32,9 +32,10 @@ def points(n: int, seed: int = 0) -> list[tuple[str, int, float]]:
     rng = np.random.default_rng(seed)
     steps = np.sort(rng.choice(3 * n + 10, size=n, replace=False)).tolist()
     ties = (np.round(rng.normal(size=n) * 2) / 2).tolist()
-    nulls = rng.normal(size=n).tolist()
+    nulls = rng.normal(size=n)
     for lo in (0, n // 3, n - n // 10):
-        nulls[lo:lo + max(1, n // 20)] = [math.nan] * len(nulls[lo:lo + max(1, n // 20)])
+        nulls[lo:lo + max(1, n // 20)] = math.nan
+    nulls = nulls.tolist()
     zeros = rng.choice([-0.0, 0.0, 1.0, -1.0], size=n).tolist()
     return [(k, s, v) for k, col in zip(KEYS, (ties, nulls, zeros)) for s, v in zip(steps, col)]
 
