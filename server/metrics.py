@@ -1,28 +1,25 @@
-"""Metric points: idempotent writes that keep the run summary current, and downsampled reads.
+"""Metric points: idempotent writes that keep the run summary current (reads: server.series_read).
 
 Writers call `write_points(session, run_id, points)` (a stable signature); the worker's DB sink
-calls `write_series`, the same write of points it already holds grouped by key. Reads downsample in SQL, by row rather than by step: the series' rows are cut
-into equal buckets and each bucket keeps its minimum and its maximum (min-max decimation), plus
-the first and last row, so spikes survive and a 1M-point series never leaves the database whole.
+calls `write_series`, the same write of points it already holds grouped by key.
 
 Each point stores `seq`, its row number within (run, key) in step order, kept at write time:
 points normally arrive in step order and are appended; a point older than the newest one
-renumbers its series once. With `seq`, a bucket is arithmetic on a column and a downsampled read
-is one index range scan, with no window function over the whole series.
+renumbers its series once. With `seq`, a downsampled read's bucket is arithmetic on a column,
+with no window function over the whole series.
 """
 from __future__ import annotations
 
-import math
 from collections import defaultdict
 from itertools import repeat
 from math import isfinite
 from typing import Iterable
 
-from sqlalchemy import bindparam, func, select, text
+from sqlalchemy import select, text
 from sqlalchemy.orm import Session
 
 from server import blocks, copy_binary
-from server.models import MetricBlock, MetricPoint, Run, utcnow
+from server.models import MetricPoint, Run, utcnow
 
 CHUNK = 1000  # rows per executemany batch
 
@@ -43,6 +40,16 @@ WHERE metric_points.run_id = :run_id AND metric_points.key = :key
 # estimate PostgreSQL joins by a nested loop that re-runs the window for every row: O(n²), 10 s
 # for 3,000 points. The renumber's one statement runs with nested loops off (a hash join, O(n)).
 _NO_NESTLOOP, _NESTLOOP = text("SET LOCAL enable_nestloop = off"), text("SET LOCAL enable_nestloop TO DEFAULT")
+
+
+def renumber_series(session: Session, run_id: int, key: str, from_step: int = -(2**31)) -> None:
+    """Number the series' rows from `from_step` on again (by default all of them), in step order."""
+    postgres = session.get_bind().dialect.name == "postgresql"
+    if postgres:
+        session.execute(_NO_NESTLOOP)
+    session.execute(_RENUMBER, {"run_id": run_id, "key": key, "from_step": from_step})
+    if postgres:
+        session.execute(_NESTLOOP)
 
 
 def _existing_steps(session: Session, run_id: int, key: str, steps: list[int]) -> dict[int, int | None]:
@@ -137,11 +144,7 @@ def _stage_series(session: Session, run_id: int, by_key: Series, run: Run | None
             session.execute(stmt, [dict(zip(_COLUMNS, r)) for r in rows[i:i + CHUNK]])
     renumbered = dict(renumber)
     for key, from_step in renumbered.items():  # rows inserted before the end: number them again
-        if dialect == "postgresql":
-            session.execute(_NO_NESTLOOP)
-        session.execute(_RENUMBER, {"run_id": run_id, "key": key, "from_step": from_step})
-        if dialect == "postgresql":
-            session.execute(_NESTLOOP)
+        renumber_series(session, run_id, key, from_step)
     tail = {}  # series whose new rows all come after their stored ones: folded into blocks together
     for key in by_key:  # keep the block summaries (server.blocks) current, for long series only
         if summary[key]["n"] < blocks.EAGER_ROWS:
@@ -278,105 +281,3 @@ def _copy_append(session: Session, run_id: int, cols: list[Columns]) -> None:
             _copy(raw, "metric_points", run_id, cols)
     except psycopg.errors.UniqueViolation:
         _copy_upsert(session, run_id, cols)
-
-
-# Bucket of a row from its ordinal: -1 first row, -2 last row, else equal runs of rows.
-_BUCKET = ("CASE WHEN seq = :s0 THEN -1 WHEN seq = :s1 THEN -2 "
-           "ELSE ((seq - :s0 - 1) * :nb) / (:n - 2) END")
-_RANGE = "FROM metric_points WHERE run_id = :run_id AND key = :key AND step > :after"
-
-# PostgreSQL: one scan, one hash aggregate. Arrays compare element by element, so
-# min([value, step]) is the bucket's minimum at its first step, max([value, -step]) its maximum
-# at its first step; NULL (non-finite) values are left out and marked by the bucket's first step.
-_PG = text(f"""
-SELECT min(ARRAY[value, step::float8]) FILTER (WHERE value IS NOT NULL),
-       max(ARRAY[value, -step::float8]) FILTER (WHERE value IS NOT NULL),
-       min(step)
-FROM (SELECT step, value, {_BUCKET} AS bucket {_RANGE}) AS b
-GROUP BY bucket
-""")
-# SQLite: a bare column next to a single min() or max() comes from the row holding it (ties: the
-# first in step order), so each extreme is one grouped scan.
-_SQLITE_MIN = text(f"SELECT min(value), step FROM (SELECT step, value, {_BUCKET} AS bucket {_RANGE}) "
-                   "GROUP BY bucket")
-_SQLITE_MAX = text(f"SELECT max(value), step FROM (SELECT step, value, {_BUCKET} AS bucket {_RANGE}) "
-                   "GROUP BY bucket")
-
-
-def _downsample(session: Session, run_id: int, key: str, max_points: int,
-                after: int) -> dict[str, list]:
-    where = (MetricPoint.run_id == run_id, MetricPoint.key == key, MetricPoint.step > after)
-    n, s0, s1, unordered = session.execute(
-        select(func.count(), func.min(MetricPoint.seq), func.max(MetricPoint.seq),
-               func.count() - func.count(MetricPoint.seq)).where(*where)).one()
-    if unordered or s1 - s0 != n - 1:  # rows written before seq existed: number them once
-        session.execute(_RENUMBER, {"run_id": run_id, "key": key})
-        blocks.rebuild(session, run_id, key)
-        session.commit()
-        n, s0, s1 = session.execute(select(func.count(), func.min(MetricPoint.seq),
-                                           func.max(MetricPoint.seq)).where(*where)).one()
-    if max_points < 4:  # room for the ends only
-        ends = session.execute(select(MetricPoint.step, MetricPoint.value)
-                               .where(*where, MetricPoint.seq.in_([s0, s1])).order_by(MetricPoint.step))
-        pairs = ends.all()[:max_points]
-        return {"step": [s for s, _ in pairs], "value": [v for _, v in pairs]}
-    params = {"run_id": run_id, "key": key, "after": after, "n": n, "s0": s0, "s1": s1,
-              "nb": (max_points - 2) // 2}
-    kept: dict[int, float | None] = {}
-    if session.get_bind().dialect.name == "postgresql":
-        for lo, hi, s_any in session.execute(_PG, params):
-            if lo is None:  # the bucket holds only non-finite (NULL) values
-                kept[s_any] = None
-            else:
-                kept[int(lo[1])], kept[int(-hi[1])] = lo[0], hi[0]
-    else:
-        for query in (_SQLITE_MIN, _SQLITE_MAX):
-            for value, step in session.execute(query, params):
-                if value is not None or step not in kept:
-                    kept[step] = value
-    steps = sorted(kept)
-    return {"step": steps, "value": [kept[s] for s in steps]}
-
-
-def metric_series(session: Session, *, run_id: int, keys: list[str] | None = None,
-                  max_points: int | None = None, after: int | None = None) -> dict[str, dict[str, list]]:
-    """{key: {"step": [...], "value": [...]}} in step order; at most `max_points` rows per key.
-
-    `after` keeps only steps greater than it (incremental polling). Each series is bucketed by
-    row (not by step) and each bucket keeps its extremes, so a spike is never averaged away.
-    """
-    after_ = -(2**31) if after is None else int(after)
-    out: dict[str, dict[str, list]] = {}
-    if max_points and after is None:  # long series: whole blocks, never the points
-        for key, n in blocks.tiled(session, run_id).items():
-            ds = blocks.downsample(session, run_id, key, n, max_points) if not keys or key in keys else None
-            if ds is not None:
-                out[key] = ds
-    wanted = keys
-    if not wanted:  # the run's keys without scanning its points: summary and blocks know them
-        run = session.get(Run, run_id)
-        known = set((run.summary or {}) if run is not None else ()) | set(session.scalars(
-            select(MetricBlock.key).where(MetricBlock.run_id == run_id).distinct()))
-        wanted = sorted(known) or None
-    counts = select(MetricPoint.key, func.count()).where(MetricPoint.run_id == run_id,
-                                                          MetricPoint.step > after_)
-    if wanted is not None:
-        rest = [k for k in wanted if k not in out]
-        if not rest:
-            return dict(sorted(out.items()))
-        counts = counts.where(MetricPoint.key.in_(rest))
-    sizes = dict(session.execute(counts.group_by(MetricPoint.key)).all())
-    small = [k for k, n in sizes.items() if not max_points or n <= max_points]
-    if small:
-        q = (select(MetricPoint.key, MetricPoint.step, MetricPoint.value)
-             .where(MetricPoint.run_id == run_id, MetricPoint.step > after_,
-                    MetricPoint.key.in_(bindparam("keys", small, expanding=True)))
-             .order_by(MetricPoint.key, MetricPoint.step))
-        for key, step, value in session.execute(q):
-            s = out.setdefault(key, {"step": [], "value": []})
-            s["step"].append(step)
-            s["value"].append(value)
-    for key in sizes:
-        if key not in out:
-            out[key] = _downsample(session, run_id, key, max_points, after_)
-    return dict(sorted(out.items()))

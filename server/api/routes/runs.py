@@ -8,7 +8,7 @@ from fastapi.responses import JSONResponse, Response
 from sqlalchemy import func, select, text
 
 from lipcore.config import ConfigError
-from server import crud, metrics, runs_page
+from server import crud, runs_page, series_read
 from server.api.deps import MAX_ID, IdPath, QueueDep, ReadAuth, SessionDep, SettingsDep, WriteAuth
 from server.api.openapi import CONFLICT
 from server.api.params import ORDER_BY, WHERE, Where
@@ -119,7 +119,7 @@ def read_metrics(run_id: IdPath, db: SessionDep, keys: str | None = None,
     """Metric series by key: at most max_points rows each (each window's extremes), steps > after."""
     get_run_or_404(db, run_id)
     key_list = [k for k in keys.split(",") if k] if keys else None
-    series = metrics.metric_series(db, run_id=run_id, keys=key_list, max_points=max_points, after=after)
+    series = series_read.metric_series(db, run_id=run_id, keys=key_list, max_points=max_points, after=after)
     return JSONResponse(series)  # type: ignore[return-value]  # plain lists: no jsonable_encoder walk
 
 
