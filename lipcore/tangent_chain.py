@@ -29,7 +29,7 @@ import torch.nn.functional as F
 from torch import nn
 from torch.autograd.function import once_differentiable
 
-from lipcore.qr import _formula, _qr_backward, floor_of
+from lipcore.qr import _qr_backward, floor_of, log_diagonal_backward
 from lipcore.tangents import by_mro
 
 Plan = Sequence  # of (FusedRule, module) pairs and QR
@@ -235,14 +235,17 @@ def log_diagonals(rs: list[torch.Tensor]) -> tuple[torch.Tensor, torch.Tensor, t
     return diag, size < floor, torch.log(torch.maximum(size, floor)).sum(0)
 
 
-def qr_backward(q: torch.Tensor, r: torch.Tensor, gt: torch.Tensor | None, g_r: torch.Tensor,
-                dead: torch.Tensor, any_dead: bool) -> torch.Tensor:
-    """ḡ_t (n, k, M) before a QR from ḡ of its Q as tangents (None: unused) and ḡ_R (n, k, k):
-    `lipcore.qr`'s gradient, its plain formula when the forward saw no dead column."""
+def qr_backward(qt: torch.Tensor, r: torch.Tensor, gt: torch.Tensor | None, g_log: torch.Tensor,
+                d: torch.Tensor, diag: torch.Tensor, dead: torch.Tensor, any_dead: bool) -> torch.Tensor:
+    """ḡ_t (n, k, M) before a QR from ḡ of its Q as tangents gt (None: unused) and of the run's
+    Σ log-diagonals g_log (n, k) (d its diag_embed, the same for every QR of the run); diag
+    (n, k) R's diagonal, dead (n, k) its dead columns. `lipcore.qr`'s gradient: its four-op form
+    for a diagonal ḡ_R when the forward saw no dead column, the masked formula otherwise."""
+    if not any_dead:
+        return log_diagonal_backward(qt, r, gt, d)
+    g_r = torch.diag_embed(torch.where(dead, 0.0, g_log / diag))
     g_q = None if gt is None else gt.mT
-    if any_dead:
-        return _qr_backward(q, r, g_q, g_r, may_branch=not r.is_cuda, dead=dead).mT
-    return _formula(q, r, g_q, g_r).mT
+    return _qr_backward(qt.mT, r, g_q, g_r, may_branch=not r.is_cuda, dead=dead).mT
 
 
 class _Run(torch.autograd.Function):
@@ -255,7 +258,8 @@ class _Run(torch.autograd.Function):
         for step, count in zip(plan, counts):
             if step is QR:  # t.mT (n, M, k) is column-major, as LAPACK takes it and gives Q back
                 qm, r = torch.linalg.qr(t.mT)
-                t, keep = qm.mT, (qm, r, len(rs))
+                t = qm.mT
+                keep = (t, r, len(rs))
                 rs.append(r)
             else:
                 rule, module = step
@@ -287,14 +291,13 @@ class _Run(torch.autograd.Function):
             gt = torch.zeros(t_shape, **ctx.like)
         if g_log is None:
             g_log = torch.zeros(t_shape[:2], **ctx.like)
-        if hasattr(ctx, "diag"):  # ḡ_R: diagonal, g_log / R_ii where alive (T, n, k, k)
-            g_rs = torch.diag_embed(torch.where(ctx.dead, 0.0, g_log / ctx.diag))
+        d = torch.diag_embed(g_log) if hasattr(ctx, "diag") else None
         grads: list = [None] * len(params)
         offset = len(params)
         for step, count, keep in zip(reversed(plan), reversed(counts), reversed(ctx.saved)):
             if step is QR:
-                qm, r, i = keep
-                gt = qr_backward(qm, r, gt, g_rs[i], ctx.dead[i], ctx.any_dead[i])
+                qt, r, i = keep
+                gt = qr_backward(qt, r, gt, g_log, d, ctx.diag[i], ctx.dead[i], ctx.any_dead[i])
             else:
                 rule, module = step
                 offset -= count
