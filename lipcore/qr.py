@@ -148,7 +148,8 @@ def log_diagonal_backward(qt: torch.Tensor, r: torch.Tensor, g_qt: torch.Tensor 
     else:
         n = torch.baddbmm(d, g_qt, qt.mT, alpha=1.0, beta=-1.0)
         x = torch.baddbmm(g_qt, torch.where(_lower(n.shape[-1], n.device), n, n.mT), qt, alpha=-1.0)
-    return torch.linalg.solve_triangular(r, x, upper=True)
+    # R⁻¹ x as (xᵀ R⁻ᵀ)ᵀ: xᵀ is column-major as LAPACK takes it, and the result comes back row-major
+    return torch.linalg.solve_triangular(r.mT, x.mT, upper=False, left=False).mT
 
 
 class _QR(torch.autograd.Function):

@@ -29,6 +29,7 @@ import torch.nn.functional as F
 from torch import nn
 from torch.autograd.function import once_differentiable
 
+from lipcore.batched_grads import Gram, RowSum, resolve
 from lipcore.qr import _qr_backward, floor_of, log_diagonal_backward
 from lipcore.tangents import by_mro
 
@@ -57,7 +58,8 @@ class FusedRule:
 
     def backward(self, module, params, saved: tuple, gp: torch.Tensor,
                  gt: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, tuple]:
-        """(ḡ_p, ḡ_t, ḡ of each of `params`) from the output gradients."""
+        """(ḡ_p, ḡ_t, ḡ of each of `params`) from the output gradients; a parameter's ḡ may be
+        a `lipcore.batched_grads` placeholder, computed with the run's others of its shape."""
         raise NotImplementedError
 
 
@@ -97,7 +99,8 @@ def per_example(o: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
 
 
 class Linear(FusedRule):
-    """p Wᵀ + b and t Wᵀ (tangents carry no bias); ḡ_W = ḡ_pᵀ p + Σ ḡ_tᵀ t, one matmul each."""
+    """p Wᵀ + b and t Wᵀ (tangents carry no bias); ḡ_W = ḡ_pᵀ p + Σ ḡ_tᵀ t and ḡ_b = Σ ḡ_p,
+    taken for all the run's Linear steps at once (`lipcore.batched_grads`)."""
 
     def params(self, module):
         return module.weight, module.bias
@@ -112,8 +115,8 @@ class Linear(FusedRule):
     def backward(self, module, params, saved, gp, gt):
         (p, t), (w, b) = saved, params
         gt2 = gt.reshape(-1, gt.shape[-1])
-        gw = torch.addmm(gp.t() @ p, gt2.t(), t.reshape(-1, t.shape[-1]))
-        return gp @ w, (gt2 @ w).view(*gt.shape[:-1], w.shape[1]), (gw, None if b is None else gp.sum(0))
+        gw = Gram((gp, p), (gt2, t.reshape(-1, t.shape[-1])))
+        return gp @ w, (gt2 @ w).view(*gt.shape[:-1], w.shape[1]), (gw, None if b is None else RowSum(gp))
 
 
 fused(nn.Linear)(Linear)
@@ -235,38 +238,43 @@ def log_diagonals(rs: list[torch.Tensor]) -> tuple[torch.Tensor, torch.Tensor, t
     return diag, size < floor, torch.log(torch.maximum(size, floor)).sum(0)
 
 
-def qr_backward(qt: torch.Tensor, r: torch.Tensor, gt: torch.Tensor | None, g_log: torch.Tensor,
-                d: torch.Tensor, diag: torch.Tensor, dead: torch.Tensor, any_dead: bool) -> torch.Tensor:
-    """ḡ_t (n, k, M) before a QR from ḡ of its Q as tangents gt (None: unused) and of the run's
-    Σ log-diagonals g_log (n, k) (d its diag_embed, the same for every QR of the run); diag
-    (n, k) R's diagonal, dead (n, k) its dead columns. `lipcore.qr`'s gradient: its four-op form
-    for a diagonal ḡ_R when the forward saw no dead column, the masked formula otherwise."""
-    if not any_dead:
+def qr_backward(ctx, i: int, qt: torch.Tensor, r: torch.Tensor, gt: torch.Tensor | None,
+                g_log: torch.Tensor, d: torch.Tensor) -> torch.Tensor:
+    """ḡ_t (n, k, M) before the run's i-th QR (qt = Qᵀ (n, k, M), R (n, k, k)) from ḡ of its Q as
+    tangents gt (None: unused) and of the run's Σ log-diagonals g_log (n, k) (d its diag_embed,
+    the same for every QR of the run). `lipcore.qr`'s gradient: its four-op form for a diagonal
+    ḡ_R when the forward saw no dead column, the masked formula otherwise."""
+    if not ctx.any_dead[i]:
         return log_diagonal_backward(qt, r, gt, d)
-    g_r = torch.diag_embed(torch.where(dead, 0.0, g_log / diag))
+    dead = ctx.dead[i]
+    g_r = torch.diag_embed(torch.where(dead, 0.0, g_log / ctx.diag[i]))
     g_q = None if gt is None else gt.mT
     return _qr_backward(qt.mT, r, g_q, g_r, may_branch=not r.is_cuda, dead=dead).mT
 
 
 class _Run(torch.autograd.Function):
-    """(h, q, *params) → (h_out, q_out, Σ log-diagonals (n, k)) for a plan of steps."""
+    """(h, q, *params) → (h_out, q_out, Σ log-diagonals (n, k)) for a plan of steps, each step
+    a QR or (rule, module, its slice of params)."""
 
     @staticmethod
     def forward(ctx, plan, counts, h, q, *params):
         p, t = h, q.transpose(0, 1).contiguous()
-        saved, rs, offset = [], [], 0
+        steps, saved, rs, offset = [], [], [], 0
         for step, count in zip(plan, counts):
             if step is QR:  # t.mT (n, M, k) is column-major, as LAPACK takes it and gives Q back
                 qm, r = torch.linalg.qr(t.mT)
                 t = qm.mT
-                keep = (t, r, len(rs))
+                saved.append((t, r, len(rs)))
                 rs.append(r)
-            else:
-                rule, module = step
-                p, t, keep = rule.forward(module, params[offset: offset + count], p, t)
-                offset += count
+                steps.append(step)
+                continue
+            rule, module = step
+            mine = params[offset: offset + count]
+            p, t, keep = rule.forward(module, mine, p, t)
             saved.append(keep)
-        ctx.plan, ctx.counts, ctx.saved = plan, counts, saved
+            steps.append((rule, module, offset, count))
+            offset += count
+        ctx.steps, ctx.saved = steps, saved
         ctx.presence = [x is not None for x in params]
         ctx.save_for_backward(*[x for x in params if x is not None])
         ctx.set_materialize_grads(False)
@@ -281,29 +289,26 @@ class _Run(torch.autograd.Function):
     @staticmethod
     @once_differentiable
     def backward(ctx, g_h, g_q, g_log):
-        plan, counts = ctx.plan, ctx.counts
+        steps = ctx.steps
         kept = iter(ctx.saved_tensors)
         params = [next(kept) if has else None for has in ctx.presence]
         p_shape, t_shape = ctx.shapes
         gp = torch.zeros(p_shape, **ctx.like) if g_h is None else g_h
         gt = None if g_q is None else g_q.transpose(0, 1)
-        if gt is None and plan[-1] is not QR:
+        if gt is None and steps[-1] is not QR:
             gt = torch.zeros(t_shape, **ctx.like)
         if g_log is None:
             g_log = torch.zeros(t_shape[:2], **ctx.like)
         d = torch.diag_embed(g_log) if hasattr(ctx, "diag") else None
         grads: list = [None] * len(params)
-        offset = len(params)
-        for step, count, keep in zip(reversed(plan), reversed(counts), reversed(ctx.saved)):
+        for step, keep in zip(reversed(steps), reversed(ctx.saved)):
             if step is QR:
-                qt, r, i = keep
-                gt = qr_backward(qt, r, gt, g_log, d, ctx.diag[i], ctx.dead[i], ctx.any_dead[i])
-            else:
-                rule, module = step
-                offset -= count
-                gp, gt, grads[offset: offset + count] = rule.backward(
-                    module, params[offset: offset + count], keep, gp, gt)
-        return (None, None, gp, gt.transpose(0, 1), *grads)
+                gt = qr_backward(ctx, keep[2], keep[0], keep[1], gt, g_log, d)
+                continue
+            rule, module, offset, count = step
+            gp, gt, grads[offset: offset + count] = rule.backward(
+                module, params[offset: offset + count], keep, gp, gt)
+        return (None, None, gp, gt.transpose(0, 1), *resolve(grads))
 
 
 def run(plan: Plan, h: torch.Tensor, q: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
