@@ -16,7 +16,7 @@ import torch
 
 
 class Gram:
-    """ḡ = Σ_j g_jᵀ x_j for pairs (g_j (rows_j, M), x_j (rows_j, N)): (M, N)."""
+    """ḡ = Σ_j g_jᵀ x_j for pairs (g_j (…, M), x_j (…, N)), each flattened to rows: (M, N)."""
 
     def __init__(self, *pairs: tuple[torch.Tensor, torch.Tensor]):
         self.pairs = pairs
@@ -29,8 +29,8 @@ class Gram:
         """(T, M, N): the T placeholders' gradients, one bmm per pair position."""
         out = None
         for j in range(len(group[0].pairs)):
-            g = torch.stack([d.pairs[j][0] for d in group]).mT
-            x = torch.stack([d.pairs[j][1] for d in group])
+            g = torch.stack([d.pairs[j][0] for d in group]).flatten(1, -2).mT
+            x = torch.stack([d.pairs[j][1] for d in group]).flatten(1, -2)
             out = torch.bmm(g, x) if out is None else torch.baddbmm(out, g, x)
         return out
 
