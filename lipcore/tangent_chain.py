@@ -13,8 +13,10 @@ Layout inside a run: the batch p (B, N) and the tangents t (n, k, N), the k tang
 of the first n examples as rows, so a linear map is one matmul for all n·k of them, and t.mT
 (n, N, k) is the column-major matrix LAPACK's QR takes (and Q.mT comes back contiguous). At a
 QR t is replaced by Q and log max(|R_ii|, floor) (n, k) is summed into the run's output; its
-backward is `lipcore.qr`'s (dead columns included, their mask kept from the forward, so no
-host sync on a GPU).
+backward is `lipcore.qr`'s: `log_diagonal_backward` (four ops, ḡ_R being diagonal) where the
+QR saw no dead column, the masked formula where it did (the mask kept from the forward, so no
+host sync on a GPU). Parameter gradients that the reverse walk does not need (Linear's weight
+and bias) are left as `lipcore.batched_grads` placeholders and taken for the whole run at once.
 
 A rule is registered for a module class with `@fused(cls)` and found along the MRO; a block
 (an `nn.Sequential` is flattened) with a leaf that has none takes the per-module path.
