@@ -121,6 +121,37 @@ def _formula(q: torch.Tensor, r: torch.Tensor, g_q: torch.Tensor | None,
     return torch.linalg.solve_triangular(r.mT, b, upper=False, left=False)
 
 
+_LOWER: dict = {}
+
+
+def _lower(k: int, device: torch.device) -> torch.Tensor:
+    """(k, k) bool: the lower triangle with the diagonal (cached per size and device)."""
+    key = (k, device)
+    if key not in _LOWER:
+        _LOWER[key] = torch.ones(k, k, dtype=torch.bool, device=device).tril()
+    return _LOWER[key]
+
+
+def log_diagonal_backward(qt: torch.Tensor, r: torch.Tensor, g_qt: torch.Tensor | None,
+                          d: torch.Tensor) -> torch.Tensor:
+    """ḡ_Aᵀ (B, n, m) for A = QR (m ≥ n, no dead column) when R gets its gradient only through
+    Σ_i g_i log|R_ii|, everything transposed and batched: qt = Qᵀ (B, n, m), g_qt = ḡ_Qᵀ (None:
+    absent), d = diag_embed(g) (B, n, n).
+
+    `_formula` with ḡ_R = diag(g_i / R_ii): R ḡ_Rᵀ is upper triangular with diagonal g, so
+    copyltu(M) = −C with C = copyltu(ḡ_Qᵀ Q − D), symmetric, and
+    ḡ_Aᵀ = R⁻¹ (ḡ_Qᵀ − C Qᵀ). Four batched ops (two products, C's copy of its lower triangle by
+    one `where`, the triangular solve) instead of `_formula`'s eleven, for the flossing chain's
+    per-block QR, where each small op costs more in dispatch than in arithmetic."""
+    if g_qt is None:
+        x = torch.diagonal(d, dim1=-2, dim2=-1).unsqueeze(-1) * qt
+    else:
+        n = torch.baddbmm(d, g_qt, qt.mT, alpha=1.0, beta=-1.0)
+        x = torch.baddbmm(g_qt, torch.where(_lower(n.shape[-1], n.device), n, n.mT), qt, alpha=-1.0)
+    # R⁻¹ x as (xᵀ R⁻ᵀ)ᵀ: xᵀ is column-major as LAPACK takes it, and the result comes back row-major
+    return torch.linalg.solve_triangular(r.mT, x.mT, upper=False, left=False).mT
+
+
 class _QR(torch.autograd.Function):
     """Under `torch.func` transforms: packed training takes the exponents of stacked members
     under vmap, and this form (forward without ctx, `setup_context`) has a generated vmap rule."""

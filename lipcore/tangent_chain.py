@@ -13,8 +13,10 @@ Layout inside a run: the batch p (B, N) and the tangents t (n, k, N), the k tang
 of the first n examples as rows, so a linear map is one matmul for all n·k of them, and t.mT
 (n, N, k) is the column-major matrix LAPACK's QR takes (and Q.mT comes back contiguous). At a
 QR t is replaced by Q and log max(|R_ii|, floor) (n, k) is summed into the run's output; its
-backward is `lipcore.qr`'s (dead columns included, their mask kept from the forward, so no
-host sync on a GPU).
+backward is `lipcore.qr`'s: `log_diagonal_backward` (four ops, ḡ_R being diagonal) where the
+QR saw no dead column, the masked formula where it did (the mask kept from the forward, so no
+host sync on a GPU). Parameter gradients that the reverse walk does not need (Linear's weight
+and bias) are left as `lipcore.batched_grads` placeholders and taken for the whole run at once.
 
 A rule is registered for a module class with `@fused(cls)` and found along the MRO; a block
 (an `nn.Sequential` is flattened) with a leaf that has none takes the per-module path.
@@ -29,7 +31,8 @@ import torch.nn.functional as F
 from torch import nn
 from torch.autograd.function import once_differentiable
 
-from lipcore.qr import _formula, _qr_backward, floor_of
+from lipcore.batched_grads import Gram, RowSum, resolve
+from lipcore.qr import _qr_backward, floor_of, log_diagonal_backward
 from lipcore.tangents import by_mro
 
 Plan = Sequence  # of (FusedRule, module) pairs and QR
@@ -57,7 +60,8 @@ class FusedRule:
 
     def backward(self, module, params, saved: tuple, gp: torch.Tensor,
                  gt: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, tuple]:
-        """(ḡ_p, ḡ_t, ḡ of each of `params`) from the output gradients."""
+        """(ḡ_p, ḡ_t, ḡ of each of `params`) from the output gradients; a parameter's ḡ may be
+        a `lipcore.batched_grads` placeholder, computed with the run's others of its shape."""
         raise NotImplementedError
 
 
@@ -97,7 +101,8 @@ def per_example(o: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
 
 
 class Linear(FusedRule):
-    """p Wᵀ + b and t Wᵀ (tangents carry no bias); ḡ_W = ḡ_pᵀ p + Σ ḡ_tᵀ t, one matmul each."""
+    """p Wᵀ + b and t Wᵀ (tangents carry no bias); ḡ_W = ḡ_pᵀ p + Σ ḡ_tᵀ t and ḡ_b = Σ ḡ_p,
+    taken for all the run's Linear steps at once (`lipcore.batched_grads`)."""
 
     def params(self, module):
         return module.weight, module.bias
@@ -111,9 +116,7 @@ class Linear(FusedRule):
 
     def backward(self, module, params, saved, gp, gt):
         (p, t), (w, b) = saved, params
-        gt2 = gt.reshape(-1, gt.shape[-1])
-        gw = torch.addmm(gp.t() @ p, gt2.t(), t.reshape(-1, t.shape[-1]))
-        return gp @ w, (gt2 @ w).view(*gt.shape[:-1], w.shape[1]), (gw, None if b is None else gp.sum(0))
+        return gp @ w, gt @ w, (Gram((gp, p), (gt, t)), None if b is None else RowSum(gp))
 
 
 fused(nn.Linear)(Linear)
@@ -131,18 +134,21 @@ class Identity(FusedRule):
 @fused(nn.Tanh)
 class Tanh(FusedRule):
     """o = tanh(p); tangents s·(1 − o²) with o the example's output. The tangent factor depends
-    on p too: ḡ_p[:n] gains Σ_i ḡ_t_i s_i · (−2 o (1 − o²))."""
+    on p too: ḡ_p[:n] gains −2 o Σ_i ḡ_t_i s_i (1 − o²) = −2 o Σ_i ḡ_s_i s_i, with ḡ_s = ḡ_t (1 − o²)
+    the tangents' own gradient (one product fewer)."""
 
     def forward(self, module, params, p, t):
         o = torch.tanh(p)
-        on = per_example(o, t)
-        return o, torch.ops.aten.tanh_backward(t, on), (o, on, t)
+        head = o[: t.shape[0]]  # (n, M): the examples that carry tangents
+        on = head.unsqueeze(1)
+        return o, torch.ops.aten.tanh_backward(t, on), (o, head, on, t)
 
     def backward(self, module, params, saved, gp, gt):
-        o, on, s = saved
+        o, head, on, s = saved
         g = torch.ops.aten.tanh_backward(gp, o)
-        g[: s.shape[0]].addcmul_((gt * s).sum(1), torch.ops.aten.tanh_backward(on, on).squeeze(1), value=-2.0)
-        return g, torch.ops.aten.tanh_backward(gt, on), ()
+        gs = torch.ops.aten.tanh_backward(gt, on)
+        g[: s.shape[0]].addcmul_(torch.linalg.vecdot(gs, s, dim=1), head, value=-2.0)
+        return g, gs, ()
 
 
 @fused(nn.ReLU)
@@ -235,34 +241,46 @@ def log_diagonals(rs: list[torch.Tensor]) -> tuple[torch.Tensor, torch.Tensor, t
     return diag, size < floor, torch.log(torch.maximum(size, floor)).sum(0)
 
 
-def qr_backward(q: torch.Tensor, r: torch.Tensor, gt: torch.Tensor | None, g_r: torch.Tensor,
-                dead: torch.Tensor, any_dead: bool) -> torch.Tensor:
-    """ḡ_t (n, k, M) before a QR from ḡ of its Q as tangents (None: unused) and ḡ_R (n, k, k):
-    `lipcore.qr`'s gradient, its plain formula when the forward saw no dead column."""
+def qr_backward(ctx, i: int, qt: torch.Tensor, r: torch.Tensor, gt: torch.Tensor | None,
+                g_log: torch.Tensor, d: torch.Tensor) -> torch.Tensor:
+    """ḡ_t (n, k, M) before the run's i-th QR (qt = Qᵀ (n, k, M), R (n, k, k)) from ḡ of its Q as
+    tangents gt (None: unused) and of the run's Σ log-diagonals g_log (n, k) (d its diag_embed,
+    the same for every QR of the run). `lipcore.qr`'s gradient: its four-op form for a diagonal
+    ḡ_R when the forward saw no dead column, the masked formula otherwise."""
+    if not ctx.any_dead[i]:
+        return log_diagonal_backward(qt, r, gt, d)
+    dead = ctx.dead[i]
+    g_r = torch.diag_embed(torch.where(dead, 0.0, g_log / ctx.diag[i]))
     g_q = None if gt is None else gt.mT
-    if any_dead:
-        return _qr_backward(q, r, g_q, g_r, may_branch=not r.is_cuda, dead=dead).mT
-    return _formula(q, r, g_q, g_r).mT
+    return _qr_backward(qt.mT, r, g_q, g_r, may_branch=not r.is_cuda, dead=dead).mT
 
 
 class _Run(torch.autograd.Function):
-    """(h, q, *params) → (h_out, q_out, Σ log-diagonals (n, k)) for a plan of steps."""
+    """(h, q, *params) → (h_out, q_out, Σ log-diagonals (n, k)) for a plan of steps, each step
+    a QR or (rule, module, its slice of params)."""
 
     @staticmethod
     def forward(ctx, plan, counts, h, q, *params):
-        p, t = h, q.transpose(0, 1).contiguous()
-        saved, rs, offset = [], [], 0
+        # detached (same storage and version counter): an op on a tensor that requires grad pays
+        # autograd's dispatch even under no_grad (≈ 2 µs of a 4 µs matmul at width 32)
+        params = tuple(None if x is None else x.detach() for x in params)
+        p, t = h.detach(), q.transpose(0, 1).contiguous()
+        steps, saved, rs, offset = [], [], [], 0
         for step, count in zip(plan, counts):
             if step is QR:  # t.mT (n, M, k) is column-major, as LAPACK takes it and gives Q back
                 qm, r = torch.linalg.qr(t.mT)
-                t, keep = qm.mT, (qm, r, len(rs))
+                t = qm.mT
+                saved.append((t, r, len(rs)))
                 rs.append(r)
-            else:
-                rule, module = step
-                p, t, keep = rule.forward(module, params[offset: offset + count], p, t)
-                offset += count
+                steps.append(step)
+                continue
+            rule, module = step
+            mine = params[offset: offset + count]
+            p, t, keep = rule.forward(module, mine, p, t)
             saved.append(keep)
-        ctx.plan, ctx.counts, ctx.saved = plan, counts, saved
+            steps.append((rule, module, offset, count))
+            offset += count
+        ctx.steps, ctx.saved = steps, saved
         ctx.presence = [x is not None for x in params]
         ctx.save_for_backward(*[x for x in params if x is not None])
         ctx.set_materialize_grads(False)
@@ -277,30 +295,26 @@ class _Run(torch.autograd.Function):
     @staticmethod
     @once_differentiable
     def backward(ctx, g_h, g_q, g_log):
-        plan, counts = ctx.plan, ctx.counts
+        steps = ctx.steps
         kept = iter(ctx.saved_tensors)
         params = [next(kept) if has else None for has in ctx.presence]
         p_shape, t_shape = ctx.shapes
         gp = torch.zeros(p_shape, **ctx.like) if g_h is None else g_h
         gt = None if g_q is None else g_q.transpose(0, 1)
-        if gt is None and plan[-1] is not QR:
+        if gt is None and steps[-1] is not QR:
             gt = torch.zeros(t_shape, **ctx.like)
         if g_log is None:
             g_log = torch.zeros(t_shape[:2], **ctx.like)
-        if hasattr(ctx, "diag"):  # ḡ_R: diagonal, g_log / R_ii where alive (T, n, k, k)
-            g_rs = torch.diag_embed(torch.where(ctx.dead, 0.0, g_log / ctx.diag))
+        d = torch.diag_embed(g_log) if hasattr(ctx, "diag") else None
         grads: list = [None] * len(params)
-        offset = len(params)
-        for step, count, keep in zip(reversed(plan), reversed(counts), reversed(ctx.saved)):
+        for step, keep in zip(reversed(steps), reversed(ctx.saved)):
             if step is QR:
-                qm, r, i = keep
-                gt = qr_backward(qm, r, gt, g_rs[i], ctx.dead[i], ctx.any_dead[i])
-            else:
-                rule, module = step
-                offset -= count
-                gp, gt, grads[offset: offset + count] = rule.backward(
-                    module, params[offset: offset + count], keep, gp, gt)
-        return (None, None, gp, gt.transpose(0, 1), *grads)
+                gt = qr_backward(ctx, keep[2], keep[0], keep[1], gt, g_log, d)
+                continue
+            rule, module, offset, count = step
+            gp, gt, grads[offset: offset + count] = rule.backward(
+                module, params[offset: offset + count], keep, gp, gt)
+        return (None, None, gp, gt.transpose(0, 1), *resolve(grads))
 
 
 def run(plan: Plan, h: torch.Tensor, q: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:

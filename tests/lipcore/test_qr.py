@@ -131,3 +131,21 @@ def test_a_batch_takes_the_masked_formula_only_where_a_matrix_has_a_dead_column(
         each.append(torch.autograd.grad(_loss(qr, one, gq, gr), one)[0])
     assert torch.isfinite(together).all()
     assert torch.allclose(together, torch.stack(each), rtol=1e-10, atol=1e-10)
+
+
+@pytest.mark.parametrize("with_g_q", [True, False])
+def test_the_log_diagonal_backward_equals_torch_qr_autograd(with_g_q):
+    """The flossing chain's four-op backward (ḡ_R only through Σ g_i log|R_ii|, transposed
+    layout) against autograd through torch.linalg.qr, negative R_ii included."""
+    from lipcore.qr import log_diagonal_backward
+
+    g = torch.Generator().manual_seed(7)
+    a = torch.randn(6, 9, 4, dtype=torch.float64, generator=g, requires_grad=True)
+    g_q = torch.randn(6, 9, 4, dtype=torch.float64, generator=g) if with_g_q else torch.zeros(6, 9, 4, dtype=torch.float64)
+    weights = torch.randn(6, 4, dtype=torch.float64, generator=g)
+    q, r = torch.linalg.qr(a)
+    assert (r.diagonal(dim1=-2, dim2=-1) < 0).any()
+    loss = (q * g_q).sum() + (weights * r.diagonal(dim1=-2, dim2=-1).abs().log()).sum()
+    expected = torch.autograd.grad(loss, a)[0]
+    ours = log_diagonal_backward(q.detach().mT, r.detach(), g_q.mT if with_g_q else None, torch.diag_embed(weights))
+    assert torch.allclose(ours.mT, expected, rtol=1e-12, atol=1e-12)
