@@ -209,20 +209,13 @@ def log_abs_diagonal(r: torch.Tensor) -> torch.Tensor:
 
 def _log_diagonal_formula(q: torch.Tensor, r: torch.Tensor, g_q: torch.Tensor | None,
                           g: torch.Tensor) -> torch.Tensor:
-    """ḡ_A for A = QR (no dead column) when R reaches the loss only through Σ_i g_i log|R_ii|:
-    q (..., m, n), r (..., n, n), g_q (..., m, n) or None, g (..., n).
-
-    `_formula` with ḡ_R = diag(g_i / R_ii): R ḡ_Rᵀ is upper triangular with diagonal g, so
-    copyltu(M) = −copyltu(ḡ_Qᵀ Q − diag g) and ḡ_A = (ḡ_Q − Q copyltu(ḡ_Qᵀ Q − diag g)) R⁻ᵀ:
-    two products, one `where` and the solve, where the general formula takes eleven small ops
-    (each costs more to dispatch than to compute at the flossing chain's sizes)."""
-    if g_q is None:
-        b = q * g.unsqueeze(-2)
-    else:
-        n = g_q.mT @ q - torch.diag_embed(g)
-        lower = torch.ones(n.shape[-1], n.shape[-1], dtype=torch.bool, device=n.device).tril()
-        b = g_q - q @ torch.where(lower, n, n.mT)
-    return torch.linalg.solve_triangular(r.mT, b, upper=False, left=False)
+    """`log_diagonal_backward` for q (..., m, n), r (..., n, n), g_q (..., m, n) or None and
+    the log-diagonal's gradient g (..., n), any number of leading dims: ḡ_A (..., m, n)."""
+    m, n = q.shape[-2:]
+    qt = q.reshape(-1, m, n).mT
+    g_qt = None if g_q is None else g_q.reshape(-1, m, n).mT
+    d = torch.diag_embed(g.reshape(-1, n))
+    return log_diagonal_backward(qt, r.reshape(-1, n, n), g_qt, d).mT.reshape(q.shape)
 
 
 class _QRLogDiagonal(torch.autograd.Function):
