@@ -24,6 +24,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from datetime import datetime, timezone
 from pathlib import Path
 
 import httpx
@@ -35,6 +36,7 @@ sys.path.insert(0, str(ROOT))
 from lipcore.config import validate  # noqa: E402
 from bench.http_load import load  # noqa: E402
 from server.migrate import upgrade  # noqa: E402
+from server.timestamps import sqlite_text  # noqa: E402
 
 # The dashboard's runs table: a page of a view filtered and sorted on a metric, a config key,
 # tags or the note (each a scan of the runs: no index on summaries, tags or notes).
@@ -79,19 +81,27 @@ def load_postgres(url: str, runs: list[tuple], values: np.ndarray) -> None:
 
 
 def load_sqlite(path: str, runs: list[tuple], values: np.ndarray) -> None:
+    """Timestamps in the one text form the server writes and reads (server.timestamps): a bare
+    date such as '2026-01-01' is not a timestamp to it, and reading that sweep answers 500."""
     import sqlite3
 
+    now = sqlite_text(datetime(2026, 1, 1, tzinfo=timezone.utc))
     c = sqlite3.connect(path)
-    c.execute("INSERT INTO sweeps (id, name, config, params, created_at) VALUES "
-              "(1, 'all', '{}', '{}', '2026-01-01'), (2, 'grid', '{}', '{}', '2026-01-01')")
+    c.executemany("INSERT INTO sweeps (id, name, config, params, created_at) VALUES (?, ?, '{}', '{}', ?)",
+                  [(1, "all", now), (2, "grid", now)])
     c.executemany("INSERT INTO runs (id, sweep_id, name, status, config, overrides, created_at, attempts, "
                   "summary, cancel_requested) VALUES (?,?,?,?,?,?,?,?,?,?)",
-                  [(*r[:6], "2026-01-01 00:00:00", *r[7:]) for r in runs])
+                  [(*r[:6], now, *r[7:]) for r in runs])
     c.executemany("INSERT INTO metric_points (run_id, key, step, value, seq) VALUES (1, 'train_loss', ?, ?, ?)",
                   ((i, float(v), i) for i, v in enumerate(values)))
     c.commit()
     c.execute("ANALYZE")
     c.close()
+
+
+#: Bulk loader per --db: (database URL, run_tuples rows, the series' values) → None.
+LOADERS = {"postgres": load_postgres,
+           "sqlite": lambda url, runs, values: load_sqlite(url.split("///", 1)[1], runs, values)}
 
 
 def build_blocks(url: str) -> None:
@@ -172,8 +182,7 @@ def main() -> None:
         upgrade(url)
         t = time.perf_counter()
         runs = run_tuples(a.runs, a.grid_runs)
-        (load_postgres if a.db == "postgres" else lambda u, r, v: load_sqlite(u.split("///", 1)[1], r, v))(
-            url, runs, values)
+        LOADERS[a.db](url, runs, values)
         build_blocks(url)
         load_s = time.perf_counter() - t
         with serve(url, a.workers) as base:
