@@ -75,18 +75,11 @@ class Settings(BaseSettings):
             raise ValueError("must be at least 1")
         return v
 
-    @field_validator("torch_threads")
-    @classmethod
-    def _threads(cls, v: int) -> int:
-        if v < 0:
-            raise ValueError("must be 0 (torch's default) or a number of threads")
-        return v
-
-    @field_validator("live_every_s")
+    @field_validator("live_every_s", "torch_threads")
     @classmethod
     def _not_negative(cls, v: float) -> float:
         if not v >= 0:
-            raise ValueError("must be 0 or more seconds")
+            raise ValueError("must be 0 or more")
         return v
 
     @field_validator("pack_memory_fraction")
