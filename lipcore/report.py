@@ -343,6 +343,9 @@ def summary(w: ReportWriter, runs: list[dict], title: str,
         parts.append(table(["scalar", "N", "Pearson r", "Spearman ρ"], corr) + "\n")
     parts.append("## Landscape figures\n")
     probed = [r for r in runs if r.get("probes")]
+    if not probed:
+        parts.append("_No run of this sweep ran a probe: add `probes: [{name: hessian}, …]` to "
+                     "the config (docs/probes.md) for its landscape figures here._\n")
     if landscape_runs is not None and len(probed) > landscape_runs:
         parts.append(f"_Figures of the first {landscape_runs} of {len(probed)} probed runs; "
                      "the dashboard's landscape page shows every run's._\n")

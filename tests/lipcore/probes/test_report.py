@@ -143,3 +143,11 @@ def test_summary_correlates_geometry_with_the_generalisation_gap(tmp_path):
     r = np.corrcoef(sharp, gap)[0, 1]  # Spearman: ranks [1,3,2,4] vs [1,4,2,3]: 1 − 6·2/60 = 0.8
     assert f"| sharpness | 4 | {r:.3f} | 0.800 |" in summary
     assert "- run 0 sharpness: no figure (KeyError" in summary  # a partial result is reported
+
+
+def test_a_sweep_without_probes_says_so_under_its_landscape_heading(tmp_path):
+    runs = [{"id": 1, "status": "succeeded", "config": {"model": {"model_seed": 0}},
+             "metrics": {"train_loss": {"step": [1], "value": [0.1]}}}]
+    write_report(runs, tmp_path)
+    landscape = (tmp_path / "summary.md").read_text().split("## Landscape figures\n", 1)[1]
+    assert "No run of this sweep ran a probe" in landscape and "docs/probes.md" in landscape
