@@ -177,7 +177,7 @@ def build_parser() -> argparse.ArgumentParser:
     s = sub.add_parser("run", help="run one experiment here, without a server")
     s.add_argument("config", help="experiment YAML, e.g. configs/quickstart.yaml")
     add_overrides(s, sweeps=False)
-    s.add_argument("--out", default="outputs", help="outputs go to OUT/<name>/<time>/")
+    s.add_argument("-o", "--out", default="outputs", help="outputs go to OUT/<name>/<time>/")
     s.add_argument("--resume", metavar="RUN_DIR",
                    help="continue the run in RUN_DIR (outputs/<name>/<time>) from its newest checkpoint")
     s.add_argument("--quiet", action="store_true", help="no progress bar")
@@ -216,7 +216,7 @@ def build_parser() -> argparse.ArgumentParser:
     s = sub.add_parser("export", help="a sweep's (or run's) configs, summaries and metric histories as files")
     s.add_argument("id", metavar="ID", help=ID_HELP)
     s.add_argument("--format", choices=["csv", "parquet", "json"], default="csv")
-    s.add_argument("--out", default=".", help="folder for <kind>_<id>.<format> and <kind>_<id>_history.<format>")
+    s.add_argument("-o", "--out", default=".", help="folder for <kind>_<id>.<format> and <kind>_<id>_history.<format>")
     s.add_argument("--no-history", action="store_true", help="only the one-row-per-run table")
     s.set_defaults(fn=verb("export"))
 
@@ -227,7 +227,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     s = sub.add_parser("report", help="Markdown report with tables and figures for a sweep")
     s.add_argument("sweep_id", help="the sweep's number (3 or sweep:3)")
-    s.add_argument("--out", help="output folder (default reports/sweep_<id>)")
+    s.add_argument("-o", "--out", help="output folder (default reports/sweep_<id>)")
     s.set_defaults(fn=cmd_report)
 
     s = sub.add_parser("study", help="submit a study file (configs/studies/) and write its report")
@@ -236,7 +236,7 @@ def build_parser() -> argparse.ArgumentParser:
                    "removes that axis, a list or range replaces it")
     s.add_argument("--scale", type=float, default=1.0,
                    help="multiply the file's sweep.scale keys (epochs, data size, ...) by N")
-    s.add_argument("--out", help="report folder (default docs/results/<study>)")
+    s.add_argument("-o", "--out", help="report folder (default docs/results/<study>)")
     s.add_argument("--wait", action="store_true",
                    help="progress bar until every run ends, then write the report")
     s.add_argument("--overwrite", action="store_true",
@@ -269,7 +269,7 @@ def build_parser() -> argparse.ArgumentParser:
     s.set_defaults(fn=cmd_dashboard)
 
     s = sub.add_parser("schema", help="the experiment config's JSON Schema (for editors)")
-    s.add_argument("--out", help="write it to this file instead of stdout")
+    s.add_argument("-o", "--out", help="write it to this file instead of stdout")
     s.set_defaults(fn=cmd_schema)
 
     s = sub.add_parser("db", help="migrate the store's schema (upgrade to the newest, or downgrade)")

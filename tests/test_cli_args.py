@@ -42,3 +42,9 @@ def test_help_texts_speak_to_users(capsys):
     assert "CONTRACT" not in text and "§" not in text
     for verb in ("status", "logs", "cancel", "retry", "export", "open"):
         assert f"    {verb}" in text
+
+
+@pytest.mark.parametrize("argv", [["run", "c.yaml"], ["export", "sweep:1"], ["report", "sweep:1"],
+                                  ["study", "s.yaml"], ["schema"]])
+def test_every_out_option_has_the_short_form(argv):
+    assert parse(argv + ["-o", "somewhere"]).out == parse(argv + ["--out", "somewhere"]).out == "somewhere"
