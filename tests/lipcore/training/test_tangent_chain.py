@@ -115,3 +115,29 @@ def test_a_run_is_freed_without_the_cycle_collector(qr):
         assert node() is None and kept() is None
     finally:
         gc.enable()
+
+
+def test_a_run_skips_autograd_dispatch():
+    # the run records nothing, so its ops run below autograd's dispatch keys (cheaper per op);
+    # its outputs still carry the run's node
+    below = []
+
+    def is_below() -> bool:
+        return torch._C._dispatch_tls_is_dispatch_key_excluded(torch._C.DispatchKey.ADInplaceOrView)
+
+    class Double(tangent_chain.FusedRule):
+        def forward(self, module, params, p, t):
+            below.append(is_below())
+            return p * 2, t * 2, ()
+
+        def backward(self, module, params, saved, gp, gt):
+            below.append(is_below())
+            return gp * 2, gt * 2, ()
+
+    h = torch.randn(5, 6, dtype=torch.float64, requires_grad=True)
+    q = torch.linalg.qr(torch.randn(6, 3, dtype=torch.float64))[0].T[:, None].expand(3, 4, 6)
+    out, q_out, log_sum = tangent_chain.run([(Double(), nn.Identity()), tangent_chain.QR], h, q)
+    assert not is_below() and out.grad_fn is not None and q_out._base is not None
+    out.sum().backward()
+    assert below == [True, True]
+    torch.testing.assert_close(h.grad, torch.full_like(h, 2.0))
