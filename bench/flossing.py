@@ -1,6 +1,6 @@
 """Flossing step time over plain step time (depth 30, width 32, k = 4), as a table.
 
-    OMP_NUM_THREADS=1 python bench/flossing.py [--steps 30] [--rounds 3] [--device cpu] [--quick] [--json PATH]
+    OMP_NUM_THREADS=1 python bench/flossing.py [--steps 30] [--rounds 3] [--device cpu] [--quick] [--only mlp] [--json PATH]
 
 One training step = forward, loss, backward, optimizer step on a batch of 64 sine examples;
 a flossing step adds the Lyapunov penalty (`flossing.batch_size` examples, k tangents, a QR
@@ -73,6 +73,7 @@ def main() -> None:
     p.add_argument("--depth", type=int, default=None, help="30 (smoke 4)")
     p.add_argument("--width", type=int, default=32)
     p.add_argument("--k", type=int, default=4)
+    p.add_argument("--only", default=None, help="the models whose label contains this (e.g. mlp)")
     args = p.parse_args()
     steps, rounds = args.steps or size(args, 30, 8, 2), args.rounds or size(args, 3, 2, 1)
     depth = args.depth or size(args, 30, 30, 4)
@@ -85,6 +86,8 @@ def main() -> None:
               f"interleaved rounds of {steps} steps", ["model", "flossing batch", "QR every", "plain step ms",
                                                      "flossing step ms", "ratio"], plot_unit="flossing / plain")
     for label, spec in MODELS.items():
+        if args.only and args.only not in label:
+            continue
         cfg = {**spec, "depth": depth, "width": args.width, "in_features": 1,
                "out_features": 1, "model_seed": 0}
         model = build_model(cfg).to(device)

@@ -23,6 +23,7 @@ blocks in one pass (docs/training.md, "Gradient flossing", for the costs).
 """
 from __future__ import annotations
 
+import functools
 from typing import Callable, Sequence
 
 import torch
@@ -174,7 +175,8 @@ def walk(blocks: Sequence, apply: Callable, tangents: Callable, h: torch.Tensor,
     flush()
     if not logs and not fused_logs:
         raise ValueError(f"lyapunov_exponents: no block keeps at least k={k} features")
-    total = sum(fused_logs) + (torch.stack(logs).sum(0) if logs else 0)
+    parts = fused_logs + ([torch.stack(logs).sum(0)] if logs else [])
+    total = functools.reduce(torch.add, parts)  # not sum(…) + 0: each 0 + x is an op and a node
     return h, total / length
 
 

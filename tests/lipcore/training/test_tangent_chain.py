@@ -92,3 +92,52 @@ def test_double_backward_is_refused():
     grads = torch.autograd.grad(penalty, params, create_graph=True)
     with pytest.raises(RuntimeError, match="once_differentiable"):
         sum(g.square().sum() for g in grads).backward()
+
+
+@pytest.mark.parametrize("qr", [True, False])
+def test_a_run_is_freed_without_the_cycle_collector(qr):
+    # a run's node must not be kept alive by a cycle through its own outputs: such a cycle goes
+    # through C++ (tensor ↔ grad_fn), which gc cannot collect, so its saved tensors leaked
+    import gc
+    import weakref
+
+    block = nn.Sequential(nn.Linear(6, 6), nn.Tanh()).double()
+    plan = tangent_chain.leaves(block) + ([tangent_chain.QR] if qr else [])
+    h = torch.randn(5, 6, dtype=torch.float64, requires_grad=True)
+    q = torch.linalg.qr(torch.randn(6, 3, dtype=torch.float64))[0].T[:, None].expand(3, 4, 6)
+    gc.disable()
+    try:
+        out = tangent_chain.run(plan, h, q)
+        node = weakref.ref(out[0].grad_fn)
+        kept = weakref.ref(out[0].grad_fn.saved[1][0])  # the Tanh step's output o
+        sum(o.sum() for o in out).backward()
+        del out
+        assert node() is None and kept() is None
+    finally:
+        gc.enable()
+
+
+def test_a_run_skips_autograd_dispatch():
+    # the run records nothing, so its ops run below autograd's dispatch keys (cheaper per op);
+    # its outputs still carry the run's node
+    below = []
+
+    def is_below() -> bool:
+        return torch._C._dispatch_tls_is_dispatch_key_excluded(torch._C.DispatchKey.ADInplaceOrView)
+
+    class Double(tangent_chain.FusedRule):
+        def forward(self, module, params, p, t):
+            below.append(is_below())
+            return p * 2, t * 2, ()
+
+        def backward(self, module, params, saved, gp, gt):
+            below.append(is_below())
+            return gp * 2, gt * 2, ()
+
+    h = torch.randn(5, 6, dtype=torch.float64, requires_grad=True)
+    q = torch.linalg.qr(torch.randn(6, 3, dtype=torch.float64))[0].T[:, None].expand(3, 4, 6)
+    out, q_out, log_sum = tangent_chain.run([(Double(), nn.Identity()), tangent_chain.QR], h, q)
+    assert not is_below() and out.grad_fn is not None and q_out._base is not None
+    out.sum().backward()
+    assert below == [True, True]
+    torch.testing.assert_close(h.grad, torch.full_like(h, 2.0))
