@@ -78,17 +78,19 @@ def _ldlt_forward(module, params, h):
 
 @tangent_rule(LDLTLayer)
 def _ldlt(module, params, h, q):
-    # as `lipcore.tangents`' rule: the factors once; the rows and the tangents through one
-    # product with each factor, split (not sliced: a slice's backward zero-fills the whole
-    # (*L, B + k·n, M) once per part)
+    # as `lipcore.tangents`' rule: the factors once for the rows and the tangents, each through
+    # its own products (no cat of the two, nor its split's cat in the backward). The tangents
+    # go in (n, k) row order: flossing's QR leaves them laid out so (Q's columns, the k tangents
+    # of one example, are contiguous), so flattening them is a view and the next QR copies this
+    # rule's result straight, not transposed. The ReLU's mask is a `where` on the rows' signs:
+    # its backward is one pass (threshold_backward's also zero-fills a gradient for the rows).
     g, f = ldlt_factors(params["weight"], params["log_alpha"], module.scale, module.hidden)
-    sizes = [h.shape[-2], q.shape[-3] * q.shape[-2]]  # B rows, k·n tangent rows
-    z, t = torch.matmul(torch.cat([h, q.flatten(-3, -2)], -2), g.mT).split(sizes, -2)
-    z = z + params["bias"].unsqueeze(-2)
-    t = t.unflatten(-2, q.shape[-3:-1])
-    if f is None:
-        return z, t
-    z = F.relu(z)
-    t = torch.ops.aten.threshold_backward(t, rows(z, q), 0)
-    z, t = torch.matmul(torch.cat([z, t.flatten(-3, -2)], -2), f.mT).split(sizes, -2)
-    return z, t.unflatten(-2, q.shape[-3:-1])
+    q = q.transpose(-3, -2)  # (*L, n, k, N)
+    z = torch.matmul(h, g.mT) + params["bias"].unsqueeze(-2)
+    t = torch.matmul(q.flatten(-3, -2), g.mT)  # (*L, n·k, M)
+    if f is not None:
+        z = F.relu(z)
+        alive = z[..., : q.shape[-3], None, :] > 0  # (*L, n, 1, M)
+        t = torch.matmul(t.unflatten(-2, q.shape[-3:-1]).where(alive, 0.0).flatten(-3, -2), f.mT)
+        z = torch.matmul(z, f.mT)
+    return z, t.unflatten(-2, q.shape[-3:-1]).transpose(-3, -2)
