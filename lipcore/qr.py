@@ -218,9 +218,18 @@ def _log_diagonal_formula(q: torch.Tensor, r: torch.Tensor, g_q: torch.Tensor | 
     return log_diagonal_backward(qt, r.reshape(-1, n, n), g_qt, d).mT.reshape(q.shape)
 
 
+def _log_diagonal_grad(r: torch.Tensor, g: torch.Tensor, dead: torch.Tensor) -> torch.Tensor:
+    """ḡ_R = diag(g_i / R_ii) (..., n, n) from the log-diagonal's gradient g (..., n), zero on
+    the `dead` columns (g is zero there already; their R_ii is round-off)."""
+    return torch.diag_embed(g / torch.diagonal(r, dim1=-2, dim2=-1).masked_fill(dead, 1.0))
+
+
 class _QRLogDiagonal(torch.autograd.Function):
-    """(Q, log max(|R_ii|, floor)) with the backward above; the general one where a column is
-    dead (eager autograd only: the branch reads values)."""
+    """(Q, log max(|R_ii|, floor)) with the backward above. On the CPU the short formula runs
+    on the whole batch and the general masked one (`_masked`) only on the matrices with a
+    dead column, overwriting them: with ReLU nets nearly every batch of small QRs has one,
+    and the general formula on all of them cost twice the short one. On a GPU, where reading
+    the mask would be a sync, the general one on all."""
 
     @staticmethod
     def forward(ctx, a: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
@@ -238,10 +247,17 @@ class _QRLogDiagonal(torch.autograd.Function):
         if g_log is None:
             return _qr_backward(q, r, g_q, None, may_branch=not r.is_cuda, dead=dead)
         g = g_log.masked_fill(dead, 0.0)  # d log|R_ii| / dR_ii = 1 / R_ii where alive
-        if not r.is_cuda and not bool(dead.any()):
+        if r.is_cuda:
+            return _qr_backward(q, r, g_q, _log_diagonal_grad(r, g, dead), dead=dead)
+        hit = dead.any(-1)  # (...): the matrices with a dead column
+        if not bool(hit.any()):
             return _log_diagonal_formula(q, r, g_q, g)
-        g_r = torch.diag_embed(g / torch.diagonal(r, dim1=-2, dim2=-1).masked_fill(dead, 1.0))
-        return _qr_backward(q, r, g_q, g_r, may_branch=not r.is_cuda, dead=dead)
+        if hit.dim() == 0 or bool(hit.all()):
+            return _masked(q, r, g_q, _log_diagonal_grad(r, g, dead), dead)
+        grad = _log_diagonal_formula(q, r, g_q, g)  # not finite on the hit ones: overwritten
+        grad[hit] = _masked(q[hit], r[hit], None if g_q is None else g_q[hit],
+                            _log_diagonal_grad(r[hit], g[hit], dead[hit]), dead[hit])
+        return grad
 
 
 def qr_log_diagonal(a: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
