@@ -82,15 +82,16 @@ def _ldlt(module, params, h, q):
     # its own products (no cat of the two, nor its split's cat in the backward). The tangents
     # go in (n, k) row order: flossing's QR leaves them laid out so (Q's columns, the k tangents
     # of one example, are contiguous), so flattening them is a view and the next QR copies this
-    # rule's result straight, not transposed. The ReLU's mask is a `where` on the rows' signs:
-    # its backward is one pass (threshold_backward's also zero-fills a gradient for the rows).
+    # rule's result straight, not transposed. The ReLU's mask is a product with the rows' 0/1
+    # signs: its backward is one pass (threshold_backward's also zero-fills a gradient for the
+    # rows; a broadcast `where` costs four times the product).
     g, f = ldlt_factors(params["weight"], params["log_alpha"], module.scale, module.hidden)
     q = q.transpose(-3, -2)  # (*L, n, k, N)
     z = torch.matmul(h, g.mT) + params["bias"].unsqueeze(-2)
     t = torch.matmul(q.flatten(-3, -2), g.mT)  # (*L, n·k, M)
     if f is not None:
         z = F.relu(z)
-        alive = z[..., : q.shape[-3], None, :] > 0  # (*L, n, 1, M)
-        t = torch.matmul(t.unflatten(-2, q.shape[-3:-1]).where(alive, 0.0).flatten(-3, -2), f.mT)
+        alive = (z[..., : q.shape[-3], None, :] > 0).to(z.dtype)  # (*L, n, 1, M)
+        t = torch.matmul((t.unflatten(-2, q.shape[-3:-1]) * alive).flatten(-3, -2), f.mT)
         z = torch.matmul(z, f.mT)
     return z, t.unflatten(-2, q.shape[-3:-1]).transpose(-3, -2)
