@@ -132,7 +132,7 @@ def _lower(k: int, device: torch.device) -> torch.Tensor:
     return _LOWER[key]
 
 
-#: up to this many columns, `log_diagonal_backward` applies C and R⁻¹ by rows (`_by_rows`)
+#: up to this many columns, `log_diagonal_backward` applies C and R⁻¹ by rows on the CPU
 BY_ROWS = 4
 
 
@@ -146,16 +146,16 @@ def log_diagonal_backward(qt: torch.Tensor, r: torch.Tensor, g_qt: torch.Tensor 
     copyltu(M) = −C with C = copyltu(ḡ_Qᵀ Q − D), symmetric, and
     ḡ_Aᵀ = R⁻¹ (ḡ_Qᵀ − C Qᵀ). Four batched ops (two products, C's copy of its lower triangle by
     one `where`, the triangular solve) instead of `_formula`'s eleven, for the flossing chain's
-    per-block QR, where each small op costs more in dispatch than in arithmetic; for n ≤
-    `BY_ROWS` the product with C and the solve go by rows (`_by_rows`)."""
+    per-block QR, where each small op costs more in dispatch than in arithmetic; on the CPU
+    for n ≤ `BY_ROWS` the product with C and the solve go by rows (`_by_rows`)."""
     if g_qt is None:
         x = torch.diagonal(d, dim1=-2, dim2=-1).unsqueeze(-1) * qt
-    elif qt.shape[-2] <= BY_ROWS:
-        n = torch.baddbmm(d, g_qt, qt.mT, alpha=1.0, beta=-1.0)
-        return _by_rows(torch.where(_lower(n.shape[-1], n.device), n, n.mT), qt, g_qt, r)
     else:
         n = torch.baddbmm(d, g_qt, qt.mT, alpha=1.0, beta=-1.0)
-        x = torch.baddbmm(g_qt, torch.where(_lower(n.shape[-1], n.device), n, n.mT), qt, alpha=-1.0)
+        c = torch.where(_lower(n.shape[-1], n.device), n, n.mT)
+        if qt.shape[-2] <= BY_ROWS and not qt.is_cuda:
+            return _by_rows(c, qt, g_qt, r)
+        x = torch.baddbmm(g_qt, c, qt, alpha=-1.0)
     # R⁻¹ x as (xᵀ R⁻ᵀ)ᵀ: xᵀ is column-major as LAPACK takes it, and the result comes back row-major
     return torch.linalg.solve_triangular(r.mT, x.mT, upper=False, left=False).mT
 
@@ -165,7 +165,7 @@ def _by_rows(c: torch.Tensor, qt: torch.Tensor, g_qt: torch.Tensor, r: torch.Ten
     C Qᵀ as n broadcast products of a column of C with a row of Qᵀ, then back substitution row
     by row. For a small n these few ops on (B, n, m) and (B, m) rows cost about half of
     batched products and a solve, which on the CPU loop over the B tiny matrices one call
-    each (1600 QRs of 16 × 4 in the sine pack's flossing: ≈ 0.45 vs 0.9 ms)."""
+    each (1600 QRs of 16 × 4 in the sine pack's flossing: ≈ 0.4 vs 0.7 ms for the two)."""
     x = g_qt
     for j in range(c.shape[-1]):
         x = x - c[..., j:j + 1] * qt[..., j:j + 1, :]
