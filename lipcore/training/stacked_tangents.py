@@ -11,7 +11,7 @@ example's Jacobian with the tangents, for all members at once.
 The formulas are `lipcore.tangents`' (the products forward mode computes), so a member's
 tangents equal its solo run's up to rounding. Also here: the stacked forward rules of the
 modules only Lipschitz nets have (`LDLTLayer`: its factors by batched float64 Cholesky and
-triangular solves over the member dims; `Scale`).
+triangular solves over the member dims, then two products; `Scale`).
 """
 from __future__ import annotations
 
@@ -19,7 +19,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from lipcore.models.ldlt import LDLTLayer, ldlt_alpha, ldlt_factors
+from lipcore.models.ldlt import LDLTLayer, ldlt_factors
 from lipcore.models.lipschitz import Scale
 from lipcore.training.stacked_registry import rule, tangent_rule
 
@@ -65,37 +65,33 @@ def _scale(module, params, h, q):
 
 
 def _ldlt_affine(module, params, h):
-    """(√2·s·W R⁻¹ h + b (*L, B, n_k), L or None)."""
-    g, lower = ldlt_factors(params["weight"], params["log_alpha"], module.scale, module.hidden)
-    return torch.matmul(h, g.mT) + params["bias"].unsqueeze(-2), lower
-
-
-def _ldlt_solve(module, params, lower: torch.Tensor, z: torch.Tensor) -> torch.Tensor:
-    """√(2α)·L⁻¹ z row-wise: z (*L, R, n_k) → (*L, R, n_k)."""
-    scale = (2.0 * ldlt_alpha(params["log_alpha"])).sqrt()[..., None, None]
-    return torch.linalg.solve_triangular(lower.mT, z, upper=True, left=False) * scale
+    """(√2·s·W R⁻¹ h + b (*L, B, n_k), F = √(2α)·L⁻¹ or None)."""
+    g, f = ldlt_factors(params["weight"], params["log_alpha"], module.scale, module.hidden)
+    return torch.matmul(h, g.mT) + params["bias"].unsqueeze(-2), f
 
 
 @rule(LDLTLayer)
 def _ldlt_forward(module, params, h):
-    z, lower = _ldlt_affine(module, params, h)
-    return z if lower is None else _ldlt_solve(module, params, lower, F.relu(z))
+    z, f = _ldlt_affine(module, params, h)
+    return z if f is None else torch.matmul(F.relu(z), f.mT)
 
 
 @tangent_rule(LDLTLayer)
 def _ldlt(module, params, h, q):
-    # as `lipcore.tangents`' rule: the factors once; the rows and the tangents through one
-    # product with the factor and one triangular solve, split (not sliced: a slice's backward
-    # zero-fills the whole (*L, B + k·n, M) once per part)
-    g, lower = ldlt_factors(params["weight"], params["log_alpha"], module.scale, module.hidden)
-    sizes = [h.shape[-2], q.shape[-3] * q.shape[-2]]  # B rows, k·n tangent rows
-    z, t = torch.matmul(torch.cat([h, q.flatten(-3, -2)], -2), g.mT).split(sizes, -2)
-    z = z + params["bias"].unsqueeze(-2)
-    t = t.unflatten(-2, q.shape[-3:-1])
-    if lower is None:
-        return z, t
-    z = F.relu(z)
-    t = torch.ops.aten.threshold_backward(t, rows(z, q), 0)
-    solved = _ldlt_solve(module, params, lower, torch.cat([z, t.flatten(-3, -2)], -2))
-    z, t = solved.split(sizes, -2)
-    return z, t.unflatten(-2, q.shape[-3:-1])
+    # as `lipcore.tangents`' rule: the factors once for the rows and the tangents, each through
+    # its own products (no cat of the two, nor its split's cat in the backward). The tangents
+    # go in (n, k) row order: flossing's QR leaves them laid out so (Q's columns, the k tangents
+    # of one example, are contiguous), so flattening them is a view and the next QR copies this
+    # rule's result straight, not transposed. The ReLU's mask is a product with the rows' 0/1
+    # signs: its backward is one pass (threshold_backward's also zero-fills a gradient for the
+    # rows; a broadcast `where` costs four times the product).
+    g, f = ldlt_factors(params["weight"], params["log_alpha"], module.scale, module.hidden)
+    q = q.transpose(-3, -2)  # (*L, n, k, N)
+    z = torch.matmul(h, g.mT) + params["bias"].unsqueeze(-2)
+    t = torch.matmul(q.flatten(-3, -2), g.mT)  # (*L, n·k, M)
+    if f is not None:
+        z = F.relu(z)
+        alive = (z[..., : q.shape[-3], None, :] > 0).to(z.dtype)  # (*L, n, 1, M)
+        t = torch.matmul((t.unflatten(-2, q.shape[-3:-1]) * alive).flatten(-3, -2), f.mT)
+        z = torch.matmul(z, f.mT)
+    return z, t.unflatten(-2, q.shape[-3:-1]).transpose(-3, -2)

@@ -55,3 +55,25 @@ def test_a_dead_column_takes_the_general_rank_safe_backward_and_stays_finite():
     ours = _grads(qr_log_diagonal, a, wq, wl)
     assert torch.isfinite(ours).all()
     assert torch.allclose(ours, _grads(_general, a, wq, wl), rtol=1e-10, atol=1e-12)
+
+
+@pytest.mark.parametrize("with_q", [True, False])
+def test_a_batch_mixing_dead_and_live_matrices_gets_each_ones_own_gradient(with_q):
+    """The short formula on the batch, the general one on the matrices with a dead column:
+    each live matrix's gradient is torch's own QR's, each dead one's the rank-safe `qr`'s
+    (each matrix taken alone, so neither depends on what else is in the batch)."""
+    g = torch.Generator().manual_seed(4)
+    a = torch.randn(2, 5, 8, 4, dtype=torch.float64, generator=g)
+    a[0, 1, :, 2] = a[0, 1, :, 0] - 0.5 * a[0, 1, :, 1]  # a dead third column
+    a[1, 3, :, 3] = 0.0  # a zero column (a block's dead units)
+    a[1, 4, :, 1:] = 0.0  # three dead columns
+    wq = torch.randn(2, 5, 8, 4, dtype=torch.float64, generator=g) if with_q else None
+    wl = torch.randn(2, 5, 4, dtype=torch.float64, generator=g)
+    ours = _grads(qr_log_diagonal, a, wq, wl)
+    assert torch.isfinite(ours).all()
+    for i in range(2):
+        for j in range(5):
+            wq_ij = None if wq is None else wq[i, j]
+            oracle = _general if (i, j) in [(0, 1), (1, 3), (1, 4)] else _torch
+            want = _grads(oracle, a[i, j], wq_ij, wl[i, j])
+            assert torch.allclose(ours[i, j], want, rtol=1e-10, atol=1e-12), (i, j)

@@ -10,7 +10,7 @@ import torch
 from torch import nn
 
 from lipcore.models import build_model
-from lipcore.models.ldlt import LDLTChain
+from lipcore.models.ldlt import LDLTChain, LDLTLayer
 from tests.lipcore.layers.jacobian import singular_values, stress
 
 DATA = SimpleNamespace(in_features=4, out_features=3)
@@ -170,3 +170,21 @@ def test_ldlt_float32_survives_ill_conditioned_parameters():
     assert all(torch.isfinite(p.grad).all() for p in chain.parameters())
     j = torch.autograd.functional.jacobian(lambda v: chain(v[None])[0], x[0])
     assert torch.linalg.matrix_norm(j, ord=2) <= 2.0 * (1 + 1e-5)
+
+
+def test_ldlt_float32_out_factor_is_the_float64_inverse_rounded():
+    """A hidden block applies F = √(2α)·L⁻¹ as a product, so F must be taken in float64 and
+    only then rounded: within float32 rounding (2⁻²⁴ of its largest entry) of √(2α)·inv(L) by
+    dense float64 inverses, where cond(L) > 1e4 (F inverted in float32 is 10× off)."""
+    torch.manual_seed(3)
+    layer = LDLTLayer(16, 16, hidden=True)
+    with torch.no_grad():
+        layer.weight.copy_(torch.randn(16, 16) * torch.logspace(0, 4, 16))
+        layer.log_alpha.fill_(math.log(1e-4))
+    f = layer.factors()[1].detach()
+    w, a = layer.weight.detach().double(), layer.alpha().detach().double()
+    lower = torch.linalg.cholesky(w @ w.t() + a * torch.eye(16, dtype=torch.float64))
+    assert torch.linalg.cond(lower) > 1e4
+    want = (2 * a).sqrt() * torch.linalg.inv(lower)
+    assert f.dtype == torch.float32
+    assert (f.double() - want).abs().max() <= 2.0 ** -24 * want.abs().max()
