@@ -132,8 +132,20 @@ def _lower(k: int, device: torch.device) -> torch.Tensor:
     return _LOWER[key]
 
 
-#: up to this many columns, `log_diagonal_backward` applies C and R⁻¹ by rows on the CPU
-BY_ROWS = 4
+#: `log_diagonal_backward` applies C and R⁻¹ by rows on the CPU for matrices of at most this
+#: many columns and rows, in batches of at least this many matrices (`by_rows`)
+BY_ROWS, BY_ROWS_HEIGHT, BY_ROWS_BATCH = 4, 16, 512
+
+
+def by_rows(b: int, m: int, n: int, cuda: bool) -> bool:
+    """Whether `_by_rows` is the cheaper form for B = b matrices (m × n) on this device.
+
+    Its ~20 row ops cost a fixed dispatch each, where the batched product and LAPACK solve
+    loop over the b matrices: per call, 1 thread, n = 4 (µs, batched → by rows):
+    b = 16: 23 → 105; 256: 168 → 191; 512: 323 → 280 (m = 16), 231 → 322 (m = 32);
+    1600: 967 → 716 (m = 16), 680 → 1334 (m = 32). So only the packed sine net's flossing
+    (1600 QRs of 16 × 4) takes it; the fused MLP chain's 16 QRs a block stay batched."""
+    return not cuda and n <= BY_ROWS and m <= BY_ROWS_HEIGHT and b >= BY_ROWS_BATCH
 
 
 def log_diagonal_backward(qt: torch.Tensor, r: torch.Tensor, g_qt: torch.Tensor | None,
@@ -147,13 +159,13 @@ def log_diagonal_backward(qt: torch.Tensor, r: torch.Tensor, g_qt: torch.Tensor 
     ḡ_Aᵀ = R⁻¹ (ḡ_Qᵀ − C Qᵀ). Four batched ops (two products, C's copy of its lower triangle by
     one `where`, the triangular solve) instead of `_formula`'s eleven, for the flossing chain's
     per-block QR, where each small op costs more in dispatch than in arithmetic; on the CPU
-    for n ≤ `BY_ROWS` the product with C and the solve go by rows (`_by_rows`)."""
+    where `by_rows` says so the product with C and the solve go by rows (`_by_rows`)."""
     if g_qt is None:
         x = torch.diagonal(d, dim1=-2, dim2=-1).unsqueeze(-1) * qt
     else:
         n = torch.baddbmm(d, g_qt, qt.mT, alpha=1.0, beta=-1.0)
         c = torch.where(_lower(n.shape[-1], n.device), n, n.mT)
-        if qt.shape[-2] <= BY_ROWS and not qt.is_cuda:
+        if by_rows(qt.shape[0], qt.shape[-1], qt.shape[-2], qt.is_cuda):
             return _by_rows(c, qt, g_qt, r)
         x = torch.baddbmm(g_qt, c, qt, alpha=-1.0)
     # R⁻¹ x as (xᵀ R⁻ᵀ)ᵀ: xᵀ is column-major as LAPACK takes it, and the result comes back row-major

@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 import torch
 
+from lipcore import qr as qr_module
 from lipcore.qr import log_abs_diagonal, qr, qr_log_diagonal
 
 
@@ -77,3 +78,14 @@ def test_a_batch_mixing_dead_and_live_matrices_gets_each_ones_own_gradient(with_
             oracle = _general if (i, j) in [(0, 1), (1, 3), (1, 4)] else _torch
             want = _grads(oracle, a[i, j], wq_ij, wl[i, j])
             assert torch.allclose(ours[i, j], want, rtol=1e-10, atol=1e-12), (i, j)
+
+
+@pytest.mark.parametrize("shape", [(600, 16, 4), (600, 12, 3), (16, 16, 4), (600, 32, 4)])
+def test_both_forms_of_the_short_backward_match_torchs_qr(shape):
+    """Large batches of small matrices take the by-rows form, the others the batched one
+    (`qr.by_rows`); each equals torch's QR backward."""
+    g = torch.Generator().manual_seed(5)
+    a = torch.randn(*shape, dtype=torch.float64, generator=g)
+    wq, wl = torch.randn(*shape, dtype=torch.float64, generator=g), torch.randn(*shape[:-2], shape[-1], dtype=torch.float64, generator=g)
+    assert qr_module.by_rows(*shape, cuda=False) == (shape[0] >= 512 and shape[1] <= 16)
+    assert torch.allclose(_grads(qr_log_diagonal, a, wq, wl), _grads(_torch, a, wq, wl), rtol=1e-9, atol=1e-11)
