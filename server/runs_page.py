@@ -16,7 +16,7 @@ import json
 from functools import lru_cache
 from typing import Any, Sequence
 
-from sqlalchemy import Select, Text, bindparam, cast, select
+from sqlalchemy import Select, Text, bindparam, cast, func, select
 from sqlalchemy.sql.util import ClauseAdapter
 
 from server.models import Run
@@ -44,17 +44,36 @@ def page_select(ordered: Select, limit: Any, offset: Any) -> Select:
                   ).order_by(*(adapt(c) for c in ordered._order_by_clauses))
 
 
-@lru_cache(maxsize=64)
-def plain_page_select(order_by: str, order_stat: str, dialect: str, by_sweep: bool, by_status: bool) -> Select:
-    """page_select of a listing filtered at most by sweep and status, built once per ordering:
-    building it (the subquery's columns) takes ~0.4 ms of CPU, a sixth of a listing. The
-    values are bound when it runs: `sweep_id`, `status`, `limit`, `offset`."""
+def filtered(by_sweep: bool, by_status: bool) -> Select:
+    """The listing's columns filtered by sweep and status, values bound when it runs."""
     q = select(*COLUMNS)
     if by_sweep:
         q = q.where(Run.sweep_id == bindparam("sweep_id"))
     if by_status:
         q = q.where(Run.status == bindparam("status"))
-    return page_select(apply_run_order(q, order_by, order_stat, dialect), bindparam("limit"), bindparam("offset"))
+    return q
+
+
+def capped_count(q: Select, cap: Any) -> Select:
+    """How many runs `q` matches, at most `cap`: counted through a LIMIT by id, so it never scans
+    a 100k-run table per page (unfiltered, an index-only scan)."""
+    return select(func.count()).select_from(q.with_only_columns(Run.id).order_by(Run.id).limit(cap).subquery())
+
+
+@lru_cache(maxsize=8)
+def plain_count_select(by_sweep: bool, by_status: bool) -> Select:
+    """capped_count of a listing filtered at most by sweep and status, built once: building it
+    per request took ~0.15 ms of CPU. Bound when it runs: `sweep_id`, `status`, `cap`."""
+    return capped_count(filtered(by_sweep, by_status), bindparam("cap"))
+
+
+@lru_cache(maxsize=64)
+def plain_page_select(order_by: str, order_stat: str, dialect: str, by_sweep: bool, by_status: bool) -> Select:
+    """page_select of a listing filtered at most by sweep and status, built once per ordering:
+    building it (the subquery's columns) takes ~0.4 ms of CPU, a sixth of a listing. The
+    values are bound when it runs: `sweep_id`, `status`, `limit`, `offset`."""
+    ordered = apply_run_order(filtered(by_sweep, by_status), order_by, order_stat, dialect)
+    return page_select(ordered, bindparam("limit"), bindparam("offset"))
 
 
 @lru_cache(maxsize=MEMO_RUNS)

@@ -5,7 +5,7 @@ from typing import Literal
 
 from fastapi import APIRouter, HTTPException, Query, Request
 from fastapi.responses import JSONResponse, Response
-from sqlalchemy import func, select, text
+from sqlalchemy import bindparam, text
 
 from lipcore.config import ConfigError
 from server import crud, runs_page, series_read
@@ -52,37 +52,35 @@ def list_runs(request: Request, sweep_id: int | None = Query(None, ge=0, le=MAX_
               order_stat: Literal["last", "min", "max"] = "last",
               limit: int = Query(50, ge=1, le=1000), offset: int = Query(0, ge=0, le=10**9)) -> RunsPublic:
     """Runs filtered by sweep, status and config values, ordered by a column or a metric, paged."""
-    q = select(*runs_page.COLUMNS)
-    if sweep_id is not None:
-        q = q.where(Run.sweep_id == sweep_id)
-    if status is not None:
-        q = q.where(Run.status == status)
     engine = request.app.state.engine
     dialect = engine.dialect.name
+    by_sweep, by_status = sweep_id is not None, status is not None
+    values = {k: v for k, v in {"sweep_id": sweep_id, "status": status}.items() if v is not None}
     try:
-        for w in where:
-            q = q.where(parse_run_filter(w, dialect))
-            if not WHERE.match(w):
-                raise QueryError("where", f"{w!r}: not a filter the listing runs: a section key "
-                                 "(model.width) with a plain number, name, true/false or null, a column, a "
-                                 "metric's summary.KEY.STAT, tags contains TAG or note~TEXT")
-        ordered = apply_run_order(q, order_by, order_stat, dialect)
+        if where:  # a statement of its own per filter text
+            q = runs_page.filtered(by_sweep, by_status)
+            for w in where:
+                q = q.where(parse_run_filter(w, dialect))
+                if not WHERE.match(w):
+                    raise QueryError("where", f"{w!r}: not a filter the listing runs: a section key "
+                                     "(model.width) with a plain number, name, true/false or null, a column, "
+                                     "a metric's summary.KEY.STAT, tags contains TAG or note~TEXT")
+            page = runs_page.page_select(apply_run_order(q, order_by, order_stat, dialect),
+                                          bindparam("limit"), bindparam("offset"))
+            count = runs_page.capped_count(q, bindparam("cap"))
+        else:  # built once per ordering, bound here
+            page = runs_page.plain_page_select(order_by, order_stat, dialect, by_sweep, by_status)
+            count = runs_page.plain_count_select(by_sweep, by_status)
     except QueryError as e:
         raise query_422(e) from None
     # No session: the route's one worker-thread hop does the whole read (a session dependency
     # takes two more), on a connection without a transaction to begin and roll back.
     with read_connection(engine) as conn:
-        if where:
-            rows = conn.execute(runs_page.page_select(ordered, limit, offset)).all()
-        else:
-            values = {"sweep_id": sweep_id, "status": status, "limit": limit, "offset": offset}
-            rows = conn.execute(runs_page.plain_page_select(order_by, order_stat, dialect, sweep_id is not None,
-                                                            status is not None),
-                                {k: v for k, v in values.items() if v is not None or k in ("limit", "offset")}).all()
+        rows = conn.execute(page, {**values, "limit": limit, "offset": offset}).all()
         if 0 < len(rows) < limit or (not rows and offset == 0):  # the last page: the total is known
             total, estimated = offset + len(rows), False
         else:
-            total, estimated = count_runs(conn, q, unfiltered=sweep_id is None and status is None and not where,
+            total, estimated = count_runs(conn, count, values, unfiltered=not (by_sweep or by_status or where),
                                           upto=max(EXACT_TOTAL, offset + limit))
     # Written once from the rows (server.runs_page): FastAPI would dump, re-validate and dump it again.
     return Response(runs_page.page_json(rows, total, estimated),  # type: ignore[return-value]
@@ -92,12 +90,11 @@ def list_runs(request: Request, sweep_id: int | None = Query(None, ge=0, le=MAX_
 EXACT_TOTAL = 10_000  # a listing counts exactly up to this many matches (or offset + limit)
 
 
-def count_runs(conn, q, *, unfiltered: bool, upto: int) -> tuple[int, bool]:  # noqa: ANN001
-    """(total, estimated): an exact count while at most `upto` runs match, read through a LIMIT so
-    it never scans a 100k-run table per page; past it PostgreSQL's row estimate of the table
-    (unfiltered) or the lower bound `upto + 1`, flagged as estimated."""
-    capped = conn.scalar(select(func.count()).select_from(  # by id: an index-only scan when unfiltered
-        q.with_only_columns(Run.id).order_by(Run.id).limit(upto + 1).subquery())) or 0
+def count_runs(conn, count, values: dict, *, unfiltered: bool, upto: int) -> tuple[int, bool]:  # noqa: ANN001
+    """(total, estimated): an exact count while at most `upto` runs match (`count`, a
+    runs_page.capped_count bound with `values` and its `cap`); past it PostgreSQL's row estimate of
+    the table (unfiltered) or the lower bound `upto + 1`, flagged as estimated."""
+    capped = conn.scalar(count, {**values, "cap": upto + 1}) or 0
     if capped <= upto:
         return capped, False
     estimate = 0
