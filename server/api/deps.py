@@ -54,6 +54,12 @@ async def require_read(request: Request,
         _check_token(request.app.state.settings, creds)
 
 
+async def check_read(request: Request) -> None:
+    """require_read with its bearer read from the request: the check a plain-query route runs
+    without FastAPI solving the dependency (server.api.plain_query)."""
+    await require_read(request, await _read_bearer(request))
+
+
 SessionDep = Annotated[Session, Depends(get_db)]
 QueueDep = Annotated[Queue, Depends(get_queue)]
 SettingsDep = Annotated[Settings, Depends(get_app_settings)]

@@ -9,9 +9,10 @@ from sqlalchemy import bindparam, text
 
 from lipcore.config import ConfigError
 from server import crud, runs_page, series_read
-from server.api.deps import MAX_ID, IdPath, QueueDep, ReadAuth, SessionDep, SettingsDep, WriteAuth
+from server.api.deps import MAX_ID, IdPath, QueueDep, ReadAuth, SessionDep, SettingsDep, WriteAuth, check_read
 from server.api.openapi import CONFLICT
 from server.api.params import ORDER_BY, WHERE, Where
+from server.api.plain_query import PlainQueryRoute, bounded_int, matching, one_of, plain_query
 from server.db import read_connection
 from server.errors import config_422, query_422
 from server.models import FINISHED, STATUSES, Run
@@ -20,7 +21,7 @@ from server.query import QueryError
 from server.run_filters import apply_run_order, parse_run_filter
 from server.schemas import RunCreate, RunCreated, RunPublic, RunsPublic
 
-router = APIRouter(prefix="/runs", tags=["runs"])
+router = APIRouter(prefix="/runs", tags=["runs"], route_class=PlainQueryRoute)
 Status = Literal[STATUSES]  # type: ignore[valid-type]
 
 
@@ -44,6 +45,8 @@ def submit_run(body: RunCreate, db: SessionDep, queue: QueueDep, settings: Setti
 
 
 @router.get("", response_model=RunsPublic, dependencies=[ReadAuth])
+@plain_query(check_read, sweep_id=bounded_int(0, MAX_ID), status=one_of(STATUSES), order_by=matching(ORDER_BY),
+             order_stat=one_of(("last", "min", "max")), limit=bounded_int(1, 1000), offset=bounded_int(0, 10**9))
 def list_runs(request: Request, sweep_id: int | None = Query(None, ge=0, le=MAX_ID),
               status: Status | None = None,
               where: list[str] = Where,
