@@ -78,13 +78,15 @@ def list_runs(request: Request, sweep_id: int | None = Query(None, ge=0, le=MAX_
         raise query_422(e) from None
     # No session: the route's one worker-thread hop does the whole read (a session dependency
     # takes two more), on a connection without a transaction to begin and roll back.
+    upto = max(EXACT_TOTAL, offset + limit)
     with read_connection(engine) as conn:
-        rows = conn.execute(page, {**values, "limit": limit, "offset": offset}).all()
+        rows = conn.execute(page, {**values, "limit": limit, "offset": offset, "cap": upto + 1}).all()
         if 0 < len(rows) < limit or (not rows and offset == 0):  # the last page: the total is known
             total, estimated = offset + len(rows), False
-        else:
-            total, estimated = count_runs(conn, count, values, unfiltered=not (by_sweep or by_status or where),
-                                          upto=max(EXACT_TOTAL, offset + limit))
+        else:  # the plain page counted in its own statement; a filtered or empty one counts now
+            capped = rows[0][-1] if rows and not where else conn.scalar(count, {**values, "cap": upto + 1})
+            total, estimated = settle_total(conn, capped or 0, unfiltered=not (by_sweep or by_status or where),
+                                            upto=upto)
     # Written once from the rows (server.runs_page): FastAPI would dump, re-validate and dump it again.
     return Response(runs_page.page_json(rows, total, estimated),  # type: ignore[return-value]
                     media_type="application/json")
@@ -93,11 +95,10 @@ def list_runs(request: Request, sweep_id: int | None = Query(None, ge=0, le=MAX_
 EXACT_TOTAL = 10_000  # a listing counts exactly up to this many matches (or offset + limit)
 
 
-def count_runs(conn, count, values: dict, *, unfiltered: bool, upto: int) -> tuple[int, bool]:  # noqa: ANN001
-    """(total, estimated): an exact count while at most `upto` runs match (`count`, a
-    runs_page.capped_count bound with `values` and its `cap`); past it PostgreSQL's row estimate of
-    the table (unfiltered) or the lower bound `upto + 1`, flagged as estimated."""
-    capped = conn.scalar(count, {**values, "cap": upto + 1}) or 0
+def settle_total(conn, capped: int, *, unfiltered: bool, upto: int) -> tuple[int, bool]:  # noqa: ANN001
+    """(total, estimated) from `capped`, the matches counted up to `upto + 1` (runs_page.capped_count):
+    exact while at most `upto` runs match; past it PostgreSQL's row estimate of the table
+    (unfiltered) or the lower bound `upto + 1`, flagged as estimated."""
     if capped <= upto:
         return capped, False
     estimate = 0
