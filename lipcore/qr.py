@@ -80,15 +80,24 @@ def _qr_backward(q: torch.Tensor, r: torch.Tensor, g_q: torch.Tensor | None,
     if dead is None:
         dead = dead_directions(r)  # (..., n)
     if may_branch:
-        hit = dead.any(-1)  # (...): the matrices with a dead column
-        if not bool(hit.any()):
-            return _formula(q, r, g_q, g_r)
-        if hit.dim() > 0 and not bool(hit.all()):  # the masked formula on those alone
-            grad = _formula(q, r, g_q, g_r)  # non-finite on the hit ones, overwritten
-            grad[hit] = _masked(q[hit], r[hit], None if g_q is None else g_q[hit],
-                                None if g_r is None else g_r[hit], dead[hit])
-            return grad
+        return _live_then_dead(dead, lambda: _formula(q, r, g_q, g_r),
+                               lambda pick: _masked(*pick(q, r, g_q, g_r, dead)))
     return _masked(q, r, g_q, g_r, dead)
+
+
+def _live_then_dead(dead: torch.Tensor, live, masked) -> torch.Tensor:
+    """A batch's ḡ_A by `live()` (a formula for matrices without a dead column, not finite on
+    the others) where no column is `dead` (..., n), and by `masked(pick)` on the matrices with
+    one, overwriting them: `pick(*tensors)` selects those matrices of each tensor (None stays
+    None). Reads `dead` on the host: eager autograd on the CPU only."""
+    hit = dead.any(-1)  # (...): the matrices with a dead column
+    if not bool(hit.any()):
+        return live()
+    if hit.dim() == 0 or bool(hit.all()):
+        return masked(lambda *ts: ts)
+    grad = live()
+    grad[hit] = masked(lambda *ts: tuple(None if t is None else t[hit] for t in ts))
+    return grad
 
 
 def _masked(q: torch.Tensor, r: torch.Tensor, g_q: torch.Tensor | None, g_r: torch.Tensor | None,
@@ -287,15 +296,11 @@ class _QRLogDiagonal(torch.autograd.Function):
         g = g_log.masked_fill(dead, 0.0)  # d log|R_ii| / dR_ii = 1 / R_ii where alive
         if r.is_cuda:
             return _qr_backward(q, r, g_q, _log_diagonal_grad(r, g, dead), dead=dead)
-        hit = dead.any(-1)  # (...): the matrices with a dead column
-        if not bool(hit.any()):
-            return _log_diagonal_formula(q, r, g_q, g)
-        if hit.dim() == 0 or bool(hit.all()):
-            return _masked(q, r, g_q, _log_diagonal_grad(r, g, dead), dead)
-        grad = _log_diagonal_formula(q, r, g_q, g)  # not finite on the hit ones: overwritten
-        grad[hit] = _masked(q[hit], r[hit], None if g_q is None else g_q[hit],
-                            _log_diagonal_grad(r[hit], g[hit], dead[hit]), dead[hit])
-        return grad
+
+        def masked(pick) -> torch.Tensor:
+            q_, r_, g_q_, g_, dead_ = pick(q, r, g_q, g, dead)
+            return _masked(q_, r_, g_q_, _log_diagonal_grad(r_, g_, dead_), dead_)
+        return _live_then_dead(dead, lambda: _log_diagonal_formula(q, r, g_q, g), masked)
 
 
 def qr_log_diagonal(a: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:

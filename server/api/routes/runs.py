@@ -70,10 +70,8 @@ def list_runs(request: Request, sweep_id: int | None = Query(None, ge=0, le=MAX_
                                      "a metric's summary.KEY.STAT, tags contains TAG or note~TEXT")
             page = runs_page.page_select(apply_run_order(q, order_by, order_stat, dialect),
                                           bindparam("limit"), bindparam("offset"))
-            count = runs_page.capped_count(q, bindparam("cap"))
         else:  # built once per ordering, bound here
             page = runs_page.plain_page_select(order_by, order_stat, dialect, by_sweep, by_status)
-            count = runs_page.plain_count_select(by_sweep, by_status)
     except QueryError as e:
         raise query_422(e) from None
     # No session: the route's one worker-thread hop does the whole read (a session dependency
@@ -83,8 +81,13 @@ def list_runs(request: Request, sweep_id: int | None = Query(None, ge=0, le=MAX_
         rows = conn.execute(page, {**values, "limit": limit, "offset": offset, "cap": upto + 1}).all()
         if 0 < len(rows) < limit or (not rows and offset == 0):  # the last page: the total is known
             total, estimated = offset + len(rows), False
-        else:  # the plain page counted in its own statement; a filtered or empty one counts now
-            capped = rows[0][-1] if rows and not where else conn.scalar(count, {**values, "cap": upto + 1})
+        else:
+            if rows and not where:  # the plain page counted in its own statement (its last column)
+                capped = rows[0][-1]
+            else:  # a filtered or an empty page counts now
+                count = runs_page.capped_count(q, bindparam("cap")) if where else \
+                    runs_page.plain_count_select(by_sweep, by_status)
+                capped = conn.scalar(count, {**values, "cap": upto + 1})
             total, estimated = settle_total(conn, capped or 0, unfiltered=not (by_sweep or by_status or where),
                                             upto=upto)
     # Written once from the rows (server.runs_page): FastAPI would dump, re-validate and dump it again.

@@ -139,7 +139,7 @@ def test_a_training_step_does_not_wait_for_the_device(monkeypatch):
             caller = frame.co_filename
             # the flossing QR's backward reads on the CPU (only) whether a column is dead, to
             # skip the masked formula; on a GPU it takes that formula without reading
-            cpu_branch = (caller.endswith("qr.py") and frame.co_name in {"_qr_backward", "backward"}
+            cpu_branch = (caller.endswith("qr.py") and frame.co_name in {"_live_then_dead", "_qr_backward", "backward"}
                           and not self.is_cuda)
             if caller.startswith(lipcore_root) and not cpu_branch:
                 syncs.append((_name, caller))
